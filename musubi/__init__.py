@@ -1,0 +1,1 @@
+"""Musubi (結び): the front-end → back-end sales system."""

@@ -1,0 +1,1 @@
+"""Top layer: the REST API under /api/v1/ (django-ninja), authenticated by per-workspace bearer keys."""

@@ -1,0 +1,87 @@
+"""One JSON error shape for the whole API: ``{"error": {"code", "message", "fields"}}``.
+
+Invalid input is 400 (not django-ninja's default 422) with ``fields`` keyed by the dotted path of each
+wrong field as the client sent it (``backs.0.take_rate``), so a client can point at the exact field.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+
+from musubi.kernel.errors import MusubiError
+
+logger = logging.getLogger("musubi.api")
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    fields: dict[str, str] = {}
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+def error_response(api: NinjaAPI, request: HttpRequest, *, status: int, code: str, message: str,
+                   fields: dict[str, str] | None = None) -> HttpResponse:
+    return api.create_response(request, {"error": {"code": code, "message": message, "fields": fields or {}}},
+                               status=status)
+
+
+def field_path(loc: list[Any] | tuple[Any, ...]) -> str:
+    """``["body", "payload", "backs", 0, "take_rate"]`` → ``backs.0.take_rate``; ``["query", "limit"]`` → ``limit``."""
+    parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = parts[2:] if len(parts) > 2 else ["body"]
+    elif parts and parts[0] in {"query", "path", "header", "cookie", "form"}:
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or "body"
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    def on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        fields: dict[str, str] = {}
+        for err in exc.errors:
+            fields.setdefault(field_path(err.get("loc", ())), str(err.get("msg", "invalid")))
+        return error_response(api, request, status=400, code="invalid", message="The request is not valid.",
+                              fields=fields)
+
+    def on_domain(request: HttpRequest, exc: MusubiError) -> HttpResponse:
+        return error_response(api, request, status=exc.status, code=exc.code, message=exc.message, fields=exc.fields)
+
+    def on_auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return error_response(api, request, status=401, code="unauthenticated",
+                              message="Send a valid API key as 'Authorization: Bearer <key>'.")
+
+    def on_forbidden(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
+        return error_response(api, request, status=403, code="forbidden", message=exc.message)
+
+    def on_http(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        return error_response(api, request, status=exc.status_code, code="http_error", message=str(exc))
+
+    def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return error_response(api, request, status=404, code="not_found", message="Not found.")
+
+    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("unhandled API error on %s %s", request.method, request.path)
+        return error_response(api, request, status=500, code="server_error",
+                              message="Something went wrong on our side; the error was logged.")
+
+    api.add_exception_handler(ValidationError, on_validation)
+    api.add_exception_handler(MusubiError, on_domain)
+    api.add_exception_handler(AuthenticationError, on_auth)
+    api.add_exception_handler(AuthorizationError, on_forbidden)
+    api.add_exception_handler(HttpError, on_http)
+    api.add_exception_handler(Http404, on_404)
+    api.add_exception_handler(Exception, on_unexpected)
+
+
+def with_errors(ok: dict[int, Any]) -> dict[int, Any]:
+    """Response declarations of an operation: its success shapes plus the error shape, for the OpenAPI document."""
+    return {**ok, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}

@@ -1,0 +1,59 @@
+"""The workspace's append-only facts, for exports and analytics outside Musubi."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from ninja.pagination import CursorPagination, paginate
+
+from musubi.api.errors import with_errors
+from musubi.kernel.errors import NotFound
+from musubi.kernel.models import Fact
+
+router = Router(tags=["facts"])
+
+
+class FactOut(Schema):
+    id: int
+    kind: str
+    occurred_at: dt.datetime
+    contact_id: int | None
+    source_id: int | None
+    subject_type: str
+    subject_id: str
+    amount: int | None
+    currency: str
+    data: dict[str, Any]
+
+
+class FactFilter(Schema):
+    kind: str | None = None
+    contact_id: int | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+@router.get("/facts", response=list[FactOut], summary="Facts, newest first; filter by kind, contact and time")
+@paginate(CursorPagination, ordering=("-id",))
+def list_facts(request: HttpRequest, filters: Query[FactFilter]) -> Any:
+    facts = Fact.objects.for_workspace(request.workspace)  # type: ignore[attr-defined]
+    if filters.kind:
+        facts = facts.filter(kind=filters.kind)
+    if filters.contact_id is not None:
+        facts = facts.filter(contact_id=filters.contact_id)
+    if filters.since:
+        facts = facts.filter(occurred_at__gte=filters.since)
+    if filters.until:
+        facts = facts.filter(occurred_at__lt=filters.until)
+    return facts
+
+
+@router.get("/facts/{fact_id}", response=with_errors({200: FactOut}), summary="One fact")
+def get_fact(request: HttpRequest, fact_id: int) -> Any:
+    fact = Fact.objects.for_workspace(request.workspace).filter(pk=fact_id).first()  # type: ignore[attr-defined]
+    if fact is None:
+        raise NotFound("no such fact in this workspace")
+    return fact

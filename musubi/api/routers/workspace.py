@@ -1,0 +1,93 @@
+"""The key's own workspace: its settings, members, keys and audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+from ninja.pagination import CursorPagination, paginate
+
+from musubi.api.errors import with_errors
+from musubi.workspaces import queries, services
+from musubi.workspaces.choices import Role
+from musubi.workspaces.rules import Action
+
+router = Router(tags=["workspace"])
+
+
+class WorkspaceOut(Schema):
+    slug: str
+    name: str
+    timezone: str
+    currency: str
+    country: str
+
+
+class WorkspacePatch(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = None
+
+
+class MemberOut(Schema):
+    id: int
+    email: str = Field(alias="user.email")
+    role: Role
+    created_at: dt.datetime
+
+
+class ApiKeyOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    role: Role
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class AuditEntryOut(Schema):
+    id: int
+    at: dt.datetime
+    actor: str = Field(alias="actor_label")
+    action: str
+    object_type: str
+    object_id: str
+    changes: dict[str, Any]
+
+
+@router.get("/workspace", response=with_errors({200: WorkspaceOut}), summary="The workspace this key belongs to")
+def get_workspace(request: HttpRequest) -> Any:
+    return request.workspace  # type: ignore[attr-defined]
+
+
+@router.patch("/workspace", response=with_errors({200: WorkspaceOut}), summary="Change the workspace's name or time zone")
+def patch_workspace(request: HttpRequest, payload: WorkspacePatch) -> Any:
+    return services.update_workspace(workspace=request.workspace, actor=request.actor,  # type: ignore[attr-defined]
+                                     name=payload.name, timezone=payload.timezone)
+
+
+@router.get("/members", response=list[MemberOut], summary="People with a role in the workspace")
+@paginate(CursorPagination, ordering=("id",))
+def list_members(request: HttpRequest) -> Any:
+    return queries.members(request.workspace)  # type: ignore[attr-defined]
+
+
+@router.get("/api-keys", response=list[ApiKeyOut], summary="API keys of the workspace (never their secrets)")
+@paginate(CursorPagination, ordering=("-id",))
+def list_api_keys(request: HttpRequest) -> Any:
+    request.actor.require(Action.ADMINISTER)  # type: ignore[attr-defined]
+    return queries.api_keys(request.workspace)  # type: ignore[attr-defined]
+
+
+@router.delete("/api-keys/{key_id}", response=with_errors({200: ApiKeyOut}), summary="Revoke an API key")
+def revoke_api_key(request: HttpRequest, key_id: int) -> Any:
+    return services.revoke_api_key(workspace=request.workspace, actor=request.actor, key_id=key_id)  # type: ignore[attr-defined]
+
+
+@router.get("/audit-log", response=list[AuditEntryOut], summary="Who changed what, newest first")
+@paginate(CursorPagination, ordering=("-id",))
+def list_audit_log(request: HttpRequest) -> Any:
+    request.actor.require(Action.ADMINISTER)  # type: ignore[attr-defined]
+    return queries.audit_log(request.workspace)  # type: ignore[attr-defined]

@@ -1,0 +1,19 @@
+"""The NinjaAPI object: every router mounted on one API with one auth and one error shape."""
+
+from ninja import NinjaAPI
+
+from musubi.api.auth import ApiKeyAuth
+from musubi.api.errors import install_error_handlers
+from musubi.api.routers import facts, workspace
+
+api = NinjaAPI(
+    title="Musubi API",
+    version="1",
+    description="Musubi's REST API. Every call acts on the workspace of its bearer key. Amounts are integers in "
+    "the currency's minor unit (yen for JPY). Errors are `{\"error\": {\"code\", \"message\", \"fields\"}}`.",
+    auth=ApiKeyAuth(),
+    urls_namespace="api",
+)
+install_error_handlers(api)
+api.add_router("", workspace.router)
+api.add_router("", facts.router)

@@ -1,0 +1,147 @@
+"""The worker loop: drains every registered durable-work queue, then runs ready ``django.tasks`` tasks.
+
+Apps register their queues in ``AppConfig.ready()`` with ``register_queue``; the loop needs no other
+wiring. The handler gets a batch of claimed rows and says what became of each (``BatchOutcome``); rows it
+does not mention are given back for a retry, so a handler that forgets a row cannot lose it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, models
+
+from musubi.kernel import claims
+
+logger = logging.getLogger("musubi.worker")
+
+
+@dataclass
+class BatchOutcome:
+    """What a handler did with a claimed batch, by primary key."""
+
+    done: list[int] = field(default_factory=list)
+    retry: dict[int, str] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkQueue:
+    name: str
+    rows: Callable[[], models.QuerySet[Any]]
+    handle: Callable[[list[Any]], BatchOutcome]
+    batch_size: int = 100
+    lease_seconds: int = 300
+
+
+_queues: dict[str, WorkQueue] = {}
+
+
+def register_queue(queue: WorkQueue) -> None:
+    _queues[queue.name] = queue
+
+
+def registered_queues() -> dict[str, WorkQueue]:
+    return dict(_queues)
+
+
+def new_worker_id() -> str:
+    """Unique per process and start, so a restarted worker never mistakes an old claim for its own."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class BatchReport:
+    claimed: int = 0
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+    lost: int = 0
+
+
+def process_batch(queue: WorkQueue, *, worker: str) -> BatchReport:
+    """Claim one batch from ``queue``, hand it to the handler, and record every row's outcome."""
+    rows = claims.claim(
+        queue.rows(), worker=worker, limit=queue.batch_size, lease=dt.timedelta(seconds=queue.lease_seconds)
+    )
+    report = BatchReport(claimed=len(rows))
+    if not rows:
+        return report
+    model = type(rows[0])
+    try:
+        outcome = queue.handle(rows)
+    except Exception as exc:  # noqa: BLE001 — any handler error means "try the batch again later"
+        logger.exception("queue %s: handler failed on a batch of %d", queue.name, len(rows))
+        outcome = BatchOutcome(retry={row.pk: f"{type(exc).__name__}: {exc}" for row in rows})
+    mentioned = set(outcome.done) | set(outcome.retry) | set(outcome.failed)
+    forgotten = {row.pk: "the handler reported no outcome" for row in rows if row.pk not in mentioned}
+    report.done = claims.complete(model, outcome.done, worker=worker)
+    report.retried = claims.retry(model, {**outcome.retry, **forgotten}, worker=worker)
+    report.failed = claims.fail(model, outcome.failed, worker=worker)
+    report.lost = len(rows) - report.done - report.retried - report.failed
+    return report
+
+
+def drain_queues(*, worker: str, only: set[str] | None = None, max_batches: int = 50) -> int:
+    """Process batches until every queue is empty or ``max_batches`` ran; returns rows claimed."""
+    total = 0
+    for _ in range(max_batches):
+        claimed_this_round = 0
+        for name, queue in registered_queues().items():
+            if only is not None and name not in only:
+                continue
+            claimed_this_round += process_batch(queue, worker=worker).claimed
+        total += claimed_this_round
+        if claimed_this_round == 0:
+            break
+    return total
+
+
+def run_ready_tasks(*, worker: str, max_tasks: int = 50) -> None:
+    """Run up to ``max_tasks`` ready ``django.tasks`` tasks with django-tasks-db's own worker, then return."""
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=max_tasks,
+        worker_id=worker[:64],
+        excluded_queue_names=[],
+    ).run()
+
+
+class Loop:
+    """The long-running loop of ``musubi worker``; stops cleanly between batches on request."""
+
+    def __init__(self, *, worker: str | None = None, only: set[str] | None = None, run_tasks: bool = True):
+        self.worker = worker or new_worker_id()
+        self.only = only
+        self.run_tasks = run_tasks
+        self.running = True
+
+    def stop(self, *_: object) -> None:
+        self.running = False
+
+    def run(self, *, once: bool = False) -> None:
+        logger.info("worker %s started; queues: %s", self.worker, ", ".join(sorted(registered_queues())) or "none")
+        while self.running:
+            close_old_connections()
+            claimed = drain_queues(worker=self.worker, only=self.only)
+            if self.run_tasks:
+                run_ready_tasks(worker=self.worker)
+            if once:
+                return
+            if not claimed:
+                time.sleep(settings.MUSUBI_WORKER_POLL_SECONDS)

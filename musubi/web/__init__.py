@@ -1,0 +1,1 @@
+"""Top layer: the site shell and the owners' and staff's web UI."""

@@ -1,0 +1,51 @@
+"""How a page finds the workspace it acts on: from the slug in its URL and the visitor's membership.
+
+Anyone who is not a member gets the same 404 as for a workspace that does not exist, so an outsider cannot
+learn which workspaces exist. A member whose role does not allow the page gets 403.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+
+from musubi.kernel.errors import Forbidden, NotFound
+from musubi.workspaces import queries
+from musubi.workspaces.rules import Action
+from musubi.workspaces.services import Actor
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def workspace_page(action: Action = Action.VIEW) -> Callable[..., Callable[..., HttpResponse]]:
+    """Decorate a view taking ``(request, slug, ...)``: sets ``request.workspace``, ``request.membership``
+    and ``request.actor``, or answers 404 (not a member) / 403 (role too low)."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                membership = queries.membership_in(request.user, slug)  # type: ignore[arg-type]
+            except NotFound as exc:
+                raise Http404(exc.message) from exc
+            actor = Actor(role=membership.role, user=membership.user, ip_address=client_ip(request))
+            try:
+                actor.require(action)
+            except Forbidden as exc:
+                raise PermissionDenied(exc.message) from exc
+            request.workspace = membership.workspace  # type: ignore[attr-defined]
+            request.membership = membership  # type: ignore[attr-defined]
+            request.actor = actor  # type: ignore[attr-defined]
+            return view(request, slug, *args, **kwargs)
+
+        return wrapped
+
+    return decorate

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from musubi.kernel.errors import MusubiError
+from musubi.workspaces.choices import Role
+
+COMMON_TIMEZONES = ["Asia/Tokyo", "Asia/Seoul", "Asia/Taipei", "Asia/Singapore", "UTC", "Europe/London",
+                    "Europe/Berlin", "America/New_York", "America/Los_Angeles"]
+
+
+def timezone_choices() -> list[tuple[str, str]]:
+    rest = sorted(zoneinfo.available_timezones() - set(COMMON_TIMEZONES))
+    return [(tz, tz) for tz in [*COMMON_TIMEZONES, *rest]]
+
+
+class ServiceErrorsMixin(forms.Form):
+    def add_service_error(self, error: MusubiError) -> None:
+        """Show a service's error on the fields it names, or on the form as a whole."""
+        placed = False
+        for field, why in error.fields.items():
+            if field in self.fields:
+                self.add_error(field, why)
+                placed = True
+        if not placed:
+            self.add_error(None, error.message)
+
+
+class NewWorkspaceForm(ServiceErrorsMixin):
+    name = forms.CharField(label=_("Business or brand name"), max_length=200)
+    slug = forms.SlugField(
+        label=_("Short name for URLs"), max_length=50,
+        help_text=_("Lower-case letters, digits and hyphens, e.g. green-kitchen."),
+    )
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=timezone_choices, initial="Asia/Tokyo")
+
+
+class WorkspaceSettingsForm(ServiceErrorsMixin):
+    name = forms.CharField(label=_("Business or brand name"), max_length=200)
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=timezone_choices)
+
+
+class AddMemberForm(ServiceErrorsMixin):
+    email = forms.EmailField(label=_("Email address"))
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.STAFF)
+
+
+class ChangeRoleForm(ServiceErrorsMixin):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+class ApiKeyForm(ServiceErrorsMixin):
+    name = forms.CharField(label=_("Key name"), max_length=100, help_text=_("What the key is for, e.g. “weather trigger”."))
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.OWNER)
+
+
+class LanguageForm(ServiceErrorsMixin):
+    language = forms.ChoiceField(label=_("Language"), choices=[("ja", "日本語"), ("en", "English")])

@@ -1,0 +1,72 @@
+"""``musubi serve``: the web server (granian, WSGI) and a background worker, started and stopped together.
+
+1. Apply migrations and collect static files (skip with ``--no-setup``).
+2. Start granian serving Django over WSGI, and ``musubi worker`` beside it.
+3. If either exits, stop the other and exit with its status; SIGINT/SIGTERM stop both.
+
+On PostgreSQL more workers may run elsewhere (``musubi worker``); on SQLite keep the one started here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Serve Musubi on HTTP with a background worker beside it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("MUSUBI_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("MUSUBI_PORT", "8000")))
+        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("MUSUBI_WEB_WORKERS", "2")))
+        parser.add_argument("--no-worker", action="store_true", help="Start only the web server.")
+        parser.add_argument("--no-setup", action="store_true", help="Skip migrate and collectstatic.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["no_setup"]:
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("collectstatic", interactive=False, verbosity=0)
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "musubi.config.settings")}
+        web = subprocess.Popen(
+            [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", options["host"],
+             "--port", str(options["port"]), "--workers", str(options["web_workers"]), "--no-ws",
+             "musubi.config.wsgi:application"],
+            env=env,
+        )
+        children = [web]
+        if not options["no_worker"]:
+            children.append(subprocess.Popen([sys.executable, "-m", "musubi.cli", "worker"], env=env))
+        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        self.stdout.write(f"Musubi is running at http://{options['host']}:{options['port']}/ "
+                          f"(database: {database}; worker: {'no' if options['no_worker'] else 'yes'}). Ctrl+C stops it.")
+
+        def stop(*_: object) -> None:
+            for child in children:
+                if child.poll() is None:
+                    child.terminate()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+        finally:
+            stop()
+            deadline = time.monotonic() + 10
+            for child in children:
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        exit_codes = [child.returncode for child in children]
+        if any(code not in (0, -signal.SIGTERM, None) for code in exit_codes):
+            raise SystemExit(max(abs(code or 0) for code in exit_codes))

@@ -1,0 +1,28 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from musubi.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", auth_views.PasswordResetView.as_view(
+        success_url=reverse_lazy("web:password_reset_done")), name="password_reset"),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+        success_url=reverse_lazy("web:password_reset_complete")), name="password_reset_confirm"),
+    path("password-reset/complete/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("account/", views.account, name="account"),
+    path("workspaces/new/", views.new_workspace, name="new_workspace"),
+    path("w/<slug:slug>/", views.dashboard, name="dashboard"),
+    path("w/<slug:slug>/settings/", views.workspace_settings, name="settings"),
+    path("w/<slug:slug>/members/", views.members, name="members"),
+    path("w/<slug:slug>/members/<int:membership_id>/role/", views.change_member_role, name="change_member_role"),
+    path("w/<slug:slug>/members/<int:membership_id>/remove/", views.remove_member, name="remove_member"),
+    path("w/<slug:slug>/api-keys/", views.api_keys, name="api_keys"),
+    path("w/<slug:slug>/api-keys/<int:key_id>/revoke/", views.revoke_api_key, name="revoke_api_key"),
+    path("w/<slug:slug>/audit/", views.audit_log, name="audit_log"),
+]

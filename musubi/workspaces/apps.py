@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class WorkspacesConfig(AppConfig):
+    name = "musubi.workspaces"
+    label = "workspaces"
+    verbose_name = "Workspaces"
