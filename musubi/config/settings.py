@@ -139,13 +139,27 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Email (system mail: password resets and notices; marketing mail has its own senders) ----------
-EMAIL_BACKEND = env_str("MUSUBI_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env_str("MUSUBI_EMAIL_HOST", "127.0.0.1")
-EMAIL_PORT = env_int("MUSUBI_EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("MUSUBI_EMAIL_USER")
-EMAIL_HOST_PASSWORD = env_str("MUSUBI_EMAIL_PASSWORD")
-EMAIL_USE_TLS = env_bool("MUSUBI_EMAIL_USE_TLS", False)
-EMAIL_FILE_PATH = DATA_DIR / "outbox"
+# MUSUBI_EMAIL_BACKEND=console prints mail to the log instead of sending it (the demo's default).
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}
+_email_backend = env_str("MUSUBI_EMAIL_BACKEND", "smtp")
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL_BACKENDS.get(_email_backend, _email_backend),
+        "OPTIONS": {
+            "host": env_str("MUSUBI_EMAIL_HOST", "127.0.0.1"),
+            "port": env_int("MUSUBI_EMAIL_PORT", 25),
+            "username": env_str("MUSUBI_EMAIL_USER"),
+            "password": env_str("MUSUBI_EMAIL_PASSWORD"),
+            "use_tls": env_bool("MUSUBI_EMAIL_USE_TLS", False),
+            "timeout": env_int("MUSUBI_EMAIL_TIMEOUT", 20),
+        }
+        if _email_backend == "smtp"
+        else {},
+    }
+}
 DEFAULT_FROM_EMAIL = env_str("MUSUBI_DEFAULT_FROM_EMAIL", "musubi@localhost")
 
 # --- Background work ------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "musubi.config.settings")}
         web = subprocess.Popen(
             [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", options["host"],
-             "--port", str(options["port"]), "--workers", str(options["web_workers"]), "--no-ws",
+             "--port", str(options["port"]), "--workers", str(options["web_workers"]), "--backpressure", "32", "--no-ws",
              "musubi.config.wsgi:application"],
             env=env,
         )

@@ -1,0 +1,70 @@
+"""Standing test people: an owner and a teammate of one workspace, and an outsider who owns another."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from musubi.workspaces import services
+from musubi.workspaces.choices import Role
+from musubi.workspaces.models import User, Workspace
+
+PASSWORD = "a-long-test-password-1"
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    return User.objects.create_user("owner@example.com", PASSWORD)
+
+
+@pytest.fixture
+def workspace(owner: User) -> Workspace:
+    return services.create_workspace(slug="kenko", name="すこやか健康食品店", owner=owner)
+
+
+@pytest.fixture
+def teammate(workspace: Workspace) -> User:
+    user = User.objects.create_user("staff@example.com", PASSWORD)
+    services.add_member(workspace=workspace, actor=services.SYSTEM, email=user.email, role=Role.STAFF)
+    return user
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    return User.objects.create_user("outsider@example.org", PASSWORD)
+
+
+@pytest.fixture
+def other_workspace(outsider: User) -> Workspace:
+    return services.create_workspace(slug="izakaya", name="居酒屋むすび", owner=outsider)
+
+
+def signed_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner: User, workspace: Workspace) -> Client:
+    return signed_in(owner)
+
+
+@pytest.fixture
+def teammate_client(teammate: User) -> Client:
+    return signed_in(teammate)
+
+
+@pytest.fixture
+def outsider_client(outsider: User, other_workspace: Workspace) -> Client:
+    return signed_in(outsider)
+
+
+@pytest.fixture
+def owner_key(workspace: Workspace) -> str:
+    return services.create_api_key(workspace=workspace, actor=services.SYSTEM, name="test")[1]
+
+
+@pytest.fixture
+def outsider_key(other_workspace: Workspace) -> str:
+    return services.create_api_key(workspace=other_workspace, actor=services.SYSTEM, name="outsider")[1]

@@ -1,0 +1,19 @@
+"""Settings for the test suite: the real settings plus a test-only app and fast password hashing."""
+
+import os
+
+from musubi.config.settings import *  # noqa: F403
+from musubi.config.settings import DATA_DIR, DATABASES, INSTALLED_APPS
+
+INSTALLED_APPS = [*INSTALLED_APPS, "musubi.kernel.tests.chores"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MUSUBI_WORKER_POLL_SECONDS = 0.05
+
+# Worker processes started by fault tests must open the same test database, so SQLite tests use a file.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.sqlite3")}
