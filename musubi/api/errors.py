@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
+from ninja.parser import Parser
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
 from musubi.kernel.errors import MusubiError
@@ -44,6 +45,16 @@ def field_path(loc: list[Any] | tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in parts) or "body"
 
 
+class JsonObjectParser(Parser):
+    """Accept only a JSON object as a request body: a list or a bare string is an error, not an empty update."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise ValueError("the request body must be a JSON object")
+        return data
+
+
 def install_error_handlers(api: NinjaAPI) -> None:
     def on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         fields: dict[str, str] = {}
@@ -63,6 +74,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
         return error_response(api, request, status=403, code="forbidden", message=exc.message)
 
     def on_http(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if exc.status_code == 400:  # django-ninja's only 400: the body could not be parsed
+            return error_response(api, request, status=400, code="invalid",
+                                  message="The request body must be a JSON object.",
+                                  fields={"body": "not a JSON object"})
         return error_response(api, request, status=exc.status_code, code="http_error", message=str(exc))
 
     def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:

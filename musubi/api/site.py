@@ -3,7 +3,7 @@
 from ninja import NinjaAPI
 
 from musubi.api.auth import ApiKeyAuth
-from musubi.api.errors import install_error_handlers
+from musubi.api.errors import JsonObjectParser, install_error_handlers
 from musubi.api.routers import facts, workspace
 
 api = NinjaAPI(
@@ -12,6 +12,7 @@ api = NinjaAPI(
     description="Musubi's REST API. Every call acts on the workspace of its bearer key. Amounts are integers in "
     "the currency's minor unit (yen for JPY). Errors are `{\"error\": {\"code\", \"message\", \"fields\"}}`.",
     auth=ApiKeyAuth(),
+    parser=JsonObjectParser(),
     urls_namespace="api",
 )
 install_error_handlers(api)

@@ -49,3 +49,20 @@ def workspace_page(action: Action = Action.VIEW) -> Callable[..., Callable[..., 
         return wrapped
 
     return decorate
+
+
+class DomainErrorMiddleware:
+    """Answer a service's NotFound with 404 and Forbidden with 403, wherever a page lets one escape."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, NotFound):
+            raise Http404(exception.message) from exception
+        if isinstance(exception, Forbidden):
+            raise PermissionDenied(exception.message) from exception
+        return None

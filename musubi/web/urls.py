@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from musubi.web import views
+from musubi.web.auth_forms import InviteAwarePasswordResetForm
 
 app_name = "web"
 
@@ -10,7 +11,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth_views.PasswordResetView.as_view(
-        success_url=reverse_lazy("web:password_reset_done")), name="password_reset"),
+        form_class=InviteAwarePasswordResetForm, success_url=reverse_lazy("web:password_reset_done")),
+        name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
         success_url=reverse_lazy("web:password_reset_complete")), name="password_reset_confirm"),

@@ -1,6 +1,5 @@
 """The workspace's append-only facts, for exports and analytics outside Musubi."""
 
-from __future__ import annotations
 
 import datetime as dt
 from typing import Any

@@ -1,6 +1,5 @@
 """The key's own workspace: its settings, members, keys and audit log."""
 
-from __future__ import annotations
 
 import datetime as dt
 from typing import Any

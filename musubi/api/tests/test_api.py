@@ -1,0 +1,107 @@
+import pytest
+from django.test import Client
+
+from musubi.api.errors import field_path
+from musubi.kernel.facts import record_fact
+from musubi.workspaces import services
+from musubi.workspaces.choices import Role
+from musubi.workspaces.models import AuditEntry, Workspace
+
+
+def api(key, method, path, body=None, raw=None):
+    data = raw if raw is not None else (None if body is None else __import__("json").dumps(body))
+    return getattr(Client(), method)(path, data=data, content_type="application/json",
+                                     HTTP_AUTHORIZATION=f"Bearer {key}")
+
+
+def test_the_key_reads_its_workspace(owner_key, workspace):
+    response = api(owner_key, "get", "/api/v1/workspace")
+    assert response.status_code == 200
+    assert response.json() == {"slug": "kenko", "name": "すこやか健康食品店", "timezone": "Asia/Tokyo",
+                               "currency": "JPY", "country": "JP"}
+
+
+def test_patching_the_workspace_changes_it_and_audits_the_key(owner_key, workspace):
+    response = api(owner_key, "patch", "/api/v1/workspace", {"name": "すこやか本舗"})
+    assert response.status_code == 200 and response.json()["name"] == "すこやか本舗"
+    entry = AuditEntry.objects.get(action="workspace.updated")
+    assert entry.actor_api_key is not None and entry.actor_user is None
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"name": ""}, "name"),
+    ({"name": 42}, "name"),
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"name": "x" * 201}, "name"),
+])
+def test_invalid_input_is_a_400_naming_the_field_and_changes_nothing(owner_key, workspace, body, field):
+    response = api(owner_key, "patch", "/api/v1/workspace", body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and list(error["fields"]) == [field]
+    assert Workspace.objects.get(pk=workspace.pk).name == "すこやか健康食品店"
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", "\"text\"", ""])
+def test_a_body_that_is_not_a_json_object_is_a_400_not_a_500(owner_key, workspace, raw):
+    response = api(owner_key, "patch", "/api/v1/workspace", raw=raw)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+
+
+@pytest.mark.parametrize("query", ["page_size=abc", "cursor=%%%not-a-cursor", "since=yesterday", "contact_id=x"])
+def test_bad_query_parameters_are_a_400(owner_key, workspace, query):
+    response = api(owner_key, "get", f"/api/v1/facts?{query}")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid"
+
+
+def test_a_staff_key_may_read_but_not_administer(workspace):
+    _key, secret = services.create_api_key(workspace=workspace, actor=services.SYSTEM, name="counter", role=Role.STAFF)
+    assert api(secret, "get", "/api/v1/workspace").status_code == 200
+    for method, path in (("get", "/api/v1/api-keys"), ("patch", "/api/v1/workspace"), ("get", "/api/v1/audit-log")):
+        response = api(secret, method, path, {"name": "x"} if method == "patch" else None)
+        assert response.status_code == 403, path
+        assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_a_revoked_key_stops_working_at_once(owner_key, workspace):
+    key_id = api(owner_key, "get", "/api/v1/api-keys").json()["results"][0]["id"]
+    assert api(owner_key, "delete", f"/api/v1/api-keys/{key_id}").status_code == 200
+    assert api(owner_key, "get", "/api/v1/workspace").status_code == 401
+
+
+def test_facts_page_newest_first_with_a_stable_cursor(owner_key, workspace):
+    for i in range(7):
+        record_fact(workspace_id=workspace.pk, kind="click" if i % 2 else "optin", data={"i": i})
+    seen, url = [], "/api/v1/facts?page_size=3"
+    while url:
+        page = api(owner_key, "get", url).json()
+        seen += [fact["data"]["i"] for fact in page["results"]]
+        url = page["next"]
+        # A fact recorded while paging must not shift or repeat what the cursor already returned.
+        record_fact(workspace_id=workspace.pk, kind="late", data={"i": 100 + len(seen)})
+    assert seen == [6, 5, 4, 3, 2, 1, 0]
+
+
+def test_facts_filter_by_kind(owner_key, workspace):
+    for kind in ("click", "optin", "click"):
+        record_fact(workspace_id=workspace.pk, kind=kind)
+    results = api(owner_key, "get", "/api/v1/facts?kind=click").json()["results"]
+    assert [fact["kind"] for fact in results] == ["click", "click"]
+
+
+def test_the_openapi_document_declares_the_error_shape_and_bearer_auth(db):
+    schema = Client().get("/api/v1/openapi.json").json()
+    patch = schema["paths"]["/api/v1/workspace"]["patch"]
+    assert patch["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+    assert schema["components"]["securitySchemes"]["ApiKeyAuth"]["scheme"] == "bearer"
+
+
+@pytest.mark.parametrize(("loc", "path"), [
+    (["body", "payload", "backs", 0, "take_rate"], "backs.0.take_rate"),
+    (["query", "limit"], "limit"),
+    (["body", "payload"], "body"),
+])
+def test_error_locations_become_dotted_field_paths(loc, path):
+    assert field_path(loc) == path

@@ -1,0 +1,93 @@
+"""Another workspace's API key tries every API operation with the owner's real object ids.
+
+The operations come from the OpenAPI document, and a first test checks that the document lists every API
+route the URL configuration has, so an undocumented route cannot escape the sweep. Operations on an object
+id must answer 404, exactly as for an id that does not exist, and change nothing; operations without one
+act on the caller's own workspace and show nothing of the owner's.
+"""
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from musubi.api.site import api
+from musubi.kernel.facts import record_fact
+from musubi.web.tests.routes import all_routes
+from musubi.web.tests.test_outsider_sweep import MISSING, state
+from musubi.workspaces import services
+from musubi.workspaces.models import Membership
+
+PUBLIC = {"api:openapi-json", "api:openapi-view", "api:api-root"}  # documentation, and a root that is 404 for all
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # "/api/v1/api-keys/{key_id}"
+
+    @property
+    def params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+    def fill(self, values: dict) -> str:
+        return re.sub(r"{(\w+)}", lambda m: str(values[m.group(1)]), self.path)
+
+    def __str__(self) -> str:
+        return f"{self.method.upper()} {self.path}"
+
+
+def operations() -> list[Operation]:
+    paths = api.get_openapi_schema()["paths"]
+    return [Operation(method, path) for path, ops in paths.items() for method in ops]
+
+
+def test_the_openapi_document_lists_every_api_route():
+    routed = {"/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.template)
+              for r in all_routes() if r.template.startswith("api/v1/") and r.name not in PUBLIC}
+    assert routed == {op.path for op in operations()}
+
+
+@pytest.fixture
+def owners_ids(workspace, teammate):
+    key, _ = services.create_api_key(workspace=workspace, actor=services.SYSTEM, name="owner's key")
+    fact, _ = record_fact(workspace_id=workspace.pk, kind="optin", contact_id=1)
+    return {"key_id": key.pk, "fact_id": fact.pk,
+            "membership_id": Membership.objects.get(workspace=workspace, user=teammate).pk}
+
+
+def call(key, method, path, **extra):
+    body = "{}" if method in ("post", "patch", "put") else None
+    return getattr(Client(), method)(path, data=body, content_type="application/json",
+                                     HTTP_AUTHORIZATION=f"Bearer {key}", **extra)
+
+
+@pytest.mark.parametrize("op", [op for op in operations() if op.params], ids=str)
+def test_outsider_key_gets_404_for_every_object_of_another_workspace(op, workspace, owners_ids, outsider_key,
+                                                                     owner_key):
+    before = state(workspace)
+    theirs = call(outsider_key, op.method, op.fill(owners_ids))
+    missing = call(outsider_key, op.method, op.fill(MISSING))
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json() == missing.json()
+    assert state(workspace) == before
+    assert call(owner_key, op.method, op.fill(owners_ids)).status_code == 200  # the ids were real
+
+
+@pytest.mark.parametrize("op", [op for op in operations() if not op.params], ids=str)
+def test_outsider_key_sees_only_its_own_workspace(op, workspace, owners_ids, outsider_key, other_workspace):
+    before = state(workspace)
+    response = call(outsider_key, op.method, op.fill({}))
+    assert response.status_code == 200
+    assert workspace.slug.encode() not in response.content and workspace.name.encode() not in response.content
+    assert b"owner@example.com" not in response.content and b"staff@example.com" not in response.content
+    assert state(workspace) == before
+
+
+@pytest.mark.parametrize("op", operations(), ids=str)
+def test_every_api_operation_refuses_a_missing_or_wrong_key(op, owners_ids):
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer msk_not-a-real-key"}, {"HTTP_AUTHORIZATION": "Basic abc"}):
+        response = getattr(Client(), op.method)(op.fill(owners_ids), **headers)
+        assert response.status_code == 401, str(op)
+        assert response.json()["error"]["code"] == "unauthenticated"

@@ -1,0 +1,82 @@
+"""An outsider — signed in, owner of another workspace — tries every page of someone else's workspace.
+
+Every route of the URL configuration is visited (see ``routes.all_routes``), filled with the owner's real
+slug and object ids. A workspace route must answer the outsider exactly as it answers for a workspace or
+object that does not exist (404, or 405 for a method the route never takes), and must change nothing.
+A route without workspace parameters must be listed below as public or personal, so each new route is
+a conscious decision.
+"""
+
+import pytest
+
+from musubi.kernel.facts import record_fact
+from musubi.web.tests.routes import all_routes
+from musubi.workspaces import services
+from musubi.workspaces.models import ApiKey, AuditEntry, Membership
+
+# Routes that act on no workspace: public pages, or the signed-in person's own things.
+NOT_WORKSPACE_ROUTES = {
+    "web:home", "web:login", "web:logout", "web:password_reset", "web:password_reset_done",
+    "web:password_reset_confirm", "web:password_reset_complete", "web:account", "web:new_workspace",
+}
+WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id"}
+
+
+@pytest.fixture
+def owners_objects(workspace, owner, teammate):
+    key, _ = services.create_api_key(workspace=workspace, actor=services.SYSTEM, name="owner's key")
+    fact, _ = record_fact(workspace_id=workspace.pk, kind="optin")
+    return {
+        "slug": workspace.slug,
+        "membership_id": Membership.objects.get(workspace=workspace, user=teammate).pk,
+        "key_id": key.pk,
+        "fact_id": fact.pk,
+    }
+
+
+MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 999999, "fact_id": 999999}
+
+
+def state(workspace):
+    return (
+        sorted(Membership.objects.for_workspace(workspace).values_list("pk", "role")),
+        sorted(ApiKey.objects.for_workspace(workspace).values_list("pk", "revoked_at")),
+        AuditEntry.objects.for_workspace(workspace).count(),
+        workspace.__class__.objects.values_list("name", "timezone").get(pk=workspace.pk),
+    )
+
+
+def web_routes():
+    return [r for r in all_routes() if not r.template.startswith("api/")]
+
+
+def test_every_web_route_is_classified():
+    unclassified = [r.template for r in web_routes()
+                    if not set(r.params) & WORKSPACE_PARAMS and r.name not in NOT_WORKSPACE_ROUTES]
+    assert unclassified == []
+
+
+@pytest.mark.parametrize("route", [r for r in web_routes() if set(r.params) & WORKSPACE_PARAMS], ids=lambda r: r.name)
+def test_outsider_gets_nothing_from_another_workspace_page(route, workspace, owners_objects, outsider_client,
+                                                           owner_client):
+    before = state(workspace)
+    for method in ("get", "post"):
+        theirs = getattr(outsider_client, method)(route.fill(owners_objects), {"name": "hacked", "role": "owner",
+                                                                               "email": "x@example.com"})
+        missing = getattr(outsider_client, method)(route.fill(MISSING))
+        assert theirs.status_code in (404, 405), f"{method.upper()} {route.template}"
+        assert theirs.status_code == missing.status_code, f"{method.upper()} {route.template} reveals existence"
+        assert workspace.name.encode() not in theirs.content
+    assert state(workspace) == before
+    # The owner reaches the same route: the sweep used real objects, so the 404s above mean something.
+    assert any(getattr(owner_client, m)(route.fill(owners_objects)).status_code not in (404,) for m in ("get", "post"))
+
+
+@pytest.mark.parametrize("route", [r for r in web_routes() if r.name in NOT_WORKSPACE_ROUTES], ids=lambda r: r.name)
+def test_personal_and_public_pages_show_the_outsider_nothing_of_the_workspace(route, workspace, owners_objects,
+                                                                               outsider_client):
+    values = {"uidb64": "MQ", "token": "set-password"}
+    response = outsider_client.get(route.fill(values), follow=True)
+    assert response.status_code < 500
+    assert workspace.name.encode() not in response.content
+    assert workspace.slug.encode() not in response.content
