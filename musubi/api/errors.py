@@ -11,8 +11,8 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
-from ninja.parser import Parser
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from musubi.kernel.errors import MusubiError
 
@@ -88,13 +88,13 @@ def install_error_handlers(api: NinjaAPI) -> None:
         return error_response(api, request, status=500, code="server_error",
                               message="Something went wrong on our side; the error was logged.")
 
-    api.add_exception_handler(ValidationError, on_validation)
-    api.add_exception_handler(MusubiError, on_domain)
-    api.add_exception_handler(AuthenticationError, on_auth)
-    api.add_exception_handler(AuthorizationError, on_forbidden)
-    api.add_exception_handler(HttpError, on_http)
-    api.add_exception_handler(Http404, on_404)
-    api.add_exception_handler(Exception, on_unexpected)
+    # django-ninja annotates a handler's exception as "instance or class"; ours receive instances.
+    handlers: list[tuple[type[Exception], Any]] = [
+        (ValidationError, on_validation), (MusubiError, on_domain), (AuthenticationError, on_auth),
+        (AuthorizationError, on_forbidden), (HttpError, on_http), (Http404, on_404), (Exception, on_unexpected),
+    ]
+    for exception_class, handler in handlers:
+        api.add_exception_handler(exception_class, handler)
 
 
 def with_errors(ok: dict[int, Any]) -> dict[int, Any]:

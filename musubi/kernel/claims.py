@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
 
 from django.db import models, transaction
-from django.utils.translation import gettext_lazy as _
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from musubi.kernel import clock
 from musubi.kernel.rules import retry_delay
@@ -59,10 +58,7 @@ class DurableWork(models.Model):
         ]
 
 
-W = TypeVar("W", bound=DurableWork)
-
-
-def claim(
+def claim[W: DurableWork](
     queryset: models.QuerySet[W], *, worker: str, limit: int, lease: dt.timedelta = dt.timedelta(minutes=5)
 ) -> list[W]:
     """Claim up to ``limit`` due rows of ``queryset`` for ``worker`` and return them, oldest due first."""

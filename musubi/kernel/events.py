@@ -15,9 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-E = TypeVar("E", bound="Event")
+from typing import Any
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,13 +28,13 @@ class Event:
 _subscribers: dict[type[Event], list[Callable[[Any], None]]] = defaultdict(list)
 
 
-def subscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
+def subscribe[E: Event](event_type: type[E], handler: Callable[[E], None]) -> None:
     """Call ``handler`` for every published ``event_type`` (and its subclasses). Idempotent."""
     if handler not in _subscribers[event_type]:
         _subscribers[event_type].append(handler)
 
 
-def unsubscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
+def unsubscribe[E: Event](event_type: type[E], handler: Callable[[E], None]) -> None:
     if handler in _subscribers[event_type]:
         _subscribers[event_type].remove(handler)
 

@@ -80,6 +80,9 @@ class Fact(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AppendOnlyError("facts are append-only: record a new fact instead of changing one")
@@ -87,9 +90,6 @@ class Fact(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise AppendOnlyError("facts are append-only and are removed only by the retention job")
-
-    def __str__(self) -> str:
-        return f"{self.kind} @ {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
 class TaxCategory(models.TextChoices):

@@ -79,7 +79,7 @@ def process_batch(queue: WorkQueue, *, worker: str) -> BatchReport:
     model = type(rows[0])
     try:
         outcome = queue.handle(rows)
-    except Exception as exc:  # noqa: BLE001 — any handler error means "try the batch again later"
+    except Exception as exc:
         logger.exception("queue %s: handler failed on a batch of %d", queue.name, len(rows))
         outcome = BatchOutcome(retry={row.pk: f"{type(exc).__name__}: {exc}" for row in rows})
     mentioned = set(outcome.done) | set(outcome.retry) | set(outcome.failed)

@@ -16,8 +16,23 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from musubi.kernel.errors import Forbidden, NotFound
 from musubi.workspaces import queries
+from musubi.workspaces.models import Membership, User, Workspace
 from musubi.workspaces.rules import Action
 from musubi.workspaces.services import Actor
+
+
+class SignedInRequest(HttpRequest):
+    """The request a ``login_required`` page receives."""
+
+    user: User  # type: ignore[assignment]
+
+
+class WorkspaceRequest(SignedInRequest):
+    """The request a workspace page receives: who is acting, in which workspace, with which role."""
+
+    workspace: Workspace
+    membership: Membership
+    actor: Actor
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -41,7 +56,7 @@ def workspace_page(action: Action = Action.VIEW) -> Callable[..., Callable[..., 
                 actor.require(action)
             except Forbidden as exc:
                 raise PermissionDenied(exc.message) from exc
-            request.workspace = membership.workspace  # type: ignore[attr-defined]
+            request.workspace = membership.workspace  # type: ignore[attr-defined]  # see WorkspaceRequest
             request.membership = membership  # type: ignore[attr-defined]
             request.actor = actor  # type: ignore[attr-defined]
             return view(request, slug, *args, **kwargs)

@@ -53,7 +53,8 @@ class ChangeRoleForm(ServiceErrorsMixin):
 
 
 class ApiKeyForm(ServiceErrorsMixin):
-    name = forms.CharField(label=_("Key name"), max_length=100, help_text=_("What the key is for, e.g. “weather trigger”."))
+    name = forms.CharField(label=_("Key name"), max_length=100,
+                           help_text=_("What the key is for, e.g. “weather trigger”."))
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.OWNER)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from musubi.kernel.errors import MusubiError
-from musubi.web.access import workspace_page
+from musubi.web.access import SignedInRequest, WorkspaceRequest, workspace_page
 from musubi.web.forms import (
     AddMemberForm,
     ApiKeyForm,
@@ -26,20 +26,20 @@ from musubi.workspaces.rules import Action, role_allows
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: SignedInRequest) -> HttpResponse:
     """Straight into the only workspace, or a choice among several."""
-    memberships = list(queries.memberships_of(request.user))  # type: ignore[arg-type]
+    memberships = list(queries.memberships_of(request.user))
     if len(memberships) == 1:
         return redirect("web:dashboard", slug=memberships[0].workspace.slug)
     return render(request, "web/workspace_list.html", {"memberships": memberships})
 
 
 @login_required
-def new_workspace(request: HttpRequest) -> HttpResponse:
+def new_workspace(request: SignedInRequest) -> HttpResponse:
     form = NewWorkspaceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            workspace = services.create_workspace(owner=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            workspace = services.create_workspace(owner=request.user, **form.cleaned_data)
         except MusubiError as exc:
             form.add_service_error(exc)
         else:
@@ -49,28 +49,28 @@ def new_workspace(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
-    form = LanguageForm(request.POST or None, initial={"language": request.user.language})  # type: ignore[union-attr]
+def account(request: SignedInRequest) -> HttpResponse:
+    form = LanguageForm(request.POST or None, initial={"language": request.user.language})
     if request.method == "POST" and form.is_valid():
-        services.set_language(user=request.user, language=form.cleaned_data["language"])  # type: ignore[arg-type]
+        services.set_language(user=request.user, language=form.cleaned_data["language"])
         return redirect("web:account")
     return render(request, "web/account.html", {"form": form})
 
 
 @workspace_page()
-def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
-    workspace = request.workspace  # type: ignore[attr-defined]
+def dashboard(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    workspace = request.workspace
     recent = queries.audit_log(workspace)[:8]
     return render(request, "web/dashboard.html", {"recent": recent, "member_count": queries.members(workspace).count()})
 
 
 @workspace_page(Action.ADMINISTER)
-def workspace_settings(request: HttpRequest, slug: str) -> HttpResponse:
-    workspace = request.workspace  # type: ignore[attr-defined]
+def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    workspace = request.workspace
     form = WorkspaceSettingsForm(request.POST or None, initial={"name": workspace.name, "timezone": workspace.timezone})
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_workspace(workspace=workspace, actor=request.actor, **form.cleaned_data)  # type: ignore[attr-defined]
+            services.update_workspace(workspace=workspace, actor=request.actor, **form.cleaned_data)
         except MusubiError as exc:
             form.add_service_error(exc)
         else:
@@ -80,19 +80,20 @@ def workspace_settings(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @workspace_page()
-def members(request: HttpRequest, slug: str) -> HttpResponse:
-    workspace = request.workspace  # type: ignore[attr-defined]
-    can_administer = role_allows(request.membership.role, Action.ADMINISTER)  # type: ignore[attr-defined]
+def members(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    workspace = request.workspace
+    can_administer = role_allows(request.membership.role, Action.ADMINISTER)
     form = AddMemberForm(request.POST or None)
     if request.method == "POST":
-        request.actor.require(Action.ADMINISTER)  # type: ignore[attr-defined]
+        request.actor.require(Action.ADMINISTER)
         if form.is_valid():
             try:
-                services.add_member(workspace=workspace, actor=request.actor, **form.cleaned_data)  # type: ignore[attr-defined]
+                services.add_member(workspace=workspace, actor=request.actor, **form.cleaned_data)
             except MusubiError as exc:
                 form.add_service_error(exc)
             else:
-                messages.success(request, _("%(email)s was added. They can set a password with “Forgot your password?” on the sign-in page.") % form.cleaned_data)
+                messages.success(request, _("%(email)s was added. They can set a password with “Forgot your "
+                                            "password?” on the sign-in page.") % form.cleaned_data)
                 return redirect("web:members", slug=slug)
     return render(request, "web/members.html", {
         "members": queries.members(workspace), "form": form, "can_administer": can_administer, "roles": Role.choices,
@@ -101,12 +102,12 @@ def members(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @workspace_page(Action.ADMINISTER)
-def change_member_role(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+def change_member_role(request: WorkspaceRequest, slug: str, membership_id: int) -> HttpResponse:
     form = ChangeRoleForm(request.POST)
     try:
         if not form.is_valid():
             raise MusubiError(_("Choose a role."))
-        services.change_role(workspace=request.workspace, actor=request.actor,  # type: ignore[attr-defined]
+        services.change_role(workspace=request.workspace, actor=request.actor,
                              membership_id=membership_id, role=form.cleaned_data["role"])
     except MusubiError as exc:
         messages.error(request, _explain(exc))
@@ -117,9 +118,9 @@ def change_member_role(request: HttpRequest, slug: str, membership_id: int) -> H
 
 @require_POST
 @workspace_page(Action.ADMINISTER)
-def remove_member(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+def remove_member(request: WorkspaceRequest, slug: str, membership_id: int) -> HttpResponse:
     try:
-        services.remove_member(workspace=request.workspace, actor=request.actor, membership_id=membership_id)  # type: ignore[attr-defined]
+        services.remove_member(workspace=request.workspace, actor=request.actor, membership_id=membership_id)
     except MusubiError as exc:
         messages.error(request, _explain(exc))
     else:
@@ -128,18 +129,19 @@ def remove_member(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
 
 
 @workspace_page(Action.ADMINISTER)
-def api_keys(request: HttpRequest, slug: str) -> HttpResponse:
-    workspace = request.workspace  # type: ignore[attr-defined]
+def api_keys(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    workspace = request.workspace
     form = ApiKeyForm(request.POST or None)
     new_secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            _key, new_secret = services.create_api_key(workspace=workspace, actor=request.actor, **form.cleaned_data)  # type: ignore[attr-defined]
+            _key, new_secret = services.create_api_key(workspace=workspace, actor=request.actor, **form.cleaned_data)
         except MusubiError as exc:
             form.add_service_error(exc)
         else:
             form = ApiKeyForm()
-    response = render(request, "web/api_keys.html", {"keys": queries.api_keys(workspace), "form": form, "new_secret": new_secret})
+    context = {"keys": queries.api_keys(workspace), "form": form, "new_secret": new_secret}
+    response = render(request, "web/api_keys.html", context)
     if new_secret:
         response.headers["Cache-Control"] = "no-store"  # the secret is shown once; keep it out of caches
     return response
@@ -147,9 +149,9 @@ def api_keys(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @workspace_page(Action.ADMINISTER)
-def revoke_api_key(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
+def revoke_api_key(request: WorkspaceRequest, slug: str, key_id: int) -> HttpResponse:
     try:
-        key = services.revoke_api_key(workspace=request.workspace, actor=request.actor, key_id=key_id)  # type: ignore[attr-defined]
+        key = services.revoke_api_key(workspace=request.workspace, actor=request.actor, key_id=key_id)
     except MusubiError as exc:
         messages.error(request, _explain(exc))
     else:
@@ -158,8 +160,8 @@ def revoke_api_key(request: HttpRequest, slug: str, key_id: int) -> HttpResponse
 
 
 @workspace_page(Action.ADMINISTER)
-def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
-    page = Paginator(queries.audit_log(request.workspace), 50).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
+def audit_log(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    page = Paginator(queries.audit_log(request.workspace), 50).get_page(request.GET.get("page"))
     return render(request, "web/audit_log.html", {"page": page})
 
 

@@ -4,10 +4,10 @@
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.pagination import CursorPagination, paginate
 
+from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.kernel.errors import NotFound
 from musubi.kernel.models import Fact
@@ -37,8 +37,8 @@ class FactFilter(Schema):
 
 @router.get("/facts", response=list[FactOut], summary="Facts, newest first; filter by kind, contact and time")
 @paginate(CursorPagination, ordering=("-id",))
-def list_facts(request: HttpRequest, filters: Query[FactFilter]) -> Any:
-    facts = Fact.objects.for_workspace(request.workspace)  # type: ignore[attr-defined]
+def list_facts(request: ApiRequest, filters: Query[FactFilter]) -> Any:
+    facts = Fact.objects.for_workspace(request.workspace)
     if filters.kind:
         facts = facts.filter(kind=filters.kind)
     if filters.contact_id is not None:
@@ -51,8 +51,8 @@ def list_facts(request: HttpRequest, filters: Query[FactFilter]) -> Any:
 
 
 @router.get("/facts/{fact_id}", response=with_errors({200: FactOut}), summary="One fact")
-def get_fact(request: HttpRequest, fact_id: int) -> Any:
-    fact = Fact.objects.for_workspace(request.workspace).filter(pk=fact_id).first()  # type: ignore[attr-defined]
+def get_fact(request: ApiRequest, fact_id: int) -> Any:
+    fact = Fact.objects.for_workspace(request.workspace).filter(pk=fact_id).first()
     if fact is None:
         raise NotFound("no such fact in this workspace")
     return fact

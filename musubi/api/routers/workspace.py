@@ -4,10 +4,10 @@
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Field, Router, Schema
 from ninja.pagination import CursorPagination, paginate
 
+from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.workspaces import queries, services
 from musubi.workspaces.choices import Role
@@ -57,36 +57,37 @@ class AuditEntryOut(Schema):
 
 
 @router.get("/workspace", response=with_errors({200: WorkspaceOut}), summary="The workspace this key belongs to")
-def get_workspace(request: HttpRequest) -> Any:
-    return request.workspace  # type: ignore[attr-defined]
+def get_workspace(request: ApiRequest) -> Any:
+    return request.workspace
 
 
-@router.patch("/workspace", response=with_errors({200: WorkspaceOut}), summary="Change the workspace's name or time zone")
-def patch_workspace(request: HttpRequest, payload: WorkspacePatch) -> Any:
-    return services.update_workspace(workspace=request.workspace, actor=request.actor,  # type: ignore[attr-defined]
+@router.patch("/workspace", response=with_errors({200: WorkspaceOut}),
+              summary="Change the workspace's name or time zone")
+def patch_workspace(request: ApiRequest, payload: WorkspacePatch) -> Any:
+    return services.update_workspace(workspace=request.workspace, actor=request.actor,
                                      name=payload.name, timezone=payload.timezone)
 
 
 @router.get("/members", response=list[MemberOut], summary="People with a role in the workspace")
 @paginate(CursorPagination, ordering=("id",))
-def list_members(request: HttpRequest) -> Any:
-    return queries.members(request.workspace)  # type: ignore[attr-defined]
+def list_members(request: ApiRequest) -> Any:
+    return queries.members(request.workspace)
 
 
 @router.get("/api-keys", response=list[ApiKeyOut], summary="API keys of the workspace (never their secrets)")
 @paginate(CursorPagination, ordering=("-id",))
-def list_api_keys(request: HttpRequest) -> Any:
-    request.actor.require(Action.ADMINISTER)  # type: ignore[attr-defined]
-    return queries.api_keys(request.workspace)  # type: ignore[attr-defined]
+def list_api_keys(request: ApiRequest) -> Any:
+    request.actor.require(Action.ADMINISTER)
+    return queries.api_keys(request.workspace)
 
 
 @router.delete("/api-keys/{key_id}", response=with_errors({200: ApiKeyOut}), summary="Revoke an API key")
-def revoke_api_key(request: HttpRequest, key_id: int) -> Any:
-    return services.revoke_api_key(workspace=request.workspace, actor=request.actor, key_id=key_id)  # type: ignore[attr-defined]
+def revoke_api_key(request: ApiRequest, key_id: int) -> Any:
+    return services.revoke_api_key(workspace=request.workspace, actor=request.actor, key_id=key_id)
 
 
 @router.get("/audit-log", response=list[AuditEntryOut], summary="Who changed what, newest first")
 @paginate(CursorPagination, ordering=("-id",))
-def list_audit_log(request: HttpRequest) -> Any:
-    request.actor.require(Action.ADMINISTER)  # type: ignore[attr-defined]
-    return queries.audit_log(request.workspace)  # type: ignore[attr-defined]
+def list_audit_log(request: ApiRequest) -> Any:
+    request.actor.require(Action.ADMINISTER)
+    return queries.audit_log(request.workspace)

@@ -14,7 +14,8 @@ LEASE = dt.timedelta(minutes=5)
 
 
 def make_chores(n, *, due=T0, **fields):
-    return Chore.objects.bulk_create([Chore(label=f"c{i}", due_at=due, next_attempt_at=due, **fields) for i in range(n)])
+    chores = [Chore(label=f"c{i}", due_at=due, next_attempt_at=due, **fields) for i in range(n)]
+    return Chore.objects.bulk_create(chores)
 
 
 @pytest.fixture

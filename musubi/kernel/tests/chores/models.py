@@ -10,6 +10,9 @@ class Chore(DurableWork):
     fail_times = models.PositiveIntegerField(default=0)
     permanent = models.BooleanField(default=False)
 
+    def __str__(self) -> str:
+        return self.label
+
 
 class ChoreEffect(models.Model):
     """The side effect of doing a chore once. Written outside the claim, so a repeat would show as a second row."""
@@ -17,3 +20,6 @@ class ChoreEffect(models.Model):
     chore = models.ForeignKey(Chore, on_delete=models.CASCADE, related_name="effects")
     worker = models.CharField(max_length=100)
     at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.chore_id} by {self.worker}"

@@ -15,7 +15,8 @@ from musubi.workspaces.choices import Role
 from musubi.workspaces.models import Membership, User, Workspace
 
 DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "musubi-demo"  # a demo on the operator's own machine; `musubi demo --password` changes it
+# A demo on the operator's own machine, printed for them to use; `musubi demo --password` changes it.
+DEMO_PASSWORD = "musubi-demo"  # noqa: S105
 
 DEMO_WORKSPACES = [
     ("kenko-shop", "すこやか健康食品店"),

@@ -35,19 +35,19 @@ class Command(BaseCommand):
         if not options["no_setup"]:
             call_command("migrate", interactive=False, verbosity=0)
             call_command("collectstatic", interactive=False, verbosity=0)
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "musubi.config.settings")}
-        web = subprocess.Popen(
-            [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", options["host"],
-             "--port", str(options["port"]), "--workers", str(options["web_workers"]), "--backpressure", "32", "--no-ws",
-             "musubi.config.wsgi:application"],
-            env=env,
-        )
+        env = {**os.environ}
+        env.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.settings")
+        granian = [sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws",
+                   "--host", options["host"], "--port", str(options["port"]),
+                   "--workers", str(options["web_workers"]), "--backpressure", "32"]
+        web = subprocess.Popen([*granian, "musubi.config.wsgi:application"], env=env)
         children = [web]
         if not options["no_worker"]:
             children.append(subprocess.Popen([sys.executable, "-m", "musubi.cli", "worker"], env=env))
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        worker = "no" if options["no_worker"] else "yes"
         self.stdout.write(f"Musubi is running at http://{options['host']}:{options['port']}/ "
-                          f"(database: {database}; worker: {'no' if options['no_worker'] else 'yes'}). Ctrl+C stops it.")
+                          f"(database: {database}; worker: {worker}). Ctrl+C stops it.")
 
         def stop(*_: object) -> None:
             for child in children:
