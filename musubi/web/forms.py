@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +19,9 @@ def timezone_choices() -> list[tuple[str, str]]:
 
 
 class ServiceErrorsMixin(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # Japanese forms put no colon after a label
+        super().__init__(*args, **kwargs)
     def add_service_error(self, error: MusubiError) -> None:
         """Show a service's error on the fields it names, or on the form as a whole."""
         placed = False

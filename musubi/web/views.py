@@ -25,6 +25,9 @@ from musubi.workspaces.choices import Role
 from musubi.workspaces.rules import Action, role_allows
 
 
+NEW_KEY_SESSION_KEY = "musubi.new_api_key"
+
+
 @login_required
 def home(request: SignedInRequest) -> HttpResponse:
     """Straight into the only workspace, or a choice among several."""
@@ -130,20 +133,23 @@ def remove_member(request: WorkspaceRequest, slug: str, membership_id: int) -> H
 
 @workspace_page(Action.ADMINISTER)
 def api_keys(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    """List and create keys. A new key's secret goes through the session to the page the browser is
+    redirected to, which shows it once and forgets it, so a reload neither re-creates nor re-shows it."""
     workspace = request.workspace
     form = ApiKeyForm(request.POST or None)
-    new_secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            _key, new_secret = services.create_api_key(workspace=workspace, actor=request.actor, **form.cleaned_data)
+            _key, secret = services.create_api_key(workspace=workspace, actor=request.actor, **form.cleaned_data)
         except MusubiError as exc:
             form.add_service_error(exc)
         else:
-            form = ApiKeyForm()
+            request.session[NEW_KEY_SESSION_KEY] = secret
+            return redirect("web:api_keys", slug=slug)
+    new_secret = request.session.pop(NEW_KEY_SESSION_KEY, None)
     context = {"keys": queries.api_keys(workspace), "form": form, "new_secret": new_secret}
     response = render(request, "web/api_keys.html", context)
     if new_secret:
-        response.headers["Cache-Control"] = "no-store"  # the secret is shown once; keep it out of caches
+        response.headers["Cache-Control"] = "no-store"  # keep the one showing of the secret out of caches
     return response
 
 

@@ -61,7 +61,7 @@ def test_an_owner_adds_a_member_who_then_resets_their_password(owner_client, wor
 
 
 def test_the_api_key_secret_is_shown_once(owner_client, workspace):
-    response = owner_client.post("/w/kenko/api-keys/", {"name": "weather", "role": "owner"})
+    response = owner_client.post("/w/kenko/api-keys/", {"name": "weather", "role": "owner"}, follow=True)
     secret = re.search(r"msk_[A-Za-z0-9_-]{20,}", response.content.decode()).group(0)
     assert response["Cache-Control"] == "no-store"
     assert ApiKey.objects.get(workspace=workspace).prefix == secret[4:16]

@@ -1,0 +1,112 @@
+"""A new user's first steps in a real browser (Debian's Chromium through Playwright).
+
+Screenshots go to ``$MUSUBI_TEST_ARTIFACTS`` (default ``test-artifacts/``) so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = os.environ.get("MUSUBI_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-dev-shm-usage",
+                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(os.environ.get("MUSUBI_TEST_ARTIFACTS", Path(__file__).resolve().parents[3] / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="ja-JP", viewport={"width": 1100, "height": 760})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in_as_demo(page: Page, base: str) -> None:
+    page.goto(base + "/")
+    expect(page.get_by_role("heading", name="Musubi にログイン")).to_be_visible()
+    shot(page, "01-login-ja")
+    page.get_by_label("メールアドレス").fill("demo@example.com")
+    page.get_by_label("パスワード").fill("musubi-demo")
+    page.get_by_role("button", name="ログイン").click()
+
+
+def test_a_new_user_signs_in_to_the_demo_and_finds_their_workspaces(live_server, page):
+    call_command("demo")
+    sign_in_as_demo(page, live_server.url)
+    expect(page.get_by_role("heading", name="あなたのワークスペース")).to_be_visible()
+    shot(page, "02-workspaces-ja")
+    page.get_by_role("link", name="居酒屋むすび").click()
+    expect(page.get_by_role("heading", name="居酒屋むすび")).to_be_visible()
+    expect(page.get_by_text("ワークスペース作成")).to_be_visible()
+    shot(page, "03-dashboard-ja")
+    page.get_by_role("link", name="メンバー").click()
+    expect(page.get_by_role("cell", name="staff@example.com")).to_be_visible()
+    shot(page, "04-members-ja")
+
+
+def test_an_owner_makes_an_api_key_in_the_browser_and_uses_it(live_server, page):
+    call_command("demo")
+    sign_in_as_demo(page, live_server.url)
+    page.goto(live_server.url + "/w/kenko-shop/api-keys/")
+    page.get_by_label("キーの名前").fill("天気連動の配信")
+    page.get_by_role("button", name="作成する").click()
+    secret = page.locator("#new-secret").inner_text().strip()
+    shot(page, "05-api-key-created-ja")
+    assert secret.startswith("msk_")
+
+    request = urllib.request.Request(live_server.url + "/api/v1/workspace", headers={"Authorization": f"Bearer {secret}"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 — the test's own live server
+        assert json.load(response)["slug"] == "kenko-shop"
+
+    page.reload()
+    expect(page.locator("#new-secret")).to_have_count(0)  # shown once only
+    page.get_by_role("button", name="無効にする").click()
+    expect(page.get_by_text("無効", exact=True)).to_be_visible()
+
+
+def test_english_is_one_choice_away(live_server, page):
+    call_command("demo")
+    sign_in_as_demo(page, live_server.url)
+    page.goto(live_server.url + "/account/")
+    page.get_by_label("表示言語").select_option("en")
+    page.get_by_role("button", name="保存").click()
+    page.goto(live_server.url + "/w/manabi-academy/")
+    expect(page.get_by_role("link", name="Members")).to_be_visible()
+    shot(page, "06-dashboard-en")
+
+
+def test_the_counter_staff_page_works_on_a_phone(live_server, browser):
+    call_command("demo")
+    context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(live_server.url + "/login/")
+    page.get_by_label("メールアドレス").fill("staff@example.com")
+    page.get_by_label("パスワード").fill("musubi-demo")
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.get_by_role("heading", name="居酒屋むすび")).to_be_visible()
+    expect(page.get_by_role("link", name="APIキー")).to_have_count(0)  # staff do not administer
+    shot(page, "07-staff-phone-ja")
+    context.close()
