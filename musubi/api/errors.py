@@ -59,7 +59,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         fields: dict[str, str] = {}
         for err in exc.errors:
-            fields.setdefault(field_path(err.get("loc", ())), str(err.get("msg", "invalid")))
+            if "loc" in err:
+                fields.setdefault(field_path(err["loc"]), str(err.get("msg", "invalid")))
+            else:  # django-ninja's own checks (an unreadable cursor) give {field: reason}
+                fields.update({str(name): str(why) for name, why in err.items()})
         return error_response(api, request, status=400, code="invalid", message="The request is not valid.",
                               fields=fields)
 

@@ -24,7 +24,6 @@ from musubi.workspaces import queries, services
 from musubi.workspaces.choices import Role
 from musubi.workspaces.rules import Action, role_allows
 
-
 NEW_KEY_SESSION_KEY = "musubi.new_api_key"
 
 

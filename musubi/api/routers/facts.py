@@ -9,6 +9,7 @@ from ninja.pagination import CursorPagination, paginate
 
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
+from musubi.api.types import DateTimeParam
 from musubi.kernel.errors import NotFound
 from musubi.kernel.models import Fact
 
@@ -31,11 +32,12 @@ class FactOut(Schema):
 class FactFilter(Schema):
     kind: str | None = None
     contact_id: int | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    since: DateTimeParam | None = None
+    until: DateTimeParam | None = None
 
 
-@router.get("/facts", response=list[FactOut], summary="Facts, newest first; filter by kind, contact and time")
+@router.get("/facts", response=with_errors({200: list[FactOut]}),
+            summary="Facts, newest first; filter by kind, contact and time")
 @paginate(CursorPagination, ordering=("-id",))
 def list_facts(request: ApiRequest, filters: Query[FactFilter]) -> Any:
     facts = Fact.objects.for_workspace(request.workspace)

@@ -9,6 +9,7 @@ from ninja.pagination import CursorPagination, paginate
 
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
+from musubi.api.types import NOT_BLANK, TimeZoneName
 from musubi.workspaces import queries, services
 from musubi.workspaces.choices import Role
 from musubi.workspaces.rules import Action
@@ -25,8 +26,8 @@ class WorkspaceOut(Schema):
 
 
 class WorkspacePatch(Schema):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    timezone: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NOT_BLANK)
+    timezone: TimeZoneName | None = None
 
 
 class MemberOut(Schema):
@@ -68,13 +69,14 @@ def patch_workspace(request: ApiRequest, payload: WorkspacePatch) -> Any:
                                      name=payload.name, timezone=payload.timezone)
 
 
-@router.get("/members", response=list[MemberOut], summary="People with a role in the workspace")
+@router.get("/members", response=with_errors({200: list[MemberOut]}), summary="People with a role in the workspace")
 @paginate(CursorPagination, ordering=("id",))
 def list_members(request: ApiRequest) -> Any:
     return queries.members(request.workspace)
 
 
-@router.get("/api-keys", response=list[ApiKeyOut], summary="API keys of the workspace (never their secrets)")
+@router.get("/api-keys", response=with_errors({200: list[ApiKeyOut]}),
+            summary="API keys of the workspace (never their secrets)")
 @paginate(CursorPagination, ordering=("-id",))
 def list_api_keys(request: ApiRequest) -> Any:
     request.actor.require(Action.ADMINISTER)
@@ -86,7 +88,7 @@ def revoke_api_key(request: ApiRequest, key_id: int) -> Any:
     return services.revoke_api_key(workspace=request.workspace, actor=request.actor, key_id=key_id)
 
 
-@router.get("/audit-log", response=list[AuditEntryOut], summary="Who changed what, newest first")
+@router.get("/audit-log", response=with_errors({200: list[AuditEntryOut]}), summary="Who changed what, newest first")
 @paginate(CursorPagination, ordering=("-id",))
 def list_audit_log(request: ApiRequest) -> Any:
     request.actor.require(Action.ADMINISTER)

@@ -50,10 +50,12 @@ def test_a_body_that_is_not_a_json_object_is_a_400_not_a_500(owner_key, workspac
 
 
 @pytest.mark.parametrize("query", ["page_size=abc", "cursor=%%%not-a-cursor", "since=yesterday", "contact_id=x"])
-def test_bad_query_parameters_are_a_400(owner_key, workspace, query):
+def test_bad_query_parameters_are_a_400_naming_the_parameter(owner_key, workspace, query):
     response = api(owner_key, "get", f"/api/v1/facts?{query}")
     assert response.status_code == 400, response.content
-    assert response.json()["error"]["code"] == "invalid"
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert list(error["fields"]) == [query.split("=")[0]]
 
 
 def test_a_staff_key_may_read_but_not_administer(workspace):

@@ -14,8 +14,9 @@ from django.test import Client
 
 from musubi.api.site import api
 from musubi.kernel.facts import record_fact
-from musubi.web.tests.routes import all_routes
-from musubi.web.tests.test_outsider_sweep import MISSING, state
+from musubi.testing.routes import all_routes
+from musubi.testing.snapshots import MISSING
+from musubi.testing.snapshots import workspace_state as state
 from musubi.workspaces import services
 from musubi.workspaces.models import Membership
 

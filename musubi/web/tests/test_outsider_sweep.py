@@ -10,9 +10,11 @@ a conscious decision.
 import pytest
 
 from musubi.kernel.facts import record_fact
-from musubi.web.tests.routes import all_routes
+from musubi.testing.routes import all_routes
+from musubi.testing.snapshots import MISSING
+from musubi.testing.snapshots import workspace_state as state
 from musubi.workspaces import services
-from musubi.workspaces.models import ApiKey, AuditEntry, Membership
+from musubi.workspaces.models import Membership
 
 # Routes that act on no workspace: public pages, or the signed-in person's own things.
 NOT_WORKSPACE_ROUTES = {
@@ -32,18 +34,6 @@ def owners_objects(workspace, owner, teammate):
         "key_id": key.pk,
         "fact_id": fact.pk,
     }
-
-
-MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 999999, "fact_id": 999999}
-
-
-def state(workspace):
-    return (
-        sorted(Membership.objects.for_workspace(workspace).values_list("pk", "role")),
-        sorted(ApiKey.objects.for_workspace(workspace).values_list("pk", "revoked_at")),
-        AuditEntry.objects.for_workspace(workspace).count(),
-        workspace.__class__.objects.values_list("name", "timezone").get(pk=workspace.pk),
-    )
 
 
 def web_routes():

@@ -1,0 +1,46 @@
+"""``musubi check-deploy``: Django's deployment checks plus Musubi's own, before going live.
+
+Exits non-zero when anything needs fixing, so it can gate a deployment script.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+
+def musubi_problems() -> list[str]:
+    problems = []
+    if not (os.environ.get("MUSUBI_SECRET_KEY") or os.environ.get("MUSUBI_SECRET_KEY_FILE")):
+        problems.append("MUSUBI_SECRET_KEY (or MUSUBI_SECRET_KEY_FILE) is not set: the key generated into the data "
+                        "directory works, but is lost with that directory.")
+    if settings.DEBUG:
+        problems.append("MUSUBI_DEBUG is on: it shows internals to visitors.")
+    if not settings.SESSION_COOKIE_SECURE:
+        problems.append("MUSUBI_SECURE_COOKIES is off: set it to true when Musubi is served over HTTPS.")
+    if settings.MUSUBI_BASE_URL.startswith(("http://127.0.0.1", "http://localhost")):
+        problems.append("MUSUBI_BASE_URL points at this machine: links in emails and QR codes will not work elsewhere.")
+    return problems
+
+
+class Command(BaseCommand):
+    help = "Check the configuration for a public deployment."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+            self.stdout.write("Note: the database is SQLite, fine for one machine with one worker; "
+                              "use PostgreSQL (DATABASE_URL) for more.")
+        problems = musubi_problems()
+        for problem in problems:
+            self.stdout.write(f"- {problem}")
+        try:
+            call_command("check", deploy=True, fail_level="WARNING")
+        except CommandError as exc:
+            raise CommandError(f"Django's deployment checks failed: {exc}") from exc
+        if problems:
+            raise CommandError(f"{len(problems)} thing(s) to fix before going live.")
+        self.stdout.write("Ready to deploy.")
