@@ -5,7 +5,10 @@ import re
 import zoneinfo
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from ninja import Schema
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, WithJsonSchema, field_validator
+
+from musubi.kernel.timezones import is_selectable, selectable_time_zones
 
 _ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
@@ -33,7 +36,7 @@ DateTimeParam = Annotated[
 
 
 def _known_time_zone(name: str) -> str:
-    if name not in zoneinfo.available_timezones():
+    if not is_selectable(name):
         raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Asia/Tokyo")
     return name
 
@@ -41,8 +44,22 @@ def _known_time_zone(name: str) -> str:
 TimeZoneName = Annotated[
     str,
     AfterValidator(_known_time_zone),
-    WithJsonSchema({"type": "string", "enum": sorted(zoneinfo.available_timezones()), "example": "Asia/Tokyo"}),
+    WithJsonSchema({"type": "string", "enum": list(selectable_time_zones()), "example": "Asia/Tokyo"}),
 ]
 
 # A string with at least one character that is not white space.
 NOT_BLANK = r"^[\s\S]*\S[\s\S]*$"
+
+
+class Input(Schema):
+    """Base of request bodies: unknown fields are refused (a typo must not be silently ignored) and text may
+    not hold NUL characters, which PostgreSQL cannot store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value

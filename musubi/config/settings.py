@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "ninja",  # serves the API docs' assets from our own static files rather than a CDN
+    "axes",
     "musubi.kernel",
     "musubi.workspaces",
     "musubi.web",
@@ -64,6 +66,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "musubi.web.access.DomainErrorMiddleware",
+    "musubi.api.middleware.JsonErrorsUnderApiMiddleware",
+    # Last, as django-axes requires: it answers a locked-out sign-in before the view runs.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "musubi.config.urls"
@@ -111,6 +116,20 @@ MUSUBI_WORKSPACE_MODEL = "workspaces.Workspace"
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # counts failed sign-ins and refuses while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttling: after 5 failures for one address from one IP, that pair waits 15 minutes.
+AXES_FAILURE_LIMIT = env_int("MUSUBI_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("MUSUBI_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"  # the sign-in form's field (it holds the email address)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False
+AXES_IPWARE_PROXY_COUNT = env_int("MUSUBI_TRUSTED_PROXY_COUNT", 0) or None
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -144,7 +163,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 # MUSUBI_EMAIL_BACKEND=console prints mail to the log instead of sending it (the demo's default).
 _EMAIL_BACKENDS = {
     "smtp": "django.core.mail.backends.smtp.EmailBackend",
-    "console": "django.core.mail.backends.console.EmailBackend",
+    "console": "musubi.web.mail.ReadableConsoleBackend",
 }
 _email_backend = env_str("MUSUBI_EMAIL_BACKEND", "smtp")
 MAILERS = {
@@ -178,5 +197,6 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The worker loop starts django-tasks-db's worker in batch mode on every pass, which it logs at INFO.
         "django_tasks_db": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # it logs every failed sign-in at INFO; lockouts come at WARNING
     },
 }

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from musubi.kernel.errors import Forbidden, NotFound
 from musubi.workspaces import queries
 from musubi.workspaces.models import Membership, User, Workspace
-from musubi.workspaces.rules import Action
+from musubi.workspaces.rules import Action, role_allows
 from musubi.workspaces.services import Actor
 
 
@@ -52,13 +52,12 @@ def workspace_page(action: Action = Action.VIEW) -> Callable[..., Callable[..., 
             except NotFound as exc:
                 raise Http404(exc.message) from exc
             actor = Actor(role=membership.role, user=membership.user, ip_address=client_ip(request))
-            try:
-                actor.require(action)
-            except Forbidden as exc:
-                raise PermissionDenied(exc.message) from exc
+            # Set before the role check, so even the 403 page keeps the workspace's navigation.
             request.workspace = membership.workspace  # type: ignore[attr-defined]  # see WorkspaceRequest
             request.membership = membership  # type: ignore[attr-defined]
             request.actor = actor  # type: ignore[attr-defined]
+            if not role_allows(membership.role, action):
+                return forbidden(request)
             return view(request, slug, *args, **kwargs)
 
         return wrapped
@@ -77,7 +76,12 @@ class DomainErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, NotFound):
-            raise Http404(exception.message) from exception
+            return render(request, "404.html", status=404)
         if isinstance(exception, Forbidden):
-            raise PermissionDenied(exception.message) from exception
+            return forbidden(request)
         return None
+
+
+def forbidden(request: HttpRequest) -> HttpResponse:
+    """The 403 page, answered rather than raised: an expected refusal needs no traceback in the log."""
+    return render(request, "403.html", status=403)

@@ -2,7 +2,15 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from musubi.workspaces.queries import memberships_of
+
 
 def current_workspace(request: HttpRequest) -> dict[str, Any]:
-    """The workspace and membership a workspace page resolved, for the navigation in ``base.html``."""
-    return {"workspace": getattr(request, "workspace", None), "membership": getattr(request, "membership", None)}
+    """The workspace and membership a workspace page resolved, and the visitor's other workspaces for the
+    switcher in ``base.html`` (read only when a template asks for them)."""
+    user = getattr(request, "user", None)
+    return {
+        "workspace": getattr(request, "workspace", None),
+        "membership": getattr(request, "membership", None),
+        "my_memberships": (lambda: list(memberships_of(user))) if user and user.is_authenticated else (),
+    }

@@ -1,21 +1,23 @@
 from __future__ import annotations
 
-import zoneinfo
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from musubi.kernel.errors import MusubiError
+from musubi.kernel.timezones import selectable_time_zones
 from musubi.workspaces.choices import Role
+from musubi.workspaces.models import SLUG_PATTERN
 
 COMMON_TIMEZONES = ["Asia/Tokyo", "Asia/Seoul", "Asia/Taipei", "Asia/Singapore", "UTC", "Europe/London",
                     "Europe/Berlin", "America/New_York", "America/Los_Angeles"]
 
 
-def timezone_choices() -> list[tuple[str, str]]:
-    rest = sorted(zoneinfo.available_timezones() - set(COMMON_TIMEZONES))
-    return [(tz, tz) for tz in [*COMMON_TIMEZONES, *rest]]
+def timezone_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The common zones first, then every other one, each in its own group and listed once."""
+    rest = [tz for tz in selectable_time_zones() if tz not in COMMON_TIMEZONES]
+    return [(str(_("Common")), [(tz, tz) for tz in COMMON_TIMEZONES]), (str(_("All")), [(tz, tz) for tz in rest])]
 
 
 class ServiceErrorsMixin(forms.Form):
@@ -35,9 +37,10 @@ class ServiceErrorsMixin(forms.Form):
 
 class NewWorkspaceForm(ServiceErrorsMixin):
     name = forms.CharField(label=_("Business or brand name"), max_length=200)
-    slug = forms.SlugField(
-        label=_("Short name for URLs"), max_length=50,
+    slug = forms.RegexField(
+        label=_("Short name for URLs"), max_length=50, regex=SLUG_PATTERN,
         help_text=_("Lower-case letters, digits and hyphens, e.g. green-kitchen."),
+        error_messages={"invalid": _("Use lower-case letters (a–z), digits and hyphens only, e.g. green-kitchen.")},
     )
     timezone = forms.ChoiceField(label=_("Time zone"), choices=timezone_choices, initial="Asia/Tokyo")
 
@@ -59,8 +62,12 @@ class ChangeRoleForm(ServiceErrorsMixin):
 class ApiKeyForm(ServiceErrorsMixin):
     name = forms.CharField(label=_("Key name"), max_length=100,
                            help_text=_("What the key is for, e.g. “weather trigger”."))
-    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.OWNER)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.STAFF,
+                             help_text=_("Give a key no more than its job needs: staff keys cannot manage members "
+                                         "or keys."))
 
 
-class LanguageForm(ServiceErrorsMixin):
+class AccountForm(ServiceErrorsMixin):
+    full_name = forms.CharField(label=_("Your name"), max_length=150, required=False,
+                                help_text=_("Shown to your team in the audit log and in invitations."))
     language = forms.ChoiceField(label=_("Language"), choices=[("ja", "日本語"), ("en", "English")])

@@ -8,16 +8,21 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth_views.PasswordResetView.as_view(
-        form_class=InviteAwarePasswordResetForm, success_url=reverse_lazy("web:password_reset_done")),
+        form_class=InviteAwarePasswordResetForm, success_url=reverse_lazy("web:password_reset_done"),
+        # Named explicitly: django.contrib.auth ships templates of the same default names, which win.
+        subject_template_name="web/email/password_reset_subject.txt",
+        email_template_name="web/email/password_reset_body.txt"),
         name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
         success_url=reverse_lazy("web:password_reset_complete")), name="password_reset_confirm"),
     path("password-reset/complete/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("account/", views.account, name="account"),
+    path("account/password/", views.PasswordChange.as_view(), name="password_change"),
     path("workspaces/new/", views.new_workspace, name="new_workspace"),
     path("w/<slug:slug>/", views.dashboard, name="dashboard"),
     path("w/<slug:slug>/settings/", views.workspace_settings, name="settings"),

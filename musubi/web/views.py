@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse_lazy
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from musubi.kernel.errors import MusubiError
 from musubi.web.access import SignedInRequest, WorkspaceRequest, workspace_page
 from musubi.web.forms import (
+    AccountForm,
     AddMemberForm,
     ApiKeyForm,
     ChangeRoleForm,
-    LanguageForm,
     NewWorkspaceForm,
     WorkspaceSettingsForm,
 )
+from musubi.web.invitations import send_invitation
 from musubi.workspaces import queries, services
 from musubi.workspaces.choices import Role
 from musubi.workspaces.rules import Action, role_allows
 
 NEW_KEY_SESSION_KEY = "musubi.new_api_key"
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says; point them at the real icon."""
+    return redirect(static("musubi/favicon.svg"), permanent=True)
 
 
 @login_required
@@ -50,11 +62,23 @@ def new_workspace(request: SignedInRequest) -> HttpResponse:
     return render(request, "web/workspace_new.html", {"form": form})
 
 
+class PasswordChange(auth_views.PasswordChangeView):
+    template_name = "web/password_change.html"
+    success_url = reverse_lazy("web:account")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        messages.success(self.request, _("Your password was changed."))
+        return super().form_valid(form)
+
+
 @login_required
 def account(request: SignedInRequest) -> HttpResponse:
-    form = LanguageForm(request.POST or None, initial={"language": request.user.language})
+    user = request.user
+    form = AccountForm(request.POST or None, initial={"full_name": user.first_name, "language": user.language})
     if request.method == "POST" and form.is_valid():
-        services.set_language(user=request.user, language=form.cleaned_data["language"])
+        services.update_profile(user=user, **form.cleaned_data)
+        translation.activate(user.language)  # answer in the language just chosen
+        messages.success(request, _("Your settings were saved."))
         return redirect("web:account")
     return render(request, "web/account.html", {"form": form})
 
@@ -90,12 +114,13 @@ def members(request: WorkspaceRequest, slug: str) -> HttpResponse:
         request.actor.require(Action.ADMINISTER)
         if form.is_valid():
             try:
-                services.add_member(workspace=workspace, actor=request.actor, **form.cleaned_data)
+                membership = services.add_member(workspace=workspace, actor=request.actor, **form.cleaned_data)
             except MusubiError as exc:
                 form.add_service_error(exc)
             else:
-                messages.success(request, _("%(email)s was added. They can set a password with “Forgot your "
-                                            "password?” on the sign-in page.") % form.cleaned_data)
+                send_invitation(request, membership=membership, invited_by=request.user)
+                messages.success(request, _("%(email)s was added and has been sent an invitation by email.")
+                                 % {"email": membership.user.email})
                 return redirect("web:members", slug=slug)
     return render(request, "web/members.html", {
         "members": queries.members(workspace), "form": form, "can_administer": can_administer, "roles": Role.choices,
@@ -112,7 +137,7 @@ def change_member_role(request: WorkspaceRequest, slug: str, membership_id: int)
         services.change_role(workspace=request.workspace, actor=request.actor,
                              membership_id=membership_id, role=form.cleaned_data["role"])
     except MusubiError as exc:
-        messages.error(request, _explain(exc))
+        messages.error(request, exc.message)
     else:
         messages.success(request, _("The role was changed."))
     return redirect("web:members", slug=slug)
@@ -124,7 +149,7 @@ def remove_member(request: WorkspaceRequest, slug: str, membership_id: int) -> H
     try:
         services.remove_member(workspace=request.workspace, actor=request.actor, membership_id=membership_id)
     except MusubiError as exc:
-        messages.error(request, _explain(exc))
+        messages.error(request, exc.message)
     else:
         messages.success(request, _("The member was removed."))
     return redirect("web:members", slug=slug)
@@ -158,7 +183,7 @@ def revoke_api_key(request: WorkspaceRequest, slug: str, key_id: int) -> HttpRes
     try:
         key = services.revoke_api_key(workspace=request.workspace, actor=request.actor, key_id=key_id)
     except MusubiError as exc:
-        messages.error(request, _explain(exc))
+        messages.error(request, exc.message)
     else:
         messages.success(request, _("The key “%(name)s” was revoked.") % {"name": key.name})
     return redirect("web:api_keys", slug=slug)
@@ -168,13 +193,3 @@ def revoke_api_key(request: WorkspaceRequest, slug: str, key_id: int) -> HttpRes
 def audit_log(request: WorkspaceRequest, slug: str) -> HttpResponse:
     page = Paginator(queries.audit_log(request.workspace), 50).get_page(request.GET.get("page"))
     return render(request, "web/audit_log.html", {"page": page})
-
-
-def _explain(error: MusubiError) -> str:
-    messages_by_code = {
-        "last_owner": _("A workspace must keep at least one owner."),
-        "not_found": _("That no longer exists in this workspace."),
-        "forbidden": _("Your role does not allow this."),
-    }
-    return messages_by_code.get(error.code, error.message)
-

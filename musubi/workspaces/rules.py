@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from musubi.workspaces.choices import Role
@@ -23,3 +24,10 @@ _ALLOWED: dict[str, frozenset[Action]] = {
 
 def role_allows(role: str, action: Action) -> bool:
     return action in _ALLOWED.get(role, frozenset())
+
+
+def may_create_workspaces(*, is_superuser: bool, roles: Iterable[str]) -> bool:
+    """Owners (and the installation's administrators) may open more workspaces, and so may a new person with
+    no workspace yet; someone who is only staff or viewer somewhere — the counter staff — may not."""
+    held = set(roles)
+    return is_superuser or not held or Role.OWNER in held

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from musubi.kernel import clock, events, tokens
 from musubi.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from musubi.kernel.money import CURRENCY_EXPONENTS
+from musubi.kernel.timezones import is_selectable
 from musubi.workspaces.choices import Role
 from musubi.workspaces.events import WorkspaceCreated
 from musubi.workspaces.models import SLUG_PATTERN, ApiKey, AuditEntry, Membership, User, Workspace
-from musubi.workspaces.rules import Action, role_allows
+from musubi.workspaces.rules import Action, may_create_workspaces, role_allows
 
 API_KEY_KIND = "msk"  # Musubi secret key
 RESERVED_SLUGS = frozenset({"api", "admin", "static", "login", "logout", "account", "w", "r", "p", "new"})
@@ -34,7 +35,7 @@ class Actor:
 
     def require(self, action: Action) -> None:
         if not role_allows(self.role, action):
-            raise Forbidden(f"the role {self.role!r} may not {action.value} in this workspace", code="forbidden")
+            raise Forbidden(_("Your role in this workspace does not allow this."))
 
 
 SYSTEM = Actor(role=Role.OWNER)
@@ -60,26 +61,32 @@ def _validate_workspace_fields(*, slug: str | None = None, name: str | None = No
                                currency: str | None = None) -> None:
     fields: dict[str, str] = {}
     if slug is not None and (not re.fullmatch(SLUG_PATTERN, slug) or slug in RESERVED_SLUGS):
-        fields["slug"] = "lower-case letters, digits and hyphens, 1–50 characters, not a reserved word"
+        fields["slug"] = _("Use 1–50 lower-case letters, digits and hyphens, starting and ending with a letter or "
+                           "digit; a few words such as “api” are reserved.")
     if name is not None and not name.strip():
-        fields["name"] = "must not be empty"
+        fields["name"] = _("Enter a name.")
     if name is not None and len(name) > 200:
-        fields["name"] = "at most 200 characters"
-    if timezone is not None and timezone not in zoneinfo.available_timezones():
-        fields["timezone"] = f"unknown time zone {timezone!r}"
+        fields["name"] = _("Use at most 200 characters.")
+    if timezone is not None and not is_selectable(timezone):
+        fields["timezone"] = _("Choose a time zone such as Asia/Tokyo.")
     if currency is not None and currency not in CURRENCY_EXPONENTS:
-        fields["currency"] = f"unsupported currency {currency!r}"
+        fields["currency"] = _("Musubi does not support this currency.")
     if fields:
-        raise InvalidInput("the workspace settings are not valid", fields=fields)
+        raise InvalidInput(_("The workspace settings are not valid."), fields=fields)
 
 
 @transaction.atomic
 def create_workspace(
     *, slug: str, name: str, owner: User | None = None, timezone: str = "Asia/Tokyo", currency: str = "JPY"
 ) -> Workspace:
+    if owner is not None and not may_create_workspaces(
+        is_superuser=owner.is_superuser, roles=Membership.objects.filter(user=owner).values_list("role", flat=True)
+    ):
+        raise Forbidden(_("Only owners can create workspaces. Ask an owner to create one for you."))
     _validate_workspace_fields(slug=slug, name=name, timezone=timezone, currency=currency)
     if Workspace.objects.filter(slug=slug).exists():
-        raise Conflict(f"a workspace with the slug {slug!r} already exists", fields={"slug": "already taken"})
+        raise Conflict(_("Another workspace already uses this short name."),
+                       fields={"slug": _("Another workspace already uses this short name.")})
     workspace = Workspace.objects.create(slug=slug, name=name.strip(), timezone=timezone, currency=currency)
     actor = SYSTEM
     if owner is not None:
@@ -113,14 +120,15 @@ def update_workspace(
 def create_user(*, email: str, password: str | None, language: str = "ja", full_name: str = "") -> User:
     email = User.objects.normalize_email(email.strip()).lower()
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        raise InvalidInput("that is not an email address", fields={"email": "not a valid email address"})
+        raise InvalidInput(_("Enter a valid email address."), fields={"email": _("Enter a valid email address.")})
     if User.objects.filter(email=email).exists():
-        raise Conflict("a user with this email address already exists", fields={"email": "already registered"})
+        raise Conflict(_("Someone already uses this email address."),
+                       fields={"email": _("Someone already uses this email address.")})
     if password is not None:
         try:
             validate_password(password, User(email=email))
         except ValidationError as exc:
-            raise InvalidInput("the password is too weak", fields={"password": " ".join(exc.messages)}) from exc
+            raise InvalidInput(_("Choose a stronger password."), fields={"password": " ".join(exc.messages)}) from exc
     return User.objects.create_user(email, password, language=language, first_name=full_name)
 
 
@@ -130,11 +138,12 @@ def add_member(*, workspace: Workspace, actor: Actor, email: str, role: str) -> 
     they set one through the password-reset link) when they have none yet."""
     actor.require(Action.ADMINISTER)
     if role not in Role.values:
-        raise InvalidInput(f"unknown role {role!r}", fields={"role": f"one of {', '.join(Role.values)}"})
+        raise _unknown_role()
     user = User.objects.filter(email=email.strip().lower()).first() or create_user(email=email, password=None)
     membership, created = Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
     if not created:
-        raise Conflict(f"{user.email} is already a member", fields={"email": "already a member"})
+        raise Conflict(_("%(email)s is already a member.") % {"email": user.email},
+                       fields={"email": _("This person is already a member.")})
     record_audit(workspace=workspace, actor=actor, action="member.added", obj=membership,
                  changes={"email": user.email, "role": role})
     return membership
@@ -144,7 +153,7 @@ def add_member(*, workspace: Workspace, actor: Actor, email: str, role: str) -> 
 def change_role(*, workspace: Workspace, actor: Actor, membership_id: int, role: str) -> Membership:
     actor.require(Action.ADMINISTER)
     if role not in Role.values:
-        raise InvalidInput(f"unknown role {role!r}", fields={"role": f"one of {', '.join(Role.values)}"})
+        raise _unknown_role()
     membership = _membership(workspace, membership_id)
     if membership.role == Role.OWNER and role != Role.OWNER:
         _keep_an_owner(workspace, leaving=membership)
@@ -167,17 +176,22 @@ def remove_member(*, workspace: Workspace, actor: Actor, membership_id: int) -> 
     membership.delete()
 
 
+def _unknown_role() -> InvalidInput:
+    return InvalidInput(_("Choose a role: owner, staff or viewer."),
+                        fields={"role": _("Choose a role: owner, staff or viewer.")})
+
+
 def _membership(workspace: Workspace, membership_id: int) -> Membership:
     membership = Membership.objects.for_workspace(workspace).select_related("user").filter(pk=membership_id).first()
     if membership is None:
-        raise NotFound("no such member in this workspace")
+        raise NotFound(_("This workspace has no such member."))
     return membership
 
 
 def _keep_an_owner(workspace: Workspace, *, leaving: Membership) -> None:
     others = Membership.objects.for_workspace(workspace).filter(role=Role.OWNER).exclude(pk=leaving.pk)
     if not others.select_for_update().exists():
-        raise Conflict("a workspace must keep at least one owner", code="last_owner")
+        raise Conflict(_("A workspace must keep at least one owner."), code="last_owner")
 
 
 @transaction.atomic
@@ -186,9 +200,10 @@ def create_api_key(*, workspace: Workspace, actor: Actor, name: str, role: str =
     actor.require(Action.ADMINISTER)
     name = name.strip()
     if not name or len(name) > 100:
-        raise InvalidInput("give the key a name of 1–100 characters", fields={"name": "1–100 characters"})
+        raise InvalidInput(_("Give the key a name of 1–100 characters."),
+                           fields={"name": _("Give the key a name of 1–100 characters.")})
     if role not in Role.values:
-        raise InvalidInput(f"unknown role {role!r}", fields={"role": f"one of {', '.join(Role.values)}"})
+        raise _unknown_role()
     secret = tokens.new_secret(API_KEY_KIND)
     prefix = secret[len(API_KEY_KIND) + 1 :][:12]
     key = ApiKey.objects.create(
@@ -205,7 +220,7 @@ def revoke_api_key(*, workspace: Workspace, actor: Actor, key_id: int) -> ApiKey
     actor.require(Action.ADMINISTER)
     key = ApiKey.objects.for_workspace(workspace).filter(pk=key_id).first()
     if key is None:
-        raise NotFound("no such API key in this workspace")
+        raise NotFound(_("This workspace has no such API key."))
     if key.revoked_at is None:
         key.revoked_at = clock.now()
         key.save(update_fields=["revoked_at"])
@@ -229,8 +244,9 @@ def authenticate_api_key(secret: str) -> ApiKey | None:
     return key
 
 
-def set_language(*, user: User, language: str) -> None:
+def update_profile(*, user: User, full_name: str, language: str) -> None:
     if language not in {"ja", "en"}:
-        raise InvalidInput(f"unknown language {language!r}", fields={"language": "ja or en"})
+        raise InvalidInput(_("Choose Japanese or English."), fields={"language": _("Choose Japanese or English.")})
+    user.first_name = full_name.strip()[:150]
     user.language = language
-    user.save(update_fields=["language"])
+    user.save(update_fields=["first_name", "language"])

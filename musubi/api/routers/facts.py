@@ -5,10 +5,11 @@ import datetime as dt
 from typing import Any
 
 from ninja import Query, Router, Schema
-from ninja.pagination import CursorPagination, paginate
+from ninja.pagination import paginate
 
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
+from musubi.api.pagination import Cursor
 from musubi.api.types import DateTimeParam
 from musubi.kernel.errors import NotFound
 from musubi.kernel.models import Fact
@@ -38,7 +39,7 @@ class FactFilter(Schema):
 
 @router.get("/facts", response=with_errors({200: list[FactOut]}),
             summary="Facts, newest first; filter by kind, contact and time")
-@paginate(CursorPagination, ordering=("-id",))
+@paginate(Cursor, ordering=("-id",))
 def list_facts(request: ApiRequest, filters: Query[FactFilter]) -> Any:
     facts = Fact.objects.for_workspace(request.workspace)
     if filters.kind:

@@ -5,11 +5,12 @@ import datetime as dt
 from typing import Any
 
 from ninja import Field, Router, Schema
-from ninja.pagination import CursorPagination, paginate
+from ninja.pagination import paginate
 
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
-from musubi.api.types import NOT_BLANK, TimeZoneName
+from musubi.api.pagination import Cursor
+from musubi.api.types import NOT_BLANK, Input, TimeZoneName
 from musubi.workspaces import queries, services
 from musubi.workspaces.choices import Role
 from musubi.workspaces.rules import Action
@@ -25,9 +26,12 @@ class WorkspaceOut(Schema):
     country: str
 
 
-class WorkspacePatch(Schema):
-    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NOT_BLANK)
-    timezone: TimeZoneName | None = None
+class WorkspacePatch(Input):
+    """Leave a field out to keep it. The fields are not nullable: ``null`` is an error, not "keep"."""
+
+    # A None default that the schema does not admit as a value: pydantic does not validate defaults.
+    name: str = Field(default=None, min_length=1, max_length=200, pattern=NOT_BLANK)  # type: ignore[assignment]
+    timezone: TimeZoneName = Field(default=None)  # type: ignore[assignment]
 
 
 class MemberOut(Schema):
@@ -70,14 +74,14 @@ def patch_workspace(request: ApiRequest, payload: WorkspacePatch) -> Any:
 
 
 @router.get("/members", response=with_errors({200: list[MemberOut]}), summary="People with a role in the workspace")
-@paginate(CursorPagination, ordering=("id",))
+@paginate(Cursor, ordering=("id",))
 def list_members(request: ApiRequest) -> Any:
     return queries.members(request.workspace)
 
 
 @router.get("/api-keys", response=with_errors({200: list[ApiKeyOut]}),
             summary="API keys of the workspace (never their secrets)")
-@paginate(CursorPagination, ordering=("-id",))
+@paginate(Cursor, ordering=("-id",))
 def list_api_keys(request: ApiRequest) -> Any:
     request.actor.require(Action.ADMINISTER)
     return queries.api_keys(request.workspace)
@@ -89,7 +93,7 @@ def revoke_api_key(request: ApiRequest, key_id: int) -> Any:
 
 
 @router.get("/audit-log", response=with_errors({200: list[AuditEntryOut]}), summary="Who changed what, newest first")
-@paginate(CursorPagination, ordering=("-id",))
+@paginate(Cursor, ordering=("-id",))
 def list_audit_log(request: ApiRequest) -> Any:
     request.actor.require(Action.ADMINISTER)
     return queries.audit_log(request.workspace)

@@ -107,3 +107,37 @@ def test_the_openapi_document_declares_the_error_shape_and_bearer_auth(db):
 ])
 def test_error_locations_become_dotted_field_paths(loc, path):
     assert field_path(loc) == path
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"slug": "hacked"}, "slug"),
+    ({"name": None}, "name"),
+    ({"timezone": None}, "timezone"),
+    ({"name": "ab\u0000c"}, "name"),
+    ({"timezone": "Factory"}, "timezone"),
+])
+def test_unknown_fields_nulls_and_nul_characters_are_refused(owner_key, workspace, body, field):
+    response = api(owner_key, "patch", "/api/v1/workspace", body)
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
+    assert Workspace.objects.get(pk=workspace.pk).slug == "kenko"
+
+
+def test_unknown_paths_and_methods_answer_in_the_error_shape(owner_key, workspace):
+    missing = api(owner_key, "get", "/api/v1/no-such-thing")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    wrong_method = api(owner_key, "post", "/api/v1/workspace", {})
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
+    assert set(wrong_method["Allow"].replace(" ", "").split(",")) == {"GET", "PATCH"}
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "201"])
+def test_page_size_must_be_between_1_and_200(owner_key, workspace, size):
+    response = api(owner_key, "get", f"/api/v1/members?page_size={size}")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["page_size"]
+
+
+def test_the_api_docs_load_their_assets_from_this_server(db):
+    page = Client().get("/api/v1/docs").content.decode()
+    assert "cdn.jsdelivr.net" not in page and "/static/ninja/" in page

@@ -84,6 +84,12 @@ def test_an_owner_makes_an_api_key_in_the_browser_and_uses_it(live_server, page)
 
     page.reload()
     expect(page.locator("#new-secret")).to_have_count(0)  # shown once only
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="無効にする").click()
+    assert "天気連動の配信" in questions[0]
+    expect(page.get_by_role("button", name="無効にする")).to_be_visible()  # dismissed: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="無効にする").click()
     expect(page.get_by_text("無効", exact=True)).to_be_visible()
 

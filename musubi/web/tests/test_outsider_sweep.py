@@ -18,8 +18,9 @@ from musubi.workspaces.models import Membership
 
 # Routes that act on no workspace: public pages, or the signed-in person's own things.
 NOT_WORKSPACE_ROUTES = {
-    "web:home", "web:login", "web:logout", "web:password_reset", "web:password_reset_done",
-    "web:password_reset_confirm", "web:password_reset_complete", "web:account", "web:new_workspace",
+    "web:home", "web:favicon", "web:login", "web:logout", "web:password_reset", "web:password_reset_done",
+    "web:password_reset_confirm", "web:password_reset_complete", "web:account", "web:password_change",
+    "web:new_workspace",
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id"}
 

@@ -53,11 +53,23 @@ def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(d
     assert mail.outbox == []
 
 
-def test_an_owner_adds_a_member_who_then_resets_their_password(owner_client, workspace):
+def test_a_new_member_is_invited_by_mail_and_sets_a_password_from_it(owner_client, workspace):
     owner_client.post("/w/kenko/members/", {"email": "new@example.com", "role": "staff"})
     assert Membership.objects.get(workspace=workspace, user__email="new@example.com").role == "staff"
-    Client().post("/password-reset/", {"email": "new@example.com"})
-    assert len(mail.outbox) == 1  # a passwordless new member can still reset
+    (invitation,) = mail.outbox
+    assert invitation.to == ["new@example.com"] and "すこやか健康食品店" in invitation.subject
+    link = re.search(r"https?://[^/]+(/password-reset/[^\s]+/)", invitation.body).group(1)
+    client = Client()
+    form_page = client.get(link, follow=True)
+    new_password = "first-pass-for-me-7"
+    client.post(form_page.redirect_chain[-1][0], {"new_password1": new_password, "new_password2": new_password})
+    assert User.objects.get(email="new@example.com").check_password(new_password)
+
+
+def test_a_member_who_already_has_a_password_is_told_where_to_find_the_workspace(owner_client, workspace, outsider):
+    owner_client.post("/w/kenko/members/", {"email": outsider.email, "role": "viewer"})
+    (notice,) = mail.outbox
+    assert "/w/kenko/" in notice.body and "/password-reset/" not in notice.body
 
 
 def test_the_api_key_secret_is_shown_once(owner_client, workspace):

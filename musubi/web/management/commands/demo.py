@@ -1,13 +1,14 @@
-"""``musubi demo``: demo workspaces and a demo login, so a new user sees a working site at once.
+"""``musubi demo``: demo workspaces and logins, so a new user sees a working site at once.
 
-Safe to run again: it finds what it made before instead of duplicating it.
+It creates the demo once. Run again, it changes nothing — not even what the user has since changed in the
+demo (a removed member stays removed) — and only reminds them how to sign in.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from musubi.workspaces import services
@@ -35,14 +36,19 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        owner = User.objects.filter(email=options["email"]).first()
-        if owner is None:
-            owner = User.objects.create_user(options["email"], options["password"], first_name="デモ")
+        if User.objects.filter(email=options["email"]).exists():
+            self.stdout.write(f"The demo is already set up. Sign in as {options['email']} "
+                              f"(or {DEMO_STAFF[0][0]} for the counter staff's view).")
+            return
+        if Workspace.objects.filter(slug__in=[slug for slug, _ in DEMO_WORKSPACES]).exists():
+            raise CommandError("workspaces with the demo's slugs already exist; not touching them")
+        owner = User.objects.create_user(options["email"], options["password"], first_name="デモ")
         for slug, name in DEMO_WORKSPACES:
-            workspace = Workspace.objects.filter(slug=slug).first() or services.create_workspace(slug=slug, name=name)
-            Membership.objects.get_or_create(workspace=workspace, user=owner, defaults={"role": Role.OWNER})
+            services.create_workspace(slug=slug, name=name, owner=owner)
         for email, slug, role in DEMO_STAFF:
-            staff = User.objects.filter(email=email).first() or User.objects.create_user(email, options["password"])
-            Membership.objects.get_or_create(workspace=Workspace.objects.get(slug=slug), user=staff,
-                                             defaults={"role": role})
-        self.stdout.write(f"Demo login: {options['email']} / {options['password']}")
+            staff = User.objects.create_user(email, options["password"])
+            Membership.objects.create(workspace=Workspace.objects.get(slug=slug), user=staff, role=role)
+        self.stdout.write("Demo logins:")
+        self.stdout.write(f"  owner of all three workspaces: {options['email']} / {options['password']}")
+        for email, slug, role in DEMO_STAFF:
+            self.stdout.write(f"  {role} of {slug}: {email} / {options['password']}")

@@ -39,11 +39,14 @@ class Command(BaseCommand):
         env.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.settings")
         granian = [sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws",
                    "--host", options["host"], "--port", str(options["port"]),
-                   "--workers", str(options["web_workers"]), "--backpressure", "32"]
-        web = subprocess.Popen([*granian, "musubi.config.wsgi:application"], env=env)
+                   "--workers", str(options["web_workers"]), "--backpressure", "8"]
+        # Children run in their own sessions so Ctrl+C reaches only this process, which then stops them
+        # in order; otherwise the terminal's SIGINT hits granian's workers mid-request.
+        web = subprocess.Popen([*granian, "musubi.config.wsgi:application"], env=env, start_new_session=True)
         children = [web]
         if not options["no_worker"]:
-            children.append(subprocess.Popen([sys.executable, "-m", "musubi.cli", "worker"], env=env))
+            worker_command = [sys.executable, "-m", "musubi.cli", "worker"]
+            children.append(subprocess.Popen(worker_command, env=env, start_new_session=True))
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         worker = "no" if options["no_worker"] else "yes"
         self.stdout.write(f"Musubi is running at http://{options['host']}:{options['port']}/ "
@@ -67,6 +70,7 @@ class Command(BaseCommand):
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.kill()
+        self.stdout.write("Musubi stopped.")
         exit_codes = [child.returncode for child in children]
         if any(code not in (0, -signal.SIGTERM, None) for code in exit_codes):
             raise SystemExit(max(abs(code or 0) for code in exit_codes))
