@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from musubi.workspaces import services
 from musubi.workspaces.choices import Role
 from musubi.workspaces.models import User, Workspace
 
 PASSWORD = "a-long-test-password-1"
+
+# Property tests and the API fuzzer draw the same examples on every run by default, so a red build always
+# means a change broke something; MUSUBI_HYPOTHESIS_PROFILE=explore draws new ones, and more of them.
+hypothesis_settings.register_profile("repeatable", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", max_examples=300, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("MUSUBI_HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture

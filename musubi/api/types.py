@@ -10,7 +10,11 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, WithJsonSchema
 
 from musubi.kernel.timezones import is_selectable, selectable_time_zones
 
-_ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+# ISO 8601 with an optional offset no further than ±14:00 from UTC (none on Earth is; PostgreSQL refuses them).
+ISO_DATE_TIME_PATTERN = (
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]((0\d|1[0-3]):?[0-5]\d|14:?00))?$"
+)
+_ISO_DATE_TIME = re.compile(ISO_DATE_TIME_PATTERN)
 
 
 def _iso_8601_only(value: Any) -> Any:
@@ -18,20 +22,24 @@ def _iso_8601_only(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value
     if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
-        raise ValueError("use an ISO 8601 date and time, e.g. 2026-04-01T09:00:00+09:00")
+        raise ValueError("use an ISO 8601 date and time with an offset within ±14:00, e.g. 2026-04-01T09:00:00+09:00")
     return value
 
 
-def _tokyo_when_naive(value: dt.datetime) -> dt.datetime:
-    # A time without an offset means Japan time, the time every Japanese user has in mind.
-    return value if value.tzinfo else value.replace(tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo"))
+def _aware_utc(value: dt.datetime) -> dt.datetime:
+    """Give a time its offset and bring it to UTC. A time without an offset means Japan time, the one every
+    Japanese user has in mind."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo"))
+    return value.astimezone(dt.UTC)
 
 
 DateTimeParam = Annotated[
     dt.datetime,
     BeforeValidator(_iso_8601_only),
-    AfterValidator(_tokyo_when_naive),
-    WithJsonSchema({"type": "string", "format": "date-time", "example": "2026-04-01T09:00:00+09:00"}),
+    AfterValidator(_aware_utc),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": ISO_DATE_TIME_PATTERN,
+                    "example": "2026-04-01T09:00:00+09:00"}),
 ]
 
 
@@ -47,8 +55,8 @@ TimeZoneName = Annotated[
     WithJsonSchema({"type": "string", "enum": list(selectable_time_zones()), "example": "Asia/Tokyo"}),
 ]
 
-# A string with at least one character that is not white space.
-NOT_BLANK = r"^[\s\S]*\S[\s\S]*$"
+# A string with at least one character that is not white space, and no NUL character.
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 
 class Input(Schema):

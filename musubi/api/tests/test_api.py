@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 from django.test import Client
 
@@ -141,3 +143,24 @@ def test_page_size_must_be_between_1_and_200(owner_key, workspace, size):
 def test_the_api_docs_load_their_assets_from_this_server(db):
     page = Client().get("/api/v1/docs").content.decode()
     assert "cdn.jsdelivr.net" not in page and "/static/ninja/" in page
+
+
+@pytest.mark.parametrize(("since", "expected"), [
+    ("2026-11-22T09:00:00", [2]),  # no offset: Japan time, so 00:00 UTC
+    ("2026-11-22T00:00:00Z", [2]),
+    ("2026-11-22T09:00:01+09:00", []),
+])
+def test_since_reads_offsets_and_defaults_to_japan_time(owner_key, workspace, since, expected):
+    record_fact(workspace_id=workspace.pk, kind="a", occurred_at=dt.datetime(2026, 11, 21, 23, 59, tzinfo=dt.UTC),
+                data={"n": 1})
+    record_fact(workspace_id=workspace.pk, kind="a", occurred_at=dt.datetime(2026, 11, 22, 0, 0, tzinfo=dt.UTC),
+                data={"n": 2})
+    results = api(owner_key, "get", f"/api/v1/facts?since={since.replace('+', '%2B')}").json()["results"]
+    assert [fact["data"]["n"] for fact in results] == expected
+
+
+@pytest.mark.parametrize("since", ["0042-02-22T16:01:12-22:59", "2026-01-01T00:00:00+15:00", "0.5", "1700000000"])
+def test_impossible_times_are_a_400(owner_key, workspace, since):
+    response = api(owner_key, "get", f"/api/v1/facts?since={since.replace('+', '%2B')}")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["since"]

@@ -32,7 +32,7 @@ def keep_test_connection():
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_answers_every_generated_request_as_documented(case, owner_key, keep_test_connection):
     # A cursor is an opaque token the API handed out: any string fits its schema, few are real cursors.
     opaque = [positive_data_acceptance] if (case.query or {}).get("cursor") else []
