@@ -36,3 +36,43 @@ bootstrap_environment() {
   echo "==> syncing .venv from uv.lock (Python: $python)"
   .tools/bin/uv sync --frozen --quiet "$@" || { echo "uv sync failed." >&2; exit 1; }
 }
+
+# Install Debian packages, as root or through sudo.
+apt_install() {
+  local runner=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "Need root or sudo to install: $*" >&2; exit 1; }
+    runner=(sudo)
+  fi
+  echo "    installing Debian packages: $*"
+  "${runner[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${runner[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+postgres_binaries() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+
+# Set PG_URL to a PostgreSQL to use: DATABASE_URL if set; else the server on 127.0.0.1:5432 if one answers;
+# else a throw-away server started on 127.0.0.1:55432 (installing Debian's postgresql if needed) and removed
+# when the calling script exits.
+ensure_postgres() {
+  can_connect() { .venv/bin/python -c "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$1" 2>/dev/null; }
+  if [ -n "${DATABASE_URL:-}" ]; then
+    PG_URL="$DATABASE_URL"
+    return
+  fi
+  local probe="${MUSUBI_PG_PROBE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
+  if can_connect "$probe"; then
+    PG_URL="${probe%/*}/musubi"
+    return
+  fi
+  [ -n "$(postgres_binaries)" ] || apt_install postgresql
+  local bin; bin=$(postgres_binaries)
+  MUSUBI_THROWAWAY_PG=$(mktemp -d /tmp/musubi-pg.XXXXXX)
+  chown postgres "$MUSUBI_THROWAWAY_PG"
+  trap 'runuser -u postgres -- "'"$bin"'/pg_ctl" -D "$MUSUBI_THROWAWAY_PG/data" -m immediate stop >/dev/null 2>&1; rm -rf "$MUSUBI_THROWAWAY_PG"' EXIT
+  runuser -u postgres -- "$bin/initdb" -D "$MUSUBI_THROWAWAY_PG/data" -U app -A trust -E UTF8 --no-sync >/dev/null
+  runuser -u postgres -- "$bin/pg_ctl" -D "$MUSUBI_THROWAWAY_PG/data" -l "$MUSUBI_THROWAWAY_PG/log" -w start \
+    -o "-c listen_addresses=127.0.0.1 -p 55432 -k $MUSUBI_THROWAWAY_PG -c fsync=off -c synchronous_commit=off" >/dev/null
+  PG_URL="postgresql://app@127.0.0.1:55432/musubi"
+  echo "    started a throw-away PostgreSQL on 127.0.0.1:55432"
+}

@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from musubi.kernel import clock
@@ -73,21 +73,22 @@ def claim[W: DurableWork](
             finished_at=now,
             last_error="lease expired on the last attempt (the worker stopped while holding it)",
         )
-        ready = Q(status=WorkStatus.PENDING, next_attempt_at__lte=now) | Q(
-            status=WorkStatus.CLAIMED, lease_until__lt=now
-        )
-        ids = list(
-            queryset.filter(ready)
-            .order_by("next_attempt_at", "pk")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:limit]
-        )
+        # Two index range scans rather than one OR, which PostgreSQL can only answer by scanning the table.
+        due = queryset.filter(status=WorkStatus.PENDING, next_attempt_at__lte=now)
+        ids = _lock_ids(due.order_by("next_attempt_at", "pk"), limit)
+        if len(ids) < limit:
+            expired = queryset.filter(status=WorkStatus.CLAIMED, lease_until__lt=now)
+            ids += _lock_ids(expired.order_by("lease_until", "pk"), limit - len(ids))
         if not ids:
             return []
         model._default_manager.using(queryset.db).filter(pk__in=ids).update(
             status=WorkStatus.CLAIMED, claimed_by=worker, lease_until=now + lease, attempts=F("attempts") + 1
         )
         return list(model._default_manager.using(queryset.db).filter(pk__in=ids).order_by("next_attempt_at", "pk"))
+
+
+def _lock_ids(queryset: models.QuerySet, limit: int) -> list[int]:
+    return list(queryset.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
 
 
 def _held(model: type[DurableWork], ids: Iterable[int], worker: str) -> models.QuerySet:
