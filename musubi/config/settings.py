@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "axes",
     "musubi.kernel",
     "musubi.workspaces",
+    "musubi.catalog",
+    "musubi.planner",
     "musubi.web",
     "musubi.api",
 ]
