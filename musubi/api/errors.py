@@ -6,7 +6,9 @@ wrong field as the client sent it (``backs.0.take_rate``), so a client can point
 
 from __future__ import annotations
 
+import json
 import logging
+from decimal import Decimal
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -46,10 +48,11 @@ def field_path(loc: list[Any] | tuple[Any, ...]) -> str:
 
 
 class JsonObjectParser(Parser):
-    """Accept only a JSON object as a request body: a list or a bare string is an error, not an empty update."""
+    """Accept only a JSON object as a request body: a list or a bare string is an error, not an empty update.
+    Numbers with a fraction become ``Decimal`` read from their text, so a rate of 0.1 is exactly 0.1."""
 
     def parse_body(self, request: HttpRequest) -> Any:
-        data = super().parse_body(request)
+        data = json.loads(request.body, parse_float=Decimal)
         if not isinstance(data, dict):
             raise ValueError("the request body must be a JSON object")
         return data

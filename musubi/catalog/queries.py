@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
 from musubi.catalog.rules import OfferFacts, PremiumFacts, PremiumLimit, StepFacts, ladder_problems, premium_limit
@@ -30,17 +31,24 @@ def steps(workspace: Workspace, ladder: Ladder) -> QuerySet[LadderStep]:
             .select_related("front__product", "back__product", "front__premium", "back__premium").order_by("id"))
 
 
+def product(workspace: Workspace, product_id: int) -> Product:
+    found = products(workspace).filter(pk=product_id).first()
+    if found is None:
+        raise NotFound(_("This workspace has no such product."))
+    return found
+
+
 def ladder(workspace: Workspace, ladder_id: int) -> Ladder:
     found = ladders(workspace).filter(pk=ladder_id).first()
     if found is None:
-        raise NotFound("This workspace has no such ladder.")
+        raise NotFound(_("This workspace has no such ladder."))
     return found
 
 
 def offer(workspace: Workspace, offer_id: int) -> Offer:
     found = offers(workspace).filter(pk=offer_id).first()
     if found is None:
-        raise NotFound("This workspace has no such offer.")
+        raise NotFound(_("This workspace has no such offer."))
     return found
 
 

@@ -355,8 +355,10 @@ def add_step(*, workspace: Workspace, actor: Actor, ladder_id: int, front_id: in
 
 
 @transaction.atomic
-def remove_step(*, workspace: Workspace, actor: Actor, step_id: int) -> None:
+def remove_step(*, workspace: Workspace, actor: Actor, ladder_id: int, step_id: int) -> None:
     actor.require(Action.MANAGE)
-    step = _get(LadderStep, workspace, step_id, _("ladder step"))
+    step = LadderStep.objects.for_workspace(workspace).filter(pk=step_id, ladder_id=ladder_id).first()
+    if step is None:
+        raise NotFound(_("This ladder has no such step."))
     record_audit(workspace=workspace, actor=actor, action="ladder.step_removed", obj=step.ladder)
     step.delete()
