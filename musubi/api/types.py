@@ -6,7 +6,7 @@ import zoneinfo
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from musubi.kernel.timezones import is_selectable, selectable_time_zones
 
@@ -71,3 +71,7 @@ class Input(Schema):
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("must not contain NUL characters")
         return value
+
+
+# An object's id in a path or filter: a positive 64-bit integer, so a huge number is a 400, not a database error.
+ObjectId = Annotated[int, Field(ge=1, le=2**63 - 1)]

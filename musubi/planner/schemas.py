@@ -9,25 +9,17 @@ needs it below 1; a simulation range must name an input of this plan) is checked
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from musubi.kernel.money import CURRENCY_EXPONENTS
+from musubi.kernel.schema_types import MAX_AMOUNT, Amount, Rate, _no_bool
 from musubi.planner import rules
 
-MAX_AMOUNT = 10**12
 MAX_DRAWS = 20_000
 
 
-def _no_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("a rate is a number, not true or false")
-    return value
-
-
-Amount = Annotated[int, Strict(), Field(ge=0, le=MAX_AMOUNT)]
-Rate = Annotated[Decimal, BeforeValidator(_no_bool), Field(ge=0, le=1, allow_inf_nan=False)]
 Bound = Annotated[Decimal, BeforeValidator(_no_bool), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 
 

@@ -1,17 +1,56 @@
-"""What a workspace looks like, so a test can assert that an outsider's request changed nothing."""
+"""One of every kind of object in a workspace, marked so a leak is visible, and a snapshot of the workspace,
+so the outsider sweeps can assert that another workspace's requests saw nothing and changed nothing."""
 
+from decimal import Decimal
 from typing import Any
 
-from musubi.workspaces.models import ApiKey, AuditEntry, Membership, Workspace
+from musubi.catalog import services as catalog
+from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
+from musubi.kernel.facts import record_fact
+from musubi.kernel.models import Fact
+from musubi.planner import services as planner
+from musubi.planner.models import Plan
+from musubi.workspaces import services
+from musubi.workspaces.models import ApiKey, AuditEntry, Membership, User, Workspace
+
+# Every object the owner's workspace gets carries this in a name or in its data: it must never reach an outsider.
+MARKER = "zq-owners-own-zq"
 
 # Object ids and a slug that exist nowhere: an outsider must get exactly the answer these get.
-MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 999999, "fact_id": 999999}
+MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 999999, "fact_id": 999999,
+           "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999}
+
+
+def populate(workspace: Workspace, member: User) -> dict[str, Any]:
+    """One of each object in ``workspace``, named with ``MARKER``; returns the ids by URL parameter name."""
+    actor = services.SYSTEM
+    key, _ = services.create_api_key(workspace=workspace, actor=actor, name=f"key {MARKER}")
+    fact, _ = record_fact(workspace_id=workspace.pk, kind="optin", contact_id=1, data={"marker": MARKER})
+    product = catalog.create_product(workspace=workspace, actor=actor, name=f"product {MARKER}", goods_cost=100)
+    front = catalog.create_offer(workspace=workspace, actor=actor, product_id=product.pk, name=f"front {MARKER}",
+                                 role="front", price=980)
+    back = catalog.create_offer(workspace=workspace, actor=actor, product_id=product.pk, name=f"back {MARKER}",
+                                role="back", price=4980)
+    catalog.set_premium(workspace=workspace, actor=actor, offer_id=front.pk, description=f"gift {MARKER}",
+                        legal_value=100)
+    ladder = catalog.create_ladder(workspace=workspace, actor=actor, name=f"ladder {MARKER}")
+    step = catalog.add_step(workspace=workspace, actor=actor, ladder_id=ladder.pk, front_id=front.pk,
+                            back_id=back.pk, take_rate=Decimal("0.2"))
+    plan = planner.create_plan(workspace=workspace, actor=actor, name=f"plan {MARKER}", ladder_id=ladder.pk,
+                               front_offer_id=front.pk)
+    return {"slug": workspace.slug, "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
+            "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
+            "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
 
 
 def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
+    def rows(model: Any, *fields: str) -> list[Any]:
+        return sorted(model.objects.for_workspace(workspace).values_list("pk", *fields))
+
     return (
-        sorted(Membership.objects.for_workspace(workspace).values_list("pk", "role")),
-        sorted(ApiKey.objects.for_workspace(workspace).values_list("pk", "revoked_at")),
-        AuditEntry.objects.for_workspace(workspace).count(),
+        rows(Membership, "role"), rows(ApiKey, "revoked_at"), AuditEntry.objects.for_workspace(workspace).count(),
+        Fact.objects.for_workspace(workspace).count(), rows(Product, "name", "goods_cost"),
+        rows(Offer, "name", "price", "status"), rows(Premium, "legal_value"), rows(Ladder, "name"),
+        rows(LadderStep, "take_rate"), rows(Plan, "name", "inputs"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

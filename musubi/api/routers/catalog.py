@@ -4,21 +4,20 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import Strict
 
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.api.pagination import Cursor
-from musubi.api.types import NOT_BLANK, Input
+from musubi.api.types import NOT_BLANK, Input, ObjectId
 from musubi.catalog import queries, services
 from musubi.catalog.choices import Billing, Interval, OfferRole, OfferStatus, PremiumKind, ProductKind, TaxCategory
+from musubi.kernel.schema_types import Amount, Rate
 
 router = Router(tags=["catalog"])
 
-Amount = Annotated[int, Strict(), Field(ge=0, le=10**12)]
-Rate = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NOT_BLANK)]
 
 
@@ -109,7 +108,7 @@ class OfferOut(Schema):
 
 
 class OfferIn(Input):
-    product_id: int
+    product_id: ObjectId
     name: Name
     role: OfferRole
     price: Amount = Field(description="Tax-inclusive.")
@@ -120,7 +119,7 @@ class OfferIn(Input):
 
 
 class OfferPatch(Input):
-    product_id: int = Field(default=None)  # type: ignore[assignment]
+    product_id: ObjectId = Field(default=None)  # type: ignore[assignment]
     name: Name = Field(default=None)  # type: ignore[assignment]
     role: OfferRole = Field(default=None)  # type: ignore[assignment]
     price: Amount = Field(default=None)  # type: ignore[assignment]
@@ -139,8 +138,8 @@ class StepOut(Schema):
 
 
 class StepIn(Input):
-    front_id: int
-    back_id: int
+    front_id: ObjectId
+    back_id: ObjectId
     take_rate: Rate
     retention: Rate | None = None
 
@@ -172,24 +171,25 @@ def list_products(request: ApiRequest) -> Any:
 
 @router.post("/products", response=with_errors({201: ProductOut}), summary="Create a product")
 def create_product(request: ApiRequest, payload: ProductIn) -> Any:
-    return 201, services.create_product(workspace=request.workspace, actor=request.actor, **payload.model_dump())
+    product = services.create_product(workspace=request.workspace, actor=request.actor, **payload.model_dump())
+    return Status(201, product)
 
 
 @router.get("/products/{product_id}", response=with_errors({200: ProductOut}), summary="A product")
-def get_product(request: ApiRequest, product_id: int) -> Any:
+def get_product(request: ApiRequest, product_id: ObjectId) -> Any:
     return queries.product(request.workspace, product_id)
 
 
 @router.patch("/products/{product_id}", response=with_errors({200: ProductOut}), summary="Change a product")
-def patch_product(request: ApiRequest, product_id: int, payload: ProductPatch) -> Any:
+def patch_product(request: ApiRequest, product_id: ObjectId, payload: ProductPatch) -> Any:
     return services.update_product(workspace=request.workspace, actor=request.actor, product_id=product_id,
                                    **payload.model_dump(exclude_unset=True))
 
 
 @router.delete("/products/{product_id}", response=with_errors({204: None}), summary="Delete a product")
-def delete_product(request: ApiRequest, product_id: int) -> Any:
+def delete_product(request: ApiRequest, product_id: ObjectId) -> Any:
     services.delete_product(workspace=request.workspace, actor=request.actor, product_id=product_id)
-    return 204, None
+    return Status(204, None)
 
 
 # --- Offers ------------------------------------------------------------------------------------------------
@@ -204,17 +204,17 @@ def list_offers(request: ApiRequest) -> Any:
 def create_offer(request: ApiRequest, payload: OfferIn) -> Any:
     offer = services.create_offer(workspace=request.workspace, actor=request.actor,
                                   **{**payload.model_dump(), "interval": payload.interval or ""})
-    return 201, queries.offer(request.workspace, offer.pk)
+    return Status(201, queries.offer(request.workspace, offer.pk))
 
 
 @router.get("/offers/{offer_id}", response=with_errors({200: OfferOut}), summary="An offer")
-def get_offer(request: ApiRequest, offer_id: int) -> Any:
+def get_offer(request: ApiRequest, offer_id: ObjectId) -> Any:
     return queries.offer(request.workspace, offer_id)
 
 
 @router.patch("/offers/{offer_id}", response=with_errors({200: OfferOut}),
               summary="Change an offer (a published one must stay within its premium's limit)")
-def patch_offer(request: ApiRequest, offer_id: int, payload: OfferPatch) -> Any:
+def patch_offer(request: ApiRequest, offer_id: ObjectId, payload: OfferPatch) -> Any:
     changes = payload.model_dump(exclude_unset=True)
     if "interval" in changes:
         changes["interval"] = changes["interval"] or ""
@@ -223,40 +223,40 @@ def patch_offer(request: ApiRequest, offer_id: int, payload: OfferPatch) -> Any:
 
 
 @router.delete("/offers/{offer_id}", response=with_errors({204: None}), summary="Delete an offer")
-def delete_offer(request: ApiRequest, offer_id: int) -> Any:
+def delete_offer(request: ApiRequest, offer_id: ObjectId) -> Any:
     services.delete_offer(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/offers/{offer_id}/publish", response=with_errors({200: OfferOut}),
              summary="Publish an offer; refused (400, code premium_over_limit) when its premium is over the limit")
-def publish_offer(request: ApiRequest, offer_id: int) -> Any:
+def publish_offer(request: ApiRequest, offer_id: ObjectId) -> Any:
     services.publish_offer(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
     return queries.offer(request.workspace, offer_id)
 
 
 @router.post("/offers/{offer_id}/unpublish", response=with_errors({200: OfferOut}),
              summary="Take an offer back to draft")
-def unpublish_offer(request: ApiRequest, offer_id: int) -> Any:
+def unpublish_offer(request: ApiRequest, offer_id: ObjectId) -> Any:
     services.unpublish_offer(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
     return queries.offer(request.workspace, offer_id)
 
 
 @router.put("/offers/{offer_id}/premium", response=with_errors({200: OfferOut}), summary="Set the offer's premium")
-def put_premium(request: ApiRequest, offer_id: int, payload: PremiumIO) -> Any:
+def put_premium(request: ApiRequest, offer_id: ObjectId, payload: PremiumIO) -> Any:
     services.set_premium(workspace=request.workspace, actor=request.actor, offer_id=offer_id, **payload.model_dump())
     return queries.offer(request.workspace, offer_id)
 
 
 @router.delete("/offers/{offer_id}/premium", response=with_errors({200: OfferOut}), summary="Remove the premium")
-def delete_premium(request: ApiRequest, offer_id: int) -> Any:
+def delete_premium(request: ApiRequest, offer_id: ObjectId) -> Any:
     services.remove_premium(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
     return queries.offer(request.workspace, offer_id)
 
 
 # --- Ladders -----------------------------------------------------------------------------------------------
 
-def _ladder_detail(request: ApiRequest, ladder_id: int) -> dict[str, Any]:
+def _ladder_detail(request: ApiRequest, ladder_id: ObjectId) -> dict[str, Any]:
     ladder = queries.ladder(request.workspace, ladder_id)
     overview = queries.ladder_overview(request.workspace, ladder)
     return {"id": ladder.pk, "name": ladder.name, "description": ladder.description, "created_at": ladder.created_at,
@@ -272,37 +272,37 @@ def list_ladders(request: ApiRequest) -> Any:
 @router.post("/ladders", response=with_errors({201: LadderDetailOut}), summary="Create a ladder")
 def create_ladder(request: ApiRequest, payload: LadderIn) -> Any:
     ladder = services.create_ladder(workspace=request.workspace, actor=request.actor, **payload.model_dump())
-    return 201, _ladder_detail(request, ladder.pk)
+    return Status(201, _ladder_detail(request, ladder.pk))
 
 
 @router.get("/ladders/{ladder_id}", response=with_errors({200: LadderDetailOut}),
             summary="A ladder with its steps and what is wrong with it")
-def get_ladder(request: ApiRequest, ladder_id: int) -> Any:
+def get_ladder(request: ApiRequest, ladder_id: ObjectId) -> Any:
     return _ladder_detail(request, ladder_id)
 
 
 @router.patch("/ladders/{ladder_id}", response=with_errors({200: LadderDetailOut}), summary="Rename a ladder")
-def patch_ladder(request: ApiRequest, ladder_id: int, payload: LadderIn) -> Any:
+def patch_ladder(request: ApiRequest, ladder_id: ObjectId, payload: LadderIn) -> Any:
     services.rename_ladder(workspace=request.workspace, actor=request.actor, ladder_id=ladder_id,
                            **payload.model_dump())
     return _ladder_detail(request, ladder_id)
 
 
 @router.delete("/ladders/{ladder_id}", response=with_errors({204: None}), summary="Delete a ladder")
-def delete_ladder(request: ApiRequest, ladder_id: int) -> Any:
+def delete_ladder(request: ApiRequest, ladder_id: ObjectId) -> Any:
     services.delete_ladder(workspace=request.workspace, actor=request.actor, ladder_id=ladder_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/ladders/{ladder_id}/steps", response=with_errors({201: LadderDetailOut}),
              summary="Add a step: a front-end and the back-end it leads to, with the take rate")
-def add_step(request: ApiRequest, ladder_id: int, payload: StepIn) -> Any:
+def add_step(request: ApiRequest, ladder_id: ObjectId, payload: StepIn) -> Any:
     services.add_step(workspace=request.workspace, actor=request.actor, ladder_id=ladder_id, **payload.model_dump())
-    return 201, _ladder_detail(request, ladder_id)
+    return Status(201, _ladder_detail(request, ladder_id))
 
 
 @router.delete("/ladders/{ladder_id}/steps/{step_id}", response=with_errors({200: LadderDetailOut}),
                summary="Remove a step")
-def remove_step(request: ApiRequest, ladder_id: int, step_id: int) -> Any:
+def remove_step(request: ApiRequest, ladder_id: ObjectId, step_id: ObjectId) -> Any:
     services.remove_step(workspace=request.workspace, actor=request.actor, ladder_id=ladder_id, step_id=step_id)
     return _ladder_detail(request, ladder_id)

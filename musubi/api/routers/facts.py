@@ -10,7 +10,7 @@ from ninja.pagination import paginate
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.api.pagination import Cursor
-from musubi.api.types import DateTimeParam
+from musubi.api.types import DateTimeParam, ObjectId
 from musubi.kernel.errors import NotFound
 from musubi.kernel.models import Fact
 
@@ -32,7 +32,7 @@ class FactOut(Schema):
 
 class FactFilter(Schema):
     kind: str | None = None
-    contact_id: int | None = None
+    contact_id: ObjectId | None = None
     since: DateTimeParam | None = None
     until: DateTimeParam | None = None
 
@@ -54,7 +54,7 @@ def list_facts(request: ApiRequest, filters: Query[FactFilter]) -> Any:
 
 
 @router.get("/facts/{fact_id}", response=with_errors({200: FactOut}), summary="One fact")
-def get_fact(request: ApiRequest, fact_id: int) -> Any:
+def get_fact(request: ApiRequest, fact_id: ObjectId) -> Any:
     fact = Fact.objects.for_workspace(request.workspace).filter(pk=fact_id).first()
     if fact is None:
         raise NotFound("no such fact in this workspace")

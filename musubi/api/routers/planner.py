@@ -3,13 +3,13 @@
 import datetime as dt
 from typing import Any
 
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.api.pagination import Cursor
-from musubi.api.types import NOT_BLANK, Input
+from musubi.api.types import NOT_BLANK, Input, ObjectId
 from musubi.planner import queries, services
 from musubi.planner.schemas import PlanIn
 
@@ -80,8 +80,8 @@ class PlanDetailOut(PlanOut):
 
 class PlanCreate(Input):
     name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
-    ladder_id: int | None = Field(default=None, description="Copy the front-end and back-ends from this ladder…")
-    front_offer_id: int | None = Field(default=None, description="…starting from this front-end offer.")
+    ladder_id: ObjectId | None = Field(default=None, description="Copy the front-end and back-ends from this ladder…")
+    front_offer_id: ObjectId | None = Field(default=None, description="…starting from this front-end offer.")
     inputs: dict[str, Any] | None = Field(default=None, description="Inputs laid over the ladder's, or all of them.")
 
 
@@ -111,29 +111,29 @@ def list_plans(request: ApiRequest) -> Any:
              summary="Save a plan, from a ladder's defaults or from inputs")
 def create_plan(request: ApiRequest, payload: PlanCreate) -> Any:
     plan = services.create_plan(workspace=request.workspace, actor=request.actor, **payload.model_dump())
-    return 201, _detail(plan)
+    return Status(201, _detail(plan))
 
 
 @router.get("/plans/{plan_id}", response=with_errors({200: PlanDetailOut}), summary="A plan with its results")
-def get_plan(request: ApiRequest, plan_id: int) -> Any:
+def get_plan(request: ApiRequest, plan_id: ObjectId) -> Any:
     return _detail(queries.plan(request.workspace, plan_id))
 
 
 @router.patch("/plans/{plan_id}", response=with_errors({200: PlanDetailOut}),
               summary="Rename a plan or change its inputs")
-def patch_plan(request: ApiRequest, plan_id: int, payload: PlanPatch) -> Any:
+def patch_plan(request: ApiRequest, plan_id: ObjectId, payload: PlanPatch) -> Any:
     changes = payload.model_dump(exclude_unset=True)
     plan = services.update_plan(workspace=request.workspace, actor=request.actor, plan_id=plan_id, **changes)
     return _detail(plan)
 
 
 @router.delete("/plans/{plan_id}", response=with_errors({204: None}), summary="Delete a plan")
-def delete_plan(request: ApiRequest, plan_id: int) -> Any:
+def delete_plan(request: ApiRequest, plan_id: ObjectId) -> Any:
     services.delete_plan(workspace=request.workspace, actor=request.actor, plan_id=plan_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/plans/{plan_id}/refresh", response=with_errors({200: PlanDetailOut}),
              summary="Copy the front-end and back-ends from the ladder again")
-def refresh_plan(request: ApiRequest, plan_id: int) -> Any:
+def refresh_plan(request: ApiRequest, plan_id: ObjectId) -> Any:
     return _detail(services.refresh_from_ladder(workspace=request.workspace, actor=request.actor, plan_id=plan_id))

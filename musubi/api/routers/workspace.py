@@ -10,7 +10,7 @@ from ninja.pagination import paginate
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.api.pagination import Cursor
-from musubi.api.types import NOT_BLANK, Input, TimeZoneName
+from musubi.api.types import NOT_BLANK, Input, ObjectId, TimeZoneName
 from musubi.workspaces import queries, services
 from musubi.workspaces.choices import Role
 from musubi.workspaces.rules import Action
@@ -88,7 +88,7 @@ def list_api_keys(request: ApiRequest) -> Any:
 
 
 @router.delete("/api-keys/{key_id}", response=with_errors({200: ApiKeyOut}), summary="Revoke an API key")
-def revoke_api_key(request: ApiRequest, key_id: int) -> Any:
+def revoke_api_key(request: ApiRequest, key_id: ObjectId) -> Any:
     return services.revoke_api_key(workspace=request.workspace, actor=request.actor, key_id=key_id)
 
 
