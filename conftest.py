@@ -77,3 +77,12 @@ def owner_key(workspace: Workspace) -> str:
 @pytest.fixture
 def outsider_key(other_workspace: Workspace) -> str:
     return services.create_api_key(workspace=other_workspace, actor=services.SYSTEM, name="outsider")[1]
+
+
+@pytest.fixture
+def run_worker():
+    """Run one pass of the worker — durable queues and queued tasks (mail) — as `musubi worker` would.
+    Tests that use it need real transactions: mark them ``django_db(transaction=True)``."""
+    from musubi.kernel.worker import Loop
+
+    return lambda: Loop(worker="test-worker").run(once=True)

@@ -36,7 +36,7 @@ def measure(kind: str, rows: int) -> dict[str, float]:
     from musubi.kernel import clock
     from musubi.kernel.claims import WorkStatus
     from musubi.kernel.tests.chores.models import Chore
-    from musubi.kernel.worker import BatchOutcome, WorkQueue, process_batch
+    from musubi.kernel.worker import WorkQueue, process_batch
 
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM chores_choreeffect")
@@ -47,7 +47,7 @@ def measure(kind: str, rows: int) -> dict[str, float]:
     started = time.perf_counter()
     if kind == "claims":
         queue = WorkQueue(name="bench", rows=Chore.objects.all, batch_size=BATCH,
-                          handle=lambda batch: BatchOutcome(done=[row.pk for row in batch]))
+                          handle=lambda batch, outcome: outcome.done.extend(row.pk for row in batch))
         while process_batch(queue, worker="bench").claimed:
             pass
     else:

@@ -36,7 +36,7 @@ DEBUG = env_bool("MUSUBI_DEBUG", False)
 ALLOWED_HOSTS = env_list("MUSUBI_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("MUSUBI_CSRF_TRUSTED_ORIGINS", [])
 # The public address of this installation, used in links that leave the site (emails, QR codes).
-MUSUBI_BASE_URL = env_str("MUSUBI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+MUSUBI_BASE_URL = env_str("MUSUBI_BASE_URL", f"http://127.0.0.1:{env_int('MUSUBI_PORT', 8000)}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -127,6 +127,7 @@ AXES_FAILURE_LIMIT = env_int("MUSUBI_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("MUSUBI_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"  # the sign-in form's field (it holds the email address)
+AXES_USERNAME_CALLABLE = "musubi.web.auth_forms.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -141,6 +142,12 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("MUSUBI_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Behind a reverse proxy that ends TLS and sets X-Forwarded-Proto, so links Musubi builds say https.
+if env_bool("MUSUBI_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("MUSUBI_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("MUSUBI_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
 
 # --- Language, time, money ------------------------------------------------------------------------
 LANGUAGE_CODE = "ja"

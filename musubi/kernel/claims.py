@@ -12,7 +12,9 @@ import) lives in a table whose model extends ``DurableWork``. A worker:
 A worker that dies leaves its rows claimed until ``lease_until`` passes; then any worker claims them again.
 An outcome is only recorded while the recorder still holds the claim (``claimed_by`` matches), so a worker
 whose lease ran out cannot overwrite the newer claimant, and a row recorded as done is never claimed
-again. The only work that can happen twice is work in flight when a worker died, never work recorded done.
+again. Work can happen twice only when it was in flight and not yet recorded: because its worker died, or
+because a batch outlived its lease (keep batches shorter than the lease, or call ``extend_lease``).
+Leases compare the workers' clocks, so machines running workers keep their clocks in sync (NTP).
 """
 
 from __future__ import annotations
@@ -66,7 +68,10 @@ def claim[W: DurableWork](
     now = clock.now()
     with transaction.atomic(using=queryset.db):
         # A row whose lease expired after its last allowed attempt is not retried: a worker keeps dying on it.
-        queryset.filter(status=WorkStatus.CLAIMED, lease_until__lt=now, attempts__gte=model.max_attempts).update(
+        # Locked with SKIP LOCKED like every claim, so claimers never wait on (or deadlock with) each other.
+        doomed = _lock_ids(queryset.filter(status=WorkStatus.CLAIMED, lease_until__lt=now,
+                                           attempts__gte=model.max_attempts).order_by("pk"), limit)
+        model._default_manager.using(queryset.db).filter(pk__in=doomed).update(
             status=WorkStatus.FAILED,
             claimed_by="",
             lease_until=None,
@@ -88,7 +93,9 @@ def claim[W: DurableWork](
 
 
 def _lock_ids(queryset: models.QuerySet, limit: int) -> list[int]:
-    return list(queryset.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+    # of=("self",): lock only the work rows, not rows of tables a queue's queryset joins (a contact, a
+    # workspace), which would make SKIP LOCKED skip every row sharing them.
+    return list(queryset.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[:limit])
 
 
 def _held(model: type[DurableWork], ids: Iterable[int], worker: str) -> models.QuerySet:

@@ -1,8 +1,13 @@
 """The worker loop: drains every registered durable-work queue, then runs ready ``django.tasks`` tasks.
 
 Apps register their queues in ``AppConfig.ready()`` with ``register_queue``; the loop needs no other
-wiring. The handler gets a batch of claimed rows and says what became of each (``BatchOutcome``); rows it
-does not mention are given back for a retry, so a handler that forgets a row cannot lose it.
+wiring. The handler gets a batch of claimed rows and an empty ``BatchOutcome`` that it fills as it goes
+(``outcome.done.append(pk)`` right after a row's side effect). If the handler raises half-way, the rows it
+already reported keep their outcome and only the rest are retried; rows it never mentions are retried too,
+so a handler cannot lose a row by forgetting it.
+
+A batch must finish within its queue's lease (``lease_seconds``), or another worker may take its rows while
+this one still works on them; a handler of slow work calls ``claims.extend_lease`` between rows.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, models
+from django.db import DatabaseError, close_old_connections, models
 
 from musubi.kernel import claims
 
@@ -38,7 +43,7 @@ class BatchOutcome:
 class WorkQueue:
     name: str
     rows: Callable[[], models.QuerySet[Any]]
-    handle: Callable[[list[Any]], BatchOutcome]
+    handle: Callable[[list[Any], BatchOutcome], None]
     batch_size: int = 100
     lease_seconds: int = 300
 
@@ -77,13 +82,15 @@ def process_batch(queue: WorkQueue, *, worker: str) -> BatchReport:
     if not rows:
         return report
     model = type(rows[0])
+    outcome = BatchOutcome()
+    unfinished = "the handler reported no outcome"
     try:
-        outcome = queue.handle(rows)
-    except Exception as exc:
-        logger.exception("queue %s: handler failed on a batch of %d", queue.name, len(rows))
-        outcome = BatchOutcome(retry={row.pk: f"{type(exc).__name__}: {exc}" for row in rows})
+        queue.handle(rows, outcome)
+    except Exception as exc:  # a handler error means "try the unfinished rows again later"
+        logger.exception("queue %s: handler failed in a batch of %d", queue.name, len(rows))
+        unfinished = f"{type(exc).__name__}: {exc}"
     mentioned = set(outcome.done) | set(outcome.retry) | set(outcome.failed)
-    forgotten = {row.pk: "the handler reported no outcome" for row in rows if row.pk not in mentioned}
+    forgotten = {row.pk: unfinished for row in rows if row.pk not in mentioned}
     report.done = claims.complete(model, outcome.done, worker=worker)
     report.retried = claims.retry(model, {**outcome.retry, **forgotten}, worker=worker)
     report.failed = claims.fail(model, outcome.failed, worker=worker)
@@ -135,12 +142,26 @@ class Loop:
         self.running = False
 
     def run(self, *, once: bool = False) -> None:
-        logger.info("worker %s started; queues: %s", self.worker, ", ".join(sorted(registered_queues())) or "none")
+        queues = ", ".join(sorted(registered_queues())) or "no durable-work queues yet"
+        logger.info("worker %s started (%s)", self.worker, queues)
+        failures = 0
         while self.running:
             close_old_connections()
-            claimed = drain_queues(worker=self.worker, only=self.only)
-            if self.run_tasks:
-                run_ready_tasks(worker=self.worker)
+            try:
+                claimed = drain_queues(worker=self.worker, only=self.only)
+                if self.run_tasks:
+                    run_ready_tasks(worker=self.worker)
+            except DatabaseError:
+                # The database is away (restarting, locked past the busy timeout): nothing claimed is lost, so
+                # wait and try again rather than exit, which would take the web server down with `serve`.
+                failures += 1
+                logger.exception("worker %s: database error, retrying (%d in a row)", self.worker, failures)
+                if once:
+                    raise
+                close_old_connections()
+                time.sleep(min(settings.MUSUBI_WORKER_POLL_SECONDS * 2**failures, 60))
+                continue
+            failures = 0
             if once:
                 return
             if not claimed:

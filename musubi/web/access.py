@@ -7,12 +7,14 @@ learn which workspaces exist. A member whose role does not allow the page gets 4
 from __future__ import annotations
 
 import functools
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from musubi.kernel.errors import Forbidden, NotFound
 from musubi.workspaces import queries
@@ -58,7 +60,9 @@ def workspace_page(action: Action = Action.VIEW) -> Callable[..., Callable[..., 
             request.actor = actor  # type: ignore[attr-defined]
             if not role_allows(membership.role, action):
                 return forbidden(request)
-            return view(request, slug, *args, **kwargs)
+            # Times on the workspace's pages are shown in the workspace's own time zone.
+            with timezone.override(zoneinfo.ZoneInfo(membership.workspace.timezone)):
+                return view(request, slug, *args, **kwargs)
 
         return wrapped
 

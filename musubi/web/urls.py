@@ -2,14 +2,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from musubi.web import views
-from musubi.web.auth_forms import InviteAwarePasswordResetForm
+from musubi.web.auth_forms import EmailAuthenticationForm, InviteAwarePasswordResetForm
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True,
+                                                authentication_form=EmailAuthenticationForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth_views.PasswordResetView.as_view(
         form_class=InviteAwarePasswordResetForm, success_url=reverse_lazy("web:password_reset_done"),

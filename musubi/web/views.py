@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -26,7 +28,7 @@ from musubi.web.forms import (
     NewWorkspaceForm,
     WorkspaceSettingsForm,
 )
-from musubi.web.invitations import send_invitation
+from musubi.web.tasks import send_invitation
 from musubi.workspaces import queries, services
 from musubi.workspaces.choices import Role
 from musubi.workspaces.rules import Action, role_allows
@@ -118,7 +120,7 @@ def members(request: WorkspaceRequest, slug: str) -> HttpResponse:
             except MusubiError as exc:
                 form.add_service_error(exc)
             else:
-                send_invitation(request, membership=membership, invited_by=request.user)
+                transaction.on_commit(partial(send_invitation.enqueue, membership.pk, request.user.pk))
                 messages.success(request, _("%(email)s was added and has been sent an invitation by email.")
                                  % {"email": membership.user.email})
                 return redirect("web:members", slug=slug)

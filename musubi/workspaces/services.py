@@ -189,8 +189,11 @@ def _membership(workspace: Workspace, membership_id: int) -> Membership:
 
 
 def _keep_an_owner(workspace: Workspace, *, leaving: Membership) -> None:
+    # Lock the workspace row first: two owners demoting each other at once then take turns instead of
+    # deadlocking, and the second sees that only one owner is left.
+    Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
     others = Membership.objects.for_workspace(workspace).filter(role=Role.OWNER).exclude(pk=leaving.pk)
-    if not others.select_for_update().exists():
+    if not others.exists():
         raise Conflict(_("A workspace must keep at least one owner."), code="last_owner")
 
 

@@ -7,7 +7,7 @@ import pytest
 from musubi.kernel import claims, clock
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.tests.chores.models import Chore, ChoreEffect
-from musubi.kernel.worker import BatchOutcome, WorkQueue, process_batch, registered_queues
+from musubi.kernel.worker import WorkQueue, process_batch, registered_queues
 
 T0 = dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.UTC)
 LEASE = dt.timedelta(minutes=5)
@@ -108,7 +108,7 @@ def test_process_batch_records_each_outcome(db, frozen):
 def test_a_handler_that_raises_gives_the_whole_batch_back(db, frozen):
     make_chores(3)
 
-    def explode(rows):
+    def explode(rows, outcome):
         raise ConnectionError("provider down")
 
     queue = WorkQueue(name="exploding", rows=Chore.objects.all, handle=explode)
@@ -119,7 +119,39 @@ def test_a_handler_that_raises_gives_the_whole_batch_back(db, frozen):
 
 def test_rows_a_handler_forgets_are_retried_not_lost(db, frozen):
     make_chores(2)
-    queue = WorkQueue(name="forgetful", rows=Chore.objects.all, handle=lambda rows: BatchOutcome(done=[rows[0].pk]))
+    queue = WorkQueue(name="forgetful", rows=Chore.objects.all,
+                      handle=lambda rows, outcome: outcome.done.append(rows[0].pk))
     report = process_batch(queue, worker="w")
     assert (report.done, report.retried) == (1, 1)
     assert sorted(Chore.objects.values_list("status", flat=True)) == ["done", "pending"]
+
+
+def test_rows_done_before_a_handler_raises_stay_done(db, frozen):
+    make_chores(3)
+
+    def two_then_crash(rows, outcome):
+        for row in rows[:2]:
+            ChoreEffect.objects.create(chore=row, worker="w")
+            outcome.done.append(row.pk)
+        raise TimeoutError("the provider stopped answering")
+
+    report = process_batch(WorkQueue(name="crashy", rows=Chore.objects.all, handle=two_then_crash), worker="w")
+    assert (report.done, report.retried) == (2, 1)
+    assert sorted(Chore.objects.values_list("status", flat=True)) == ["done", "done", "pending"]
+    assert Chore.objects.get(status="pending").last_error == "TimeoutError: the provider stopped answering"
+
+
+@pytest.mark.parametrize("record", [
+    lambda pk: claims.retry(Chore, {pk: "late"}, worker="dead"),
+    lambda pk: claims.fail(Chore, {pk: "late"}, worker="dead"),
+    lambda pk: claims.extend_lease(Chore, [pk], worker="dead", lease=LEASE),
+])
+def test_a_worker_whose_lease_ran_out_cannot_touch_the_new_claim(db, record):
+    make_chores(1)
+    with clock.frozen(T0):
+        (row,) = claims.claim(Chore.objects.all(), worker="dead", limit=1, lease=LEASE)
+    with clock.frozen(T0 + LEASE + dt.timedelta(seconds=1)):
+        claims.claim(Chore.objects.all(), worker="alive", limit=1, lease=LEASE)
+        assert record(row.pk) == 0
+    chore = Chore.objects.get()
+    assert (chore.status, chore.claimed_by, chore.last_error) == ("claimed", "alive", "")

@@ -1,7 +1,9 @@
 import re
 
+import pytest
 from django.core import mail
 from django.test import Client
+from django_tasks_db.models import DBTaskResult
 
 from conftest import PASSWORD
 from musubi.workspaces.models import ApiKey, Membership, User
@@ -9,7 +11,7 @@ from musubi.workspaces.models import ApiKey, Membership, User
 
 def test_signing_in_with_email_and_password_lands_in_the_only_workspace(owner, workspace):
     client = Client()
-    response = client.post("/login/", {"username": "owner@example.com", "password": PASSWORD}, follow=True)
+    response = client.post("/login/", {"username": " Owner@Example.COM", "password": PASSWORD}, follow=True)
     assert response.redirect_chain[-1][0] == "/w/kenko/"
     assert "すこやか健康食品店" in response.content.decode()
 
@@ -34,10 +36,14 @@ def test_the_ui_is_japanese_by_default_and_english_by_choice(owner_client, owner
     assert "Members" in page and "メンバー" not in page
 
 
-def test_password_reset_mails_a_link_that_sets_a_new_password(owner):
+@pytest.mark.django_db(transaction=True)
+def test_password_reset_mails_a_link_that_sets_a_new_password(owner, run_worker):
     client = Client()
-    client.post("/password-reset/", {"email": "owner@example.com"})
+    client.post("/password-reset/", {"email": "Owner@Example.com"})
+    assert mail.outbox == []  # the worker sends it, not the request
+    run_worker()
     assert len(mail.outbox) == 1
+    assert "http://127.0.0.1:8000/password-reset/" in mail.outbox[0].body  # MUSUBI_BASE_URL, not the Host
     link = re.search(r"https?://[^/]+(/password-reset/[^\s]+/)", mail.outbox[0].body).group(1)
     form_page = client.get(link, follow=True)
     response = client.post(form_page.redirect_chain[-1][0],
@@ -47,15 +53,19 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(owner):
     assert owner.check_password("another-long-pass-9")
 
 
-def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(db):
+@pytest.mark.django_db(transaction=True)
+def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(run_worker):
     response = Client().post("/password-reset/", {"email": "nobody@example.com"}, follow=True)
     assert response.status_code == 200
+    run_worker()
     assert mail.outbox == []
 
 
-def test_a_new_member_is_invited_by_mail_and_sets_a_password_from_it(owner_client, workspace):
+@pytest.mark.django_db(transaction=True)
+def test_a_new_member_is_invited_by_mail_and_sets_a_password_from_it(owner_client, workspace, run_worker):
     owner_client.post("/w/kenko/members/", {"email": "new@example.com", "role": "staff"})
     assert Membership.objects.get(workspace=workspace, user__email="new@example.com").role == "staff"
+    run_worker()
     (invitation,) = mail.outbox
     assert invitation.to == ["new@example.com"] and "すこやか健康食品店" in invitation.subject
     link = re.search(r"https?://[^/]+(/password-reset/[^\s]+/)", invitation.body).group(1)
@@ -66,8 +76,11 @@ def test_a_new_member_is_invited_by_mail_and_sets_a_password_from_it(owner_clien
     assert User.objects.get(email="new@example.com").check_password(new_password)
 
 
-def test_a_member_who_already_has_a_password_is_told_where_to_find_the_workspace(owner_client, workspace, outsider):
+@pytest.mark.django_db(transaction=True)
+def test_a_member_who_already_has_a_password_is_told_where_to_find_the_workspace(owner_client, workspace, outsider,
+                                                                                  run_worker):
     owner_client.post("/w/kenko/members/", {"email": outsider.email, "role": "viewer"})
+    run_worker()
     (notice,) = mail.outbox
     assert "/w/kenko/" in notice.body and "/password-reset/" not in notice.body
 
@@ -105,3 +118,15 @@ def test_creating_a_workspace_with_a_taken_slug_shows_the_error_on_the_field(own
     response = owner_client.post("/workspaces/new/", {"name": "x", "slug": "kenko", "timezone": "Asia/Tokyo"})
     assert response.status_code == 200
     assert response.context["form"].errors["slug"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_server_that_is_down_does_not_undo_or_break_adding_a_member(owner_client, workspace, run_worker,
+                                                                          settings):
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                                    "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 2}}}
+    response = owner_client.post("/w/kenko/members/", {"email": "new@example.com", "role": "staff"})
+    assert response.status_code == 302
+    run_worker()  # the send fails inside the worker, which records the task as failed and carries on
+    assert Membership.objects.filter(workspace=workspace, user__email="new@example.com").exists()
+    assert DBTaskResult.objects.get().status == "FAILED"

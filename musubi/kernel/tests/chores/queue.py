@@ -8,12 +8,11 @@ import time
 from musubi.kernel.worker import BatchOutcome, WorkQueue, register_queue
 
 
-def handle(chores: list) -> BatchOutcome:
+def handle(chores: list, outcome: BatchOutcome) -> None:
     from musubi.kernel.tests.chores.models import ChoreEffect
 
     delay = float(os.environ.get("CHORE_DELAY_SECONDS", "0"))
     worker = os.environ.get("CHORE_WORKER_NAME", f"pid-{os.getpid()}")
-    outcome = BatchOutcome()
     for chore in chores:
         if chore.permanent:
             outcome.failed[chore.pk] = "this chore can never be done"
@@ -25,7 +24,6 @@ def handle(chores: list) -> BatchOutcome:
         outcome.done.append(chore.pk)
         if delay:
             time.sleep(delay)
-    return outcome
 
 
 def register() -> None:

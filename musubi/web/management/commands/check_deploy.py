@@ -12,6 +12,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from musubi.web.management.commands.demo import DEMO_EMAIL, DEMO_PASSWORD
+from musubi.workspaces.models import User
+
 
 def musubi_problems() -> list[str]:
     problems = []
@@ -22,6 +25,9 @@ def musubi_problems() -> list[str]:
         problems.append("MUSUBI_DEBUG is on: it shows internals to visitors.")
     if not settings.SESSION_COOKIE_SECURE:
         problems.append("MUSUBI_SECURE_COOKIES is off: set it to true when Musubi is served over HTTPS.")
+    demo = User.objects.filter(email=DEMO_EMAIL, is_active=True).first()
+    if demo is not None and demo.check_password(DEMO_PASSWORD):
+        problems.append(f"The demo login {DEMO_EMAIL} still has its published password: remove the user or change it.")
     if settings.MUSUBI_BASE_URL.startswith(("http://127.0.0.1", "http://localhost")):
         problems.append("MUSUBI_BASE_URL points at this machine: links in emails and QR codes will not work elsewhere.")
     return problems

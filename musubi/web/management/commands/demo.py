@@ -33,9 +33,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--email", default=DEMO_EMAIL)
         parser.add_argument("--password", default=DEMO_PASSWORD)
+        parser.add_argument("--if-empty", action="store_true",
+                            help="Only into a database with no users yet (what bin/start does), so a real "
+                                 "installation never gets a demo login with a published password.")
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["if_empty"] and User.objects.exists() and not User.objects.filter(email=options["email"]).exists():
+            self.stdout.write("This database already has users, so no demo data was added.")
+            return
         if User.objects.filter(email=options["email"]).exists():
             self.stdout.write(f"The demo is already set up. Sign in as {options['email']} "
                               f"(or {DEMO_STAFF[0][0]} for the counter staff's view).")

@@ -3,6 +3,7 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from musubi.kernel.errors import MusubiError
 from musubi.workspaces import services
@@ -33,9 +34,11 @@ class Command(BaseCommand):
             if workspace is None:
                 raise CommandError(f"no workspace with the slug {options['workspace']!r}")
         try:
-            user = services.create_user(email=options["email"], password=password, language=options["language"])
-            if workspace is not None:
-                services.add_member(workspace=workspace, actor=services.SYSTEM, email=user.email, role=options["role"])
+            with transaction.atomic():  # a user without the membership asked for would block a rerun
+                user = services.create_user(email=options["email"], password=password, language=options["language"])
+                if workspace is not None:
+                    services.add_member(workspace=workspace, actor=services.SYSTEM, email=user.email,
+                                        role=options["role"])
         except MusubiError as exc:
             raise CommandError(f"{exc.message} {exc.fields or ''}".strip()) from exc
         self.stdout.write(f"Created user {user.email}.")
