@@ -86,3 +86,15 @@ def run_worker():
     from musubi.kernel.worker import Loop
 
     return lambda: Loop(worker="test-worker").run(once=True)
+
+
+@pytest.fixture(autouse=True)
+def _tax_rates_after_a_flush(request):
+    """Transactional tests flush the database after themselves, which removes the tax rates a migration
+    installed; put them back for the transactional tests that follow."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        request.getfixturevalue("transactional_db")
+        from musubi.kernel.facts import install_japanese_tax_rates
+
+        install_japanese_tax_rates()

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from musubi.web import views
+from musubi.web import catalog_pages, planner_pages, views
 from musubi.web.auth_forms import EmailAuthenticationForm, InviteAwarePasswordResetForm
 
 app_name = "web"
@@ -33,4 +33,21 @@ urlpatterns = [
     path("w/<slug:slug>/api-keys/", views.api_keys, name="api_keys"),
     path("w/<slug:slug>/api-keys/<int:key_id>/revoke/", views.revoke_api_key, name="revoke_api_key"),
     path("w/<slug:slug>/audit/", views.audit_log, name="audit_log"),
+    path("w/<slug:slug>/ladder/", catalog_pages.ladder_home, name="ladder"),
+    path("w/<slug:slug>/products/new/", catalog_pages.product_new, name="product_new"),
+    path("w/<slug:slug>/offers/new/", catalog_pages.offer_new, name="offer_new"),
+    path("w/<slug:slug>/offers/<int:offer_id>/", catalog_pages.offer_detail, name="offer"),
+    path("w/<slug:slug>/offers/<int:offer_id>/publish/", catalog_pages.offer_publish, name="offer_publish"),
+    path("w/<slug:slug>/offers/<int:offer_id>/unpublish/", catalog_pages.offer_unpublish, name="offer_unpublish"),
+    path("w/<slug:slug>/offers/<int:offer_id>/premium/remove/", catalog_pages.premium_remove, name="premium_remove"),
+    path("w/<slug:slug>/ladders/new/", catalog_pages.ladder_new, name="ladder_new"),
+    path("w/<slug:slug>/ladders/<int:ladder_id>/steps/new/", catalog_pages.step_new, name="step_new"),
+    path("w/<slug:slug>/ladders/<int:ladder_id>/steps/<int:step_id>/remove/", catalog_pages.step_remove,
+         name="step_remove"),
+    path("w/<slug:slug>/plans/", planner_pages.plan_list, name="plans"),
+    path("w/<slug:slug>/plans/new/", planner_pages.plan_new, name="plan_new"),
+    path("w/<slug:slug>/plans/compare/", planner_pages.plan_compare, name="plan_compare"),
+    path("w/<slug:slug>/plans/<int:plan_id>/", planner_pages.plan_detail, name="plan"),
+    path("w/<slug:slug>/plans/<int:plan_id>/refresh/", planner_pages.plan_refresh, name="plan_refresh"),
+    path("w/<slug:slug>/plans/<int:plan_id>/delete/", planner_pages.plan_delete, name="plan_delete"),
 ]

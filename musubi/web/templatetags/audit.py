@@ -17,6 +17,16 @@ ACTION_LABELS = {
     "member.removed": _("Member removed"),
     "api_key.created": _("API key created"),
     "api_key.revoked": _("API key revoked"),
+    "product.created": _("Product added"), "product.updated": _("Product changed"),
+    "product.deleted": _("Product deleted"), "offer.created": _("Offer added"), "offer.updated": _("Offer changed"),
+    "offer.deleted": _("Offer deleted"), "offer.published": _("Offer published"),
+    "offer.unpublished": _("Offer back to draft"), "offer.premium_set": _("Premium set"),
+    "offer.premium_removed": _("Premium removed"), "ladder.created": _("Ladder created"),
+    "ladder.updated": _("Ladder changed"), "ladder.deleted": _("Ladder deleted"),
+    "ladder.step_added": _("Ladder step added"), "ladder.step_removed": _("Ladder step removed"),
+    "plan.created": _("Plan created"), "plan.updated": _("Plan changed"),
+    "plan.refreshed": _("Plan refreshed from the ladder"),
+    "plan.deleted": _("Plan deleted"),
 }
 
 
@@ -33,7 +43,8 @@ def audit_actor(entry: object) -> str:
 
 FIELD_LABELS = {
     "name": _("Name"), "slug": _("Short name for URLs"), "timezone": _("Time zone"), "role": _("Role"),
-    "email": _("Email address"), "prefix": _("Key starts with"),
+    "email": _("Email address"), "prefix": _("Key starts with"), "price": _("Price"), "premium": _("Premium"),
+    "legal_value": _("Normal price"), "take_rate": _("Take rate"), "front": _("Front-end"), "back": _("Back-end"),
 }
 
 

@@ -60,7 +60,7 @@ def test_a_new_user_signs_in_to_the_demo_and_finds_their_workspaces(live_server,
     shot(page, "02-workspaces-ja")
     page.get_by_role("link", name="居酒屋むすび").click()
     expect(page.get_by_role("heading", name="居酒屋むすび")).to_be_visible()
-    expect(page.get_by_text("ワークスペース作成")).to_be_visible()
+    expect(page.get_by_role("cell", name="プラン作成").first).to_be_visible()
     shot(page, "03-dashboard-ja")
     page.get_by_role("link", name="メンバー").click()
     expect(page.get_by_role("cell", name="staff@example.com")).to_be_visible()
@@ -117,3 +117,33 @@ def test_the_counter_staff_page_works_on_a_phone(live_server, browser):
     expect(page.get_by_role("link", name="APIキー")).to_have_count(0)  # staff do not administer
     shot(page, "07-staff-phone-ja")
     context.close()
+
+
+def test_an_owner_sees_a_premium_refused_then_compares_plans_and_reads_the_charts(live_server, page):
+    call_command("demo")
+    sign_in_as_demo(page, live_server.url)
+    page.goto(live_server.url + "/w/izakaya-musubi/ladder/")
+    expect(page.get_by_role("heading", name="確認が必要な点")).to_be_visible()
+    shot(page, "10-ladder-izakaya-ja")
+    page.get_by_role("link", name="LINE友だち追加で唐揚げ無料（案）").click()
+    page.get_by_role("button", name="公開する").click()
+    expect(page.locator(".messages .error")).to_contain_text("上限の200円")
+    shot(page, "11-premium-refused-ja")
+
+    page.goto(live_server.url + "/w/kenko-shop/plans/")
+    for box in page.get_by_role("checkbox").all()[:2]:
+        box.check()
+    page.get_by_role("button", name="チェックしたプランを比較").click()
+    expect(page.get_by_role("heading", name="プランの比較")).to_be_visible()
+    shot(page, "12-plans-compared-ja")
+
+    page.goto(live_server.url + "/w/kenko-shop/plans/")
+    page.get_by_role("link", name="広告CPA 1,500円").click()
+    expect(page.get_by_role("img", name="感度分析のトルネードチャート")).to_be_visible()
+    expect(page.get_by_role("img", name="1人あたり利益の分布")).to_be_visible()
+    shot(page, "13-plan-charts-ja")
+    page.get_by_label("1人あたり広告費", exact=True).fill("6000")
+    page.get_by_role("button", name="保存して再計算").click()
+    expect(page.locator(".messages")).to_contain_text("再計算しました")
+    expect(page.locator(".stat .number.bad").first).to_be_visible()  # now a loss per customer
+    shot(page, "14-plan-loss-ja")

@@ -10,7 +10,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import translation
 
+from musubi.web.demo_data import BUSINESSES
 from musubi.workspaces import services
 from musubi.workspaces.choices import Role
 from musubi.workspaces.models import Membership, User, Workspace
@@ -49,8 +51,11 @@ class Command(BaseCommand):
         if Workspace.objects.filter(slug__in=[slug for slug, _ in DEMO_WORKSPACES]).exists():
             raise CommandError("workspaces with the demo's slugs already exist; not touching them")
         owner = User.objects.create_user(options["email"], options["password"], first_name="デモ")
+        actor = services.Actor(role=Role.OWNER, user=owner)
         for slug, name in DEMO_WORKSPACES:
-            services.create_workspace(slug=slug, name=name, owner=owner)
+            workspace = services.create_workspace(slug=slug, name=name, owner=owner)
+            with translation.override("ja"):  # the demo's generated names are Japanese
+                BUSINESSES[slug](workspace, actor)
         for email, slug, role in DEMO_STAFF:
             staff = User.objects.create_user(email, options["password"])
             Membership.objects.create(workspace=Workspace.objects.get(slug=slug), user=staff, role=role)

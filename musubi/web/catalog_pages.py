@@ -1,0 +1,151 @@
+"""The ladder pages: products, offers and their premiums, ladders and their steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from musubi.catalog import queries, services
+from musubi.kernel.errors import MusubiError
+from musubi.web.access import WorkspaceRequest, workspace_page
+from musubi.web.catalog_forms import LadderForm, OfferForm, PremiumForm, ProductForm, StepForm
+from musubi.workspaces.rules import Action, role_allows
+
+
+def _offer_choices(request: WorkspaceRequest) -> list[tuple[int, str]]:
+    return [(o.pk, f"{o.name}（{o.get_role_display()}・¥{o.price:,}）") for o in queries.offers(request.workspace)]
+
+
+@workspace_page()
+def ladder_home(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    workspace = request.workspace
+    overviews = [queries.ladder_overview(workspace, ladder) for ladder in queries.ladders(workspace)]
+    offers = list(queries.offers(workspace))
+    lonely = queries.unladdered_fronts(workspace)
+    problems = [_("The front-end “%(name)s” is on no ladder: it wins customers the business never sells to "
+                  "again.") % {"name": o.name} for o in lonely]
+    for overview in overviews:
+        problems += [f"{overview.ladder.name}: {p}" for p in overview.problems]
+    return render(request, "web/ladder/home.html", {
+        "overviews": overviews, "offers": [(o, queries.premium_limit_of(o)) for o in offers],
+        "products": queries.products(workspace), "problems": problems,
+        "can_manage": role_allows(request.membership.role, Action.MANAGE),
+    })
+
+
+def _create(request: WorkspaceRequest, form: Any, create: Any, *, template: str, done: str,
+            context: dict[str, Any] | None = None) -> HttpResponse:
+    """The pattern of every "new …" page: show the form; on a valid post, call the service; show its errors
+    on the form's fields, or go back to the ladder page."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            create(form.cleaned_data)
+        except MusubiError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, done)
+            return redirect("web:ladder", slug=request.workspace.slug)
+    return render(request, template, {"form": form, **(context or {})})
+
+
+@workspace_page(Action.MANAGE)
+def product_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    form = ProductForm(request.POST or None)
+    return _create(request, form, lambda data: services.create_product(
+        workspace=request.workspace, actor=request.actor, **data),
+        template="web/ladder/form.html", done=_("The product was added."),
+        context={"title": _("Add a product")})
+
+
+@workspace_page(Action.MANAGE)
+def offer_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    products = [(p.pk, p.name) for p in queries.products(request.workspace)]
+    form = OfferForm(request.POST or None, products=products)
+    return _create(request, form, lambda data: services.create_offer(
+        workspace=request.workspace, actor=request.actor, **data),
+        template="web/ladder/form.html", done=_("The offer was added as a draft."),
+        context={"title": _("Add an offer")})
+
+
+@workspace_page(Action.MANAGE)
+def ladder_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    form = LadderForm(request.POST or None)
+    return _create(request, form, lambda data: services.create_ladder(
+        workspace=request.workspace, actor=request.actor, **data),
+        template="web/ladder/form.html", done=_("The ladder was created."), context={"title": _("Create a ladder")})
+
+
+@workspace_page(Action.MANAGE)
+def step_new(request: WorkspaceRequest, slug: str, ladder_id: int) -> HttpResponse:
+    ladder = queries.ladder(request.workspace, ladder_id)
+    form = StepForm(request.POST or None, offers=_offer_choices(request))
+    return _create(request, form, lambda data: services.add_step(
+        workspace=request.workspace, actor=request.actor, ladder_id=ladder.pk, **data),
+        template="web/ladder/form.html", done=_("The step was added."),
+        context={"title": _("Add a step to “%(name)s”") % {"name": ladder.name}})
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def step_remove(request: WorkspaceRequest, slug: str, ladder_id: int, step_id: int) -> HttpResponse:
+    services.remove_step(workspace=request.workspace, actor=request.actor, ladder_id=ladder_id, step_id=step_id)
+    messages.success(request, _("The step was removed."))
+    return redirect("web:ladder", slug=slug)
+
+
+@workspace_page()
+def offer_detail(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
+    """One offer: its terms, its premium with the legal limit worked out, and publishing."""
+    offer = queries.offer(request.workspace, offer_id)
+    premium = getattr(offer, "premium", None)
+    initial = {name: getattr(premium, name) for name in services.PREMIUM_FIELDS} if premium else None
+    form = PremiumForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        request.actor.require(Action.MANAGE)
+        if form.is_valid():
+            try:
+                services.set_premium(workspace=request.workspace, actor=request.actor, offer_id=offer.pk,
+                                     **form.cleaned_data)
+            except MusubiError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, _("The premium was saved."))
+                return redirect("web:offer", slug=slug, offer_id=offer.pk)
+    return render(request, "web/ladder/offer.html", {
+        "offer": offer, "form": form, "limit": queries.premium_limit_of(offer),
+        "refusal": services.publishing_refusal(offer),
+        "can_manage": role_allows(request.membership.role, Action.MANAGE),
+    })
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def offer_publish(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
+    try:
+        services.publish_offer(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
+    except MusubiError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The offer is published."))
+    return redirect("web:offer", slug=slug, offer_id=offer_id)
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def offer_unpublish(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
+    services.unpublish_offer(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
+    messages.success(request, _("The offer is back to draft."))
+    return redirect("web:offer", slug=slug, offer_id=offer_id)
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def premium_remove(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
+    services.remove_premium(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
+    messages.success(request, _("The premium was removed."))
+    return redirect("web:offer", slug=slug, offer_id=offer_id)

@@ -1,0 +1,101 @@
+"""Charts drawn as SVG on the server: the geometry here, the drawing in the templates. No script, no CDN."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+WIDTH = 680
+LABEL_WIDTH = 230
+ROW = 28
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    x: float
+    width: float
+    y: float
+    low: int
+    high: int
+    low_x: float
+    high_x: float
+
+
+@dataclass(frozen=True)
+class Tornado:
+    bars: list[Bar]
+    base_x: float
+    height: int
+    width: int = WIDTH
+    label_width: int = LABEL_WIDTH
+    zero_x: float | None = None
+
+
+def _scale(values: list[float]) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    if low == high:
+        low, high = low - 1, high + 1
+    return low, high
+
+
+def tornado(sensitivity: list[dict[str, Any]], *, base: int, label: Any, top: int = 8) -> Tornado:
+    """Horizontal bars of profit per customer with each input at −20% and +20%, widest first; the line is today's
+    profit, and the zero line (when in range) is where a customer stops paying for themselves."""
+    rows = [s for s in sensitivity if s["sensitive"]][:top]
+    if not rows:
+        return Tornado([], 0, 0)
+    low, high = _scale([base, *(s["low"] for s in rows), *(s["high"] for s in rows)])
+    span = WIDTH - LABEL_WIDTH - 20
+
+    def x(value: float) -> float:
+        return LABEL_WIDTH + (value - low) / (high - low) * span
+
+    bars = []
+    for i, s in enumerate(rows):
+        left, right = sorted((x(s["low"]), x(s["high"])))
+        bars.append(Bar(label=label(s["input"]), x=left, width=max(right - left, 1), y=i * ROW + 6,
+                        low=s["low"], high=s["high"], low_x=x(s["low"]), high_x=x(s["high"])))
+    zero = x(0) if low <= 0 <= high else None
+    return Tornado(bars=bars, base_x=x(base), height=len(rows) * ROW + 12, zero_x=zero)
+
+
+@dataclass(frozen=True)
+class Column:
+    x: float
+    width: float
+    y: float
+    height: float
+    loss: bool
+    label: str
+
+
+@dataclass(frozen=True)
+class Histogram:
+    columns: list[Column]
+    width: int
+    height: int
+    markers: list[tuple[str, float]]
+    low: int = 0
+    high: int = 0
+
+
+def histogram(bins: list[dict[str, int]], *, p10: int, p50: int, p90: int, width: int = WIDTH,
+              height: int = 180) -> Histogram:
+    """Columns of how often each profit per customer came up in the simulation; losses in red."""
+    if not bins:
+        return Histogram([], width, height, [])
+    top = max(b["count"] for b in bins) or 1
+    low, high = bins[0]["from"], bins[-1]["to"]
+    span = (high - low) or 1
+    column_width = width / len(bins)
+
+    def x(value: float) -> float:
+        return (value - low) / span * width
+
+    columns = [Column(x=i * column_width + 1, width=column_width - 2, y=height - b["count"] / top * (height - 20),
+                      height=b["count"] / top * (height - 20), loss=b["to"] <= 0,
+                      label=f"¥{b['from']:,}〜¥{b['to']:,}: {b['count']:,}")
+               for i, b in enumerate(bins)]
+    markers = [(name, x(value)) for name, value in (("P10", p10), ("P50", p50), ("P90", p90)) if low <= value <= high]
+    return Histogram(columns, width, height, markers, low=low, high=high)

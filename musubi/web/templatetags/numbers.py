@@ -1,0 +1,28 @@
+"""Numbers as a Japanese reader expects them: ¥1,980 and 25.0%."""
+
+from decimal import Decimal
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def yen(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    amount = int(value)
+    return f"-¥{-amount:,}" if amount < 0 else f"¥{amount:,}"
+
+
+@register.filter
+def percent(value: Any, places: int = 1) -> str:
+    if value is None or value == "":
+        return "—"
+    return f"{Decimal(str(value)) * 100:.{int(places)}f}%"
+
+
+@register.filter
+def count(value: Any) -> str:
+    return "—" if value is None else f"{int(value):,}"
