@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-WIDTH = 680
+WIDTH = 720
 LABEL_WIDTH = 230
+VALUE_ROOM = 64  # room either side of the bars for their yen figures
 ROW = 28
 
 
@@ -46,10 +47,10 @@ def tornado(sensitivity: list[dict[str, Any]], *, base: int, label: Any, top: in
     if not rows:
         return Tornado([], 0, 0)
     low, high = _scale([base, *(s["low"] for s in rows), *(s["high"] for s in rows)])
-    span = WIDTH - LABEL_WIDTH - 20
+    span = WIDTH - LABEL_WIDTH - 2 * VALUE_ROOM
 
     def x(value: float) -> float:
-        return LABEL_WIDTH + (value - low) / (high - low) * span
+        return LABEL_WIDTH + VALUE_ROOM + (value - low) / (high - low) * span
 
     bars = []
     for i, s in enumerate(rows):
