@@ -68,10 +68,12 @@ ensure_postgres() {
   [ -n "$(postgres_binaries)" ] || apt_install postgresql
   local bin; bin=$(postgres_binaries)
   MUSUBI_THROWAWAY_PG=$(mktemp -d /tmp/musubi-pg.XXXXXX)
-  chown postgres "$MUSUBI_THROWAWAY_PG"
-  trap 'runuser -u postgres -- "'"$bin"'/pg_ctl" -D "$MUSUBI_THROWAWAY_PG/data" -m immediate stop >/dev/null 2>&1; rm -rf "$MUSUBI_THROWAWAY_PG"' EXIT
-  runuser -u postgres -- "$bin/initdb" -D "$MUSUBI_THROWAWAY_PG/data" -U app -A trust -E UTF8 --no-sync >/dev/null
-  runuser -u postgres -- "$bin/pg_ctl" -D "$MUSUBI_THROWAWAY_PG/data" -l "$MUSUBI_THROWAWAY_PG/log" -w start \
+  # initdb refuses to run as root: as root, run the server as the postgres user; otherwise as ourselves.
+  MUSUBI_PG_AS=()
+  if [ "$(id -u)" -eq 0 ]; then chown postgres "$MUSUBI_THROWAWAY_PG"; MUSUBI_PG_AS=(runuser -u postgres --); fi
+  trap '"${MUSUBI_PG_AS[@]}" "'"$bin"'/pg_ctl" -D "$MUSUBI_THROWAWAY_PG/data" -m immediate stop >/dev/null 2>&1; rm -rf "$MUSUBI_THROWAWAY_PG"' EXIT
+  "${MUSUBI_PG_AS[@]}" "$bin/initdb" -D "$MUSUBI_THROWAWAY_PG/data" -U app -A trust -E UTF8 --no-sync >/dev/null
+  "${MUSUBI_PG_AS[@]}" "$bin/pg_ctl" -D "$MUSUBI_THROWAWAY_PG/data" -l "$MUSUBI_THROWAWAY_PG/log" -w start \
     -o "-c listen_addresses=127.0.0.1 -p 55432 -k $MUSUBI_THROWAWAY_PG -c fsync=off -c synchronous_commit=off" >/dev/null
   PG_URL="postgresql://app@127.0.0.1:55432/musubi"
   echo "    started a throw-away PostgreSQL on 127.0.0.1:55432"

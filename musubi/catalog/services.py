@@ -32,8 +32,26 @@ def _get[T](model: type[T], workspace: Workspace, pk: int, what: str) -> T:
     return found  # type: ignore[no-any-return]
 
 
-def _changes(obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
-    return {name: [getattr(obj, name), value] for name, value in values.items() if getattr(obj, name) != value}
+def _merged(obj: Any, allowed: tuple[str, ...], changes: dict[str, Any]) -> dict[str, Any]:
+    """Every field of ``obj`` named in ``allowed``, with ``changes`` laid over; an unknown change is an error."""
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise InvalidInput(_("Some fields need attention."), fields={name: _("Unknown field.") for name in unknown})
+    return {name: changes.get(name, getattr(obj, name)) for name in allowed}
+
+
+def _assign(obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set the values that differ and return them as ``{field: [before, after]}`` for the audit log."""
+    diff = {name: [getattr(obj, name), value] for name, value in values.items() if getattr(obj, name) != value}
+    for name, (_before, after) in diff.items():
+        setattr(obj, name, after)
+    return diff
+
+
+def _save_changed(obj: Any, diff: dict[str, list[Any]], *, workspace: Workspace, actor: Actor, action: str) -> None:
+    if diff:
+        obj.save(update_fields=list(diff))
+        record_audit(workspace=workspace, actor=actor, action=action, obj=obj, changes=diff)
 
 
 def _require_text(fields: dict[str, str], name: str, value: Any, *, max_length: int) -> None:
@@ -88,17 +106,9 @@ def create_product(*, workspace: Workspace, actor: Actor, name: str, description
 def update_product(*, workspace: Workspace, actor: Actor, product_id: int, **changes: Any) -> Product:
     actor.require(Action.MANAGE)
     product = _get(Product, workspace, product_id, _("product"))
-    unknown = set(changes) - set(PRODUCT_FIELDS)
-    if unknown:
-        raise InvalidInput(_("Some fields need attention."), fields={name: _("Unknown field.") for name in unknown})
-    values = {name: changes.get(name, getattr(product, name)) for name in PRODUCT_FIELDS}
+    values = _merged(product, PRODUCT_FIELDS, changes)
     _check_product(values)
-    diff = _changes(product, values)
-    for name, (_old, new) in diff.items():
-        setattr(product, name, new)
-    if diff:
-        product.save(update_fields=list(diff))
-        record_audit(workspace=workspace, actor=actor, action="product.updated", obj=product, changes=diff)
+    _save_changed(product, _assign(product, values), workspace=workspace, actor=actor, action="product.updated")
     return product
 
 
@@ -178,20 +188,13 @@ def update_offer(*, workspace: Workspace, actor: Actor, offer_id: int, **changes
     the legal limit is refused."""
     actor.require(Action.MANAGE)
     offer = _get(Offer, workspace, offer_id, _("offer"))
-    unknown = set(changes) - set(OFFER_FIELDS)
-    if unknown:
-        raise InvalidInput(_("Some fields need attention."), fields={name: _("Unknown field.") for name in unknown})
-    values = {name: changes.get(name, getattr(offer, name)) for name in OFFER_FIELDS}
+    values = _merged(offer, OFFER_FIELDS, changes)
     values["interval"] = values["interval"] or ""
     _check_offer(workspace, values)
-    diff = _changes(offer, values)
-    for name, (_old, new) in diff.items():
-        setattr(offer, name, new)
+    diff = _assign(offer, values)
     if offer.status == OfferStatus.PUBLISHED and (why := publishing_refusal(offer)):
         raise InvalidInput(why, code="premium_over_limit", fields={"price": why})
-    if diff:
-        offer.save(update_fields=list(diff))
-        record_audit(workspace=workspace, actor=actor, action="offer.updated", obj=offer, changes=diff)
+    _save_changed(offer, diff, workspace=workspace, actor=actor, action="offer.updated")
     return offer
 
 

@@ -17,10 +17,15 @@ def test_an_unreadable_secret_file_names_the_variable(monkeypatch, tmp_path):
         env_str("X_TOKEN")
 
 
-@pytest.mark.parametrize(("raw", "value"), [("true", True), ("1", True), ("off", False), ("", None)])
+@pytest.mark.parametrize(("raw", "value"), [("true", True), ("1", True), ("off", False), ("0", False)])
 def test_booleans_read_the_usual_spellings(monkeypatch, raw, value):
     monkeypatch.setenv("X_FLAG", raw)
-    assert env_bool("X_FLAG", default=False) is bool(value)
+    assert env_bool("X_FLAG", default=not value) is value
+
+
+def test_an_empty_boolean_means_its_default(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "")
+    assert env_bool("X_FLAG", default=True) is True
 
 
 def test_a_bad_boolean_or_integer_is_refused_with_its_name(monkeypatch):
