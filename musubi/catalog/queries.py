@@ -77,7 +77,8 @@ def ladder_overview(workspace: Workspace, ladder: Ladder) -> LadderOverview:
     involved = {s.front_id for s in ladder_steps} | {s.back_id for s in ladder_steps}
     candidates = [o for o in offers(workspace) if o.pk in involved]
     facts = [OfferFacts(id=o.pk, name=o.name, role=o.role, entry_price=o.entry_price, price=o.price,
-                        premium_refusal=publishing_refusal(o)) for o in candidates]
+                        premium_refusal=publishing_refusal(o), published=o.status == "published")
+             for o in candidates]
     problems = ladder_problems(facts, [StepFacts(front_id=s.front_id, back_id=s.back_id) for s in ladder_steps])
     return LadderOverview(ladder=ladder, steps=ladder_steps, problems=problems)
 

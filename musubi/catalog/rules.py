@@ -114,6 +114,7 @@ class OfferFacts:
     entry_price: int  # the price of the first purchase (the discounted first delivery if any)
     price: int  # the regular price (of each delivery for a subscription)
     premium_refusal: str | None = None
+    published: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ def ladder_problems(offers: list[OfferFacts], steps: list[StepFacts]) -> list[st
     priced above their front-end, premiums over their limit."""
     by_id = {offer.id: offer for offer in offers}
     problems = []
+    if not steps:
+        problems.append(_("This ladder has no steps yet: link a front-end to the back-end it leads to."))
     fronts = [offer for offer in offers if offer.role == "front"]
     led = {step.front_id for step in steps}
     for offer in fronts:
@@ -143,4 +146,7 @@ def ladder_problems(offers: list[OfferFacts], steps: list[StepFacts]) -> list[st
     for offer in offers:
         if offer.premium_refusal:
             problems.append(_("“%(name)s”: %(why)s") % {"name": offer.name, "why": offer.premium_refusal})
+        elif not offer.published:
+            problems.append(_("“%(name)s” is still a draft: publish it before customers can buy it.")
+                            % {"name": offer.name})
     return problems

@@ -213,7 +213,8 @@ def publish_offer(*, workspace: Workspace, actor: Actor, offer_id: int) -> Offer
     actor.require(Action.MANAGE)
     offer = _get(Offer, workspace, offer_id, _("offer"))
     if why := publishing_refusal(offer):
-        raise InvalidInput(why, code="premium_over_limit", fields={"premium": why})
+        # The request is fine; the offer as it stands is not publishable: a conflict with its state.
+        raise Conflict(why, code="premium_over_limit", fields={"premium": why})
     if offer.status != OfferStatus.PUBLISHED:
         offer.status = OfferStatus.PUBLISHED
         offer.save(update_fields=["status"])
@@ -344,8 +345,12 @@ def add_step(*, workspace: Workspace, actor: Actor, ladder_id: int, front_id: in
         fields["back_id"] = _("Only a subscription with a discounted first delivery can lead to itself.")
     _check_rate(fields, "take_rate", take_rate)
     _check_rate(fields, "retention", retention, optional=True)
-    if back is not None and back.is_recurring and retention is None and "back_id" not in fields:
-        fields["retention"] = _("For a subscription, enter the share who stay from one delivery to the next.")
+    if back is not None and back.is_recurring and "back_id" not in fields:
+        if retention is None:
+            fields["retention"] = _("For a subscription, enter the share who stay from one delivery to the next.")
+        elif back.cycles is None and retention >= 1 and "retention" not in fields:
+            # Everyone staying for ever makes an open-ended subscription worth infinitely much.
+            fields["retention"] = _("A subscription that runs until cancelled needs a retention below 100%.")
     _raise(fields)
     if LadderStep.objects.filter(ladder=ladder, front_id=front_id, back_id=back_id).exists():
         raise Conflict(_("This step is already on the ladder."), fields={"back_id": _("Already on the ladder.")})

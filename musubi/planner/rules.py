@@ -1,4 +1,5 @@
-"""The economics of a front-end → back-end ladder, designed backward from the back-end. Pure and exact.
+"""The economics of a front-end → back-end ladder, designed backward from the back-end. Pure and exact (it
+imports only the translation of its messages, never the ORM).
 
 Everything is computed in ``Decimal`` from integer minor units (yen) and decimal rates; money is rounded
 half away from zero only in ``round_money`` at the very end, and the break-even price is rounded *up* so
@@ -24,6 +25,8 @@ import random
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
+
+from django.utils.translation import gettext as _
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -113,10 +116,11 @@ def expected_cycles(back: Back, *, path: str = "back") -> Decimal:
         return ONE
     r = back.retention
     if r is None:
-        raise PlanInputError(f"{path}.retention", "required when the back-end is recurring")
+        raise PlanInputError(f"{path}.retention", _("required when the back-end is recurring"))
     if back.cycles is None:
         if r >= ONE:
-            raise PlanInputError(f"{path}.retention", "must be below 1 when the back-end is open-ended (cycles null)")
+            raise PlanInputError(f"{path}.retention",
+                                 _("must be below 1 when the back-end is open-ended (cycles null)"))
         return ONE / (ONE - r)
     if r == ONE:
         return Decimal(back.cycles)
@@ -149,7 +153,7 @@ def evaluate(plan: PlanInput) -> PlanResult:
 
     breakeven: int | None = None
     if acq.affiliate_rate == ONE:
-        notes["breakeven_front_price"] = "with an affiliate rate of 1, all of the front price goes to the affiliate"
+        notes["breakeven_front_price"] = _("with an affiliate rate of 1, all of the front price goes to the affiliate")
     else:
         costs = front.unit_cost + front.premium_cost + acq.ad_cost + acq.affiliate_fixed
         needed_net = costs / (ONE - acq.affiliate_rate)
@@ -157,7 +161,7 @@ def evaluate(plan: PlanInput) -> PlanResult:
 
     max_rate: Decimal | None = None
     if front.price == ZERO:
-        notes["max_affiliate_rate"] = "a free front-end pays no commission as a share of its price"
+        notes["max_affiliate_rate"] = _("a free front-end pays no commission as a share of its price")
     else:
         raw = (customer_value - acq.ad_cost - acq.affiliate_fixed - plan.target_profit_per_customer) / front_net
         max_rate = min(max(raw, ZERO), ONE)
@@ -165,7 +169,7 @@ def evaluate(plan: PlanInput) -> PlanResult:
     customers: int | None = None
     leads: int | None = None
     if profit <= ZERO:
-        notes["customers_needed"] = "each new customer loses money, so no number of them reaches the target"
+        notes["customers_needed"] = _("each new customer loses money, so no number of them reaches the target")
         notes["leads_needed"] = notes["customers_needed"]
     else:
         customers = math.ceil(plan.monthly_profit_target / profit)
@@ -289,7 +293,7 @@ def simulate(plan: PlanInput, *, ranges: dict[str, tuple[Decimal, Decimal]], dra
     rng = random.Random(seed)  # noqa: S311 — a reproducible simulation, not a secret
     paths = sorted(ranges)
     profits = []
-    for _ in range(draws):
+    for _draw in range(draws):
         drawn = plan
         for path in paths:
             low, high = ranges[path]
@@ -310,14 +314,15 @@ def simulate(plan: PlanInput, *, ranges: dict[str, tuple[Decimal, Decimal]], dra
 def check_range(plan: PlanInput, path: str, low: Decimal, high: Decimal) -> None:
     """A simulation range must name a varying input of this plan and stay within that input's valid values."""
     if path not in varying_paths(plan):
-        raise PlanInputError(f"uncertainty.ranges.{path}", "not an input of this plan that can vary")
+        raise PlanInputError(f"uncertainty.ranges.{path}", _("not an input of this plan that can vary"))
     if low > high:
-        raise PlanInputError(f"uncertainty.ranges.{path}", "the low end is above the high end")
+        raise PlanInputError(f"uncertainty.ranges.{path}", _("the low end is above the high end"))
     name = path.rsplit(".", 1)[-1]
     bounds = RATE_BOUNDS.get(name, (ZERO, None))
     if low < bounds[0] or (bounds[1] is not None and high > bounds[1]):
-        raise PlanInputError(f"uncertainty.ranges.{path}", f"must stay within {bounds[0]}–{bounds[1]}")
+        raise PlanInputError(f"uncertainty.ranges.{path}",
+                             _("must stay within %(low)s–%(high)s") % {"low": bounds[0], "high": bounds[1]})
     if name == "cycles" and low < ONE:
-        raise PlanInputError(f"uncertainty.ranges.{path}", "cycles are at least 1")
+        raise PlanInputError(f"uncertainty.ranges.{path}", _("cycles are at least 1"))
     if name == "retention" and high >= ONE and plan.backs[int(path.split(".")[1])].cycles is None:
-        raise PlanInputError(f"uncertainty.ranges.{path}", "must stay below 1 when the back-end is open-ended")
+        raise PlanInputError(f"uncertainty.ranges.{path}", _("must stay below 1 when the back-end is open-ended"))

@@ -20,13 +20,35 @@ from musubi.workspaces.rules import Action
 from musubi.workspaces.services import Actor, record_audit
 
 
+def explain(error: Any) -> str:
+    """A schema error in the reader's language, for the common kinds; pydantic's own text otherwise."""
+    ctx = error.get("ctx", {})
+    kinds = {
+        "missing": lambda: _("This is required."),
+        "extra_forbidden": lambda: _("Unknown field."),
+        "greater_than": lambda: _("Must be more than %(n)s.") % {"n": ctx.get("gt")},
+        "greater_than_equal": lambda: _("Must be %(n)s or more.") % {"n": ctx.get("ge")},
+        "less_than": lambda: _("Must be less than %(n)s.") % {"n": ctx.get("lt")},
+        "less_than_equal": lambda: _("Must be %(n)s or less.") % {"n": ctx.get("le")},
+        "int_type": lambda: _("Enter a whole number."),
+        "int_parsing": lambda: _("Enter a whole number."),
+        "int_from_float": lambda: _("Enter a whole number."),
+        "decimal_parsing": lambda: _("Enter a number."),
+        "decimal_type": lambda: _("Enter a number."),
+        "string_too_short": lambda: _("Enter a value."),
+        "string_pattern_mismatch": lambda: _("This value is not allowed here."),
+    }
+    make = kinds.get(error.get("type", ""))
+    return str(make()) if make else str(error.get("msg", ""))
+
+
 def parse(inputs: Any) -> PlanIn:
     """Validate a plan's input; every problem becomes a field of one ``InvalidInput``."""
     try:
         data = PlanIn.model_validate(inputs)
         to_plan(data)
     except ValidationError as exc:
-        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()}
+        fields = {".".join(str(p) for p in err["loc"]) or "body": explain(err) for err in exc.errors()}
         raise InvalidInput(_("The plan's input is not valid."), fields=fields) from exc
     except rules.PlanInputError as exc:
         raise InvalidInput(_("The plan's input is not valid."), fields={exc.field: exc.message}) from exc
@@ -60,7 +82,7 @@ def defaults_from_ladder(workspace: Workspace, *, ladder: Ladder, front: Offer) 
         cycles = back.cycles
         name = back.name
         if back.pk == front.pk:
-            name = _("%(name)s (2nd delivery on)") % {"name": back.name}
+            name = _("%(name)s, 2nd delivery on") % {"name": back.name}
             cycles = None if cycles is None else max(cycles - 1, 1)
         backs.append({
             "name": name[:100], "price": back.price, "tax_rate": _offer_tax_rate(back),

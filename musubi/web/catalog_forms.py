@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from musubi.catalog.choices import Billing, Interval, OfferRole, PremiumKind, ProductKind, TaxCategory
-from musubi.web.forms import ServiceErrorsMixin
+from musubi.web.forms import PercentField, ServiceErrorsMixin
 
 YEN: dict[str, Any] = {"min_value": 0, "max_value": 10**12}
 
@@ -67,15 +67,13 @@ class LadderForm(ServiceErrorsMixin):
 class StepForm(ServiceErrorsMixin):
     front_id = forms.TypedChoiceField(label=_("Front-end"), coerce=int)
     back_id = forms.TypedChoiceField(label=_("Leads to (back-end)"), coerce=int)
-    take_rate = forms.DecimalField(label=_("Take rate"), min_value=0, max_value=1, decimal_places=6,
-                                   help_text=_("The share of the front-end's buyers who buy this back-end; 0.25 is "
-                                               "25%."))
-    retention = forms.DecimalField(label=_("Retention per delivery"), required=False, min_value=0, max_value=1,
-                                   decimal_places=6,
-                                   help_text=_("For a subscription: the share who stay from one delivery to the "
-                                               "next."))
+    take_rate = PercentField(label=_("Take rate (%)"),
+                             help_text=_("The share of the front-end's buyers who buy this back-end."))
+    retention = PercentField(label=_("Retention per delivery (%)"), required=False,
+                             help_text=_("For a subscription: the share who stay from one delivery to the next."))
 
-    def __init__(self, *args: Any, offers: list[tuple[int, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, fronts: list[tuple[int, str]], backs: list[tuple[int, str]],
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["front_id"].choices = offers  # type: ignore[attr-defined]
-        self.fields["back_id"].choices = offers  # type: ignore[attr-defined]
+        self.fields["front_id"].choices = fronts  # type: ignore[attr-defined]
+        self.fields["back_id"].choices = backs  # type: ignore[attr-defined]

@@ -17,8 +17,15 @@ from musubi.web.catalog_forms import LadderForm, OfferForm, PremiumForm, Product
 from musubi.workspaces.rules import Action, role_allows
 
 
-def _offer_choices(request: WorkspaceRequest) -> list[tuple[int, str]]:
-    return [(o.pk, f"{o.name}（{o.get_role_display()}・¥{o.price:,}）") for o in queries.offers(request.workspace)]
+def _step_choices(request: WorkspaceRequest) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """Offers that can start a step (front-ends, middles, subscriptions with a discounted first delivery) and
+    offers that can end one (back-ends, middles, those same subscriptions), each with the price that applies."""
+    offers = list(queries.offers(request.workspace))
+    fronts = [(o.pk, f"{o.name}（¥{o.entry_price:,}）") for o in offers
+              if o.role in ("front", "middle") or o.first_price is not None]
+    backs = [(o.pk, f"{o.name}（¥{o.price:,}）") for o in offers
+             if o.role in ("back", "middle") or o.first_price is not None]
+    return fronts, backs
 
 
 @workspace_page()
@@ -83,7 +90,8 @@ def ladder_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
 @workspace_page(Action.MANAGE)
 def step_new(request: WorkspaceRequest, slug: str, ladder_id: int) -> HttpResponse:
     ladder = queries.ladder(request.workspace, ladder_id)
-    form = StepForm(request.POST or None, offers=_offer_choices(request))
+    fronts, backs = _step_choices(request)
+    form = StepForm(request.POST or None, fronts=fronts, backs=backs)
     return _create(request, form, lambda data: services.add_step(
         workspace=request.workspace, actor=request.actor, ladder_id=ladder.pk, **data),
         template="web/ladder/form.html", done=_("The step was added."),
@@ -129,7 +137,9 @@ def offer_publish(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpRe
     try:
         services.publish_offer(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
     except MusubiError as exc:
-        messages.error(request, exc.message)
+        # The page itself explains the limit; the banner says what to do about it.
+        messages.error(request, _("Not published: lower the premium's normal price to its limit, or remove "
+                                  "the premium.") if exc.code == "premium_over_limit" else exc.message)
     else:
         messages.success(request, _("The offer is published."))
     return redirect("web:offer", slug=slug, offer_id=offer_id)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -71,3 +72,27 @@ class AccountForm(ServiceErrorsMixin):
     full_name = forms.CharField(label=_("Your name"), max_length=150, required=False,
                                 help_text=_("Shown to your team in the audit log and in invitations."))
     language = forms.ChoiceField(label=_("Language"), choices=[("ja", "日本語"), ("en", "English")])
+
+
+class PercentField(forms.DecimalField):
+    """A share typed and shown as a percentage (25 → 0.25), the way owners think of rates."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", 100)
+        kwargs.setdefault("decimal_places", 4)
+        kwargs.setdefault("widget", forms.NumberInput(attrs={"step": "any", "class": "percent"}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if value in (None, ""):
+            return value
+        try:
+            shown = Decimal(str(value)) * 100
+        except ArithmeticError:
+            return value
+        return shown.quantize(Decimal(1)) if shown == shown.to_integral_value() else shown.normalize()
+
+    def clean(self, value: Any) -> Any:
+        cleaned = super().clean(value)
+        return None if cleaned is None else cleaned / 100

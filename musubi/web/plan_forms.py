@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext as _
 
-from musubi.web.forms import ServiceErrorsMixin
+from musubi.web.forms import PercentField, ServiceErrorsMixin
 
 AMOUNT: dict[str, Any] = {"min_value": 0, "max_value": 10**12}
 
@@ -90,7 +90,7 @@ class PlanForm(ServiceErrorsMixin):
                 field = forms.IntegerField(label=label, initial=initial, required=False, min_value=1,
                                            help_text=_("Empty: until cancelled."))
             else:
-                field = forms.DecimalField(label=label, initial=initial, min_value=0, max_value=1, decimal_places=6)
+                field = PercentField(label=f"{label} (%)", initial=initial)
             self.fields[path] = field
         self.groups.append((title, [path for path, _kind in fields]))
 
@@ -114,12 +114,23 @@ class PlanForm(ServiceErrorsMixin):
         for path in self.range_paths():
             low, high = ranges.get(path, (None, None))
             label = label_for(path, self.inputs)
-            self.fields[f"uncertainty.ranges.{path}"] = forms.DecimalField(
-                label=_("%(input)s from") % {"input": label}, required=False, min_value=0, initial=low)
-            self.fields[f"uncertainty.ranges.{path}.high"] = forms.DecimalField(
-                label=_("to"), required=False, min_value=0, initial=high)
+            is_rate = not path.endswith(("ad_cost", "price", "unit_cost"))
+            make = PercentField if is_rate else forms.DecimalField
+            unit = " (%)" if is_rate else ""
+            extra: dict[str, Any] = {} if is_rate else {"min_value": 0}
+            self.fields[f"uncertainty.ranges.{path}"] = make(
+                label=_("%(input)s from") % {"input": label} + unit, required=False, initial=low, **extra)
+            self.fields[f"uncertainty.ranges.{path}.high"] = make(
+                label=_("to") + unit, required=False, initial=high, **extra)
             paths.append(path)
         self.range_rows = [(f"uncertainty.ranges.{p}", f"uncertainty.ranges.{p}.high") for p in paths]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for low_name, high_name in getattr(self, "range_rows", []):
+            if (data.get(low_name) is None) != (data.get(high_name) is None):
+                self.add_error(low_name, _("Give both ends of the range, or neither."))
+        return data
 
     def new_inputs(self) -> dict[str, Any]:
         """The plan's inputs with this form's values laid over them."""

@@ -60,7 +60,7 @@ def plan_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
             plan = services.create_plan(workspace=request.workspace, actor=request.actor,
                                         name=form.cleaned_data["name"], ladder_id=ladder_id, front_offer_id=front_id)
         except MusubiError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, " ".join([exc.message, *exc.fields.values()]))
         else:
             return redirect("web:plan", slug=slug, plan_id=plan.pk)
     else:
@@ -95,13 +95,25 @@ def plan_detail(request: WorkspaceRequest, slug: str, plan_id: int) -> HttpRespo
                 messages.success(request, _("The plan was saved and recalculated."))
                 return redirect("web:plan", slug=slug, plan_id=plan.pk)
     result = services.evaluate(plan.inputs)
+    acquisition = plan.inputs.get("acquisition", {})
+    # What commission in yen still leaves the target profit: the allowable CPA less the other acquisition costs.
+    other_costs = acquisition.get("ad_cost", 0) + acquisition.get("affiliate_fixed", 0)
+    max_commission = max(result["allowable_cpa"] - other_costs, 0)
     return render(request, "web/plans/detail.html", {
-        "plan": plan, "form": form, "result": result, **_charts(result, plan.inputs),
+        "plan": plan, "form": form, "result": result, "max_commission": max_commission, **_charts(result, plan.inputs),
         "notes": [(label_for(field, plan.inputs) if "." in field else field, why)
                   for field, why in result["notes"].items()],
         "can_manage": role_allows(request.membership.role, Action.MANAGE),
     })
 
+
+ASSUMPTIONS = [
+    ("acquisition.ad_cost", gettext_lazy("Ad cost per customer"), "yen"),
+    ("acquisition.affiliate_rate", gettext_lazy("Affiliate commission rate"), "percent"),
+    ("front.price", gettext_lazy("Front-end price"), "yen"),
+    ("lead_conversion", gettext_lazy("Lead-to-customer conversion"), "percent"),
+    ("monthly_profit_target", gettext_lazy("Monthly profit target"), "yen"),
+]
 
 COMPARED = [
     ("front_margin", gettext_lazy("Front-end margin")), ("acquisition_cost", gettext_lazy("Acquisition cost")),
@@ -123,9 +135,29 @@ def plan_compare(request: WorkspaceRequest, slug: str) -> HttpResponse:
         return redirect("web:plans", slug=slug)
     results = [services.evaluate(p.inputs) for p in plans]
     rows = [(label, key, [r[key] for r in results]) for key, label in COMPARED]
+    rows.append((_("Chance a customer loses money"), "p_loss",
+                 [(r.get("uncertainty") or {}).get("p_loss") for r in results]))
+    assumptions = [(label, kind, [_value(p.inputs, path) for p in plans]) for path, label, kind in ASSUMPTIONS]
+    for index, back in enumerate(plans[0].inputs.get("backs", [])):
+        for name, label in (("take_rate", _("take rate")), ("retention", _("retention"))):
+            values = [_value(p.inputs, f"backs.{index}.{name}") for p in plans]
+            if any(v is not None for v in values):
+                assumptions.append((f"{back['name']} {label}", "percent", values))
     best = max(range(len(plans)), key=lambda i: results[i]["profit_per_customer"])
     return render(request, "web/plans/compare.html", {"plans": plans, "rows": rows, "best": plans[best],
-                                                       "results": results})
+                                                       "assumptions": assumptions, "results": results})
+
+
+def _value(inputs: dict[str, Any], path: str) -> Any:
+    node: Any = inputs
+    for part in path.split("."):
+        if isinstance(node, list):
+            node = node[int(part)] if int(part) < len(node) else None
+        elif isinstance(node, dict):
+            node = node.get(part)
+        if node is None:
+            return None
+    return node
 
 
 @require_POST

@@ -229,7 +229,7 @@ def delete_offer(request: ApiRequest, offer_id: ObjectId) -> Any:
 
 
 @router.post("/offers/{offer_id}/publish", response=with_errors({200: OfferOut}),
-             summary="Publish an offer; refused (400, code premium_over_limit) when its premium is over the limit")
+             summary="Publish an offer; refused (409, code premium_over_limit) when its premium is over the limit")
 def publish_offer(request: ApiRequest, offer_id: ObjectId) -> Any:
     services.publish_offer(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
     return queries.offer(request.workspace, offer_id)

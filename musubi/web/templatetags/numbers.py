@@ -13,7 +13,7 @@ def yen(value: Any) -> str:
     if value is None or value == "":
         return "—"
     amount = int(value)
-    return f"-¥{-amount:,}" if amount < 0 else f"¥{amount:,}"
+    return f"−¥{-amount:,}" if amount < 0 else f"¥{amount:,}"  # a true minus sign, as in −¥1,500
 
 
 @register.filter
@@ -26,3 +26,8 @@ def percent(value: Any, places: int = 1) -> str:
 @register.filter
 def count(value: Any) -> str:
     return "—" if value is None else f"{int(value):,}"
+
+
+@register.filter
+def negative(value: Any) -> Any:
+    return None if value is None else -int(value)

@@ -127,7 +127,8 @@ def test_an_owner_sees_a_premium_refused_then_compares_plans_and_reads_the_chart
     shot(page, "10-ladder-izakaya-ja")
     page.get_by_role("link", name="LINE友だち追加で唐揚げ無料（案）").click()
     page.get_by_role("button", name="公開する").click()
-    expect(page.locator(".messages .error")).to_contain_text("上限の200円")
+    expect(page.locator(".messages .error")).to_contain_text("公開しませんでした")
+    expect(page.locator("#refusal")).to_contain_text("上限の200円")
     shot(page, "11-premium-refused-ja")
 
     page.goto(live_server.url + "/w/kenko-shop/plans/")

@@ -66,11 +66,11 @@ def test_an_owner_builds_a_ladder_from_scratch(demo):
     ladder = Ladder.objects.get(name="酵素ラダー")
     front, back = Offer.objects.get(name="酵素お試し"), Offer.objects.get(name="酵素定期")
     refused = demo.post(f"/w/kenko-shop/ladders/{ladder.pk}/steps/new/", {
-        "front_id": front.pk, "back_id": back.pk, "take_rate": "0.3"})
+        "front_id": front.pk, "back_id": back.pk, "take_rate": "30"})
     assert "1回ごとの継続率を入力してください" in refused.content.decode()  # a subscription needs its retention
     assert not ladder.steps.exists()
     demo.post(f"/w/kenko-shop/ladders/{ladder.pk}/steps/new/", {
-        "front_id": front.pk, "back_id": back.pk, "take_rate": "0.3", "retention": "0.7"})
+        "front_id": front.pk, "back_id": back.pk, "take_rate": "30", "retention": "70"})
     page = demo.get("/w/kenko-shop/ladder/").content.decode()
     assert "酵素定期" in page and "より高い価格になっていません" in page  # ¥300 back-end under a ¥500 front-end
 
@@ -97,10 +97,10 @@ def test_changing_an_assumption_recalculates_and_a_bad_one_is_named(demo):
     demo.post(f"/w/kenko-shop/plans/{plan.pk}/", form)
     plan.refresh_from_db()
     assert plan.inputs["acquisition"]["ad_cost"] == 4000
-    form["uncertainty.ranges.backs.0.take_rate"] = "0.5"
-    form["uncertainty.ranges.backs.0.take_rate.high"] = "0.1"
+    form["uncertainty.ranges.backs.0.take_rate"] = "50"  # percent
+    form["uncertainty.ranges.backs.0.take_rate.high"] = "10"
     response = demo.post(f"/w/kenko-shop/plans/{plan.pk}/", form)
-    assert response.status_code == 200 and "low end is above the high end" in response.content.decode()
+    assert response.status_code == 200 and "下限が上限を上回っています" in response.content.decode()
     plan.refresh_from_db()
     assert plan.inputs["uncertainty"]["ranges"]["backs.0.take_rate"] == ["0.15", "0.35"]
 
@@ -112,3 +112,25 @@ def test_staff_can_read_plans_but_not_change_them(demo):
     assert staff.get(f"/w/izakaya-musubi/plans/{plan.pk}/").status_code == 200
     assert staff.post(f"/w/izakaya-musubi/plans/{plan.pk}/refresh/").status_code == 403
     assert staff.get("/w/izakaya-musubi/products/new/").status_code == 403
+
+
+def test_rates_are_typed_as_percentages(demo):
+    plan = Plan.objects.get(name="広告CPA 1,500円")
+    page = demo.get(f"/w/kenko-shop/plans/{plan.pk}/").content.decode()
+    form = {name: value for name, value in re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', page)}
+    assert form["backs.0.take_rate"] == "25"
+    form["backs.0.take_rate"] = "30"
+    demo.post(f"/w/kenko-shop/plans/{plan.pk}/", form)
+    plan.refresh_from_db()
+    assert plan.inputs["backs"][0]["take_rate"] == "0.3"
+
+
+def test_half_a_simulation_range_is_an_error_not_silently_dropped(demo):
+    plan = Plan.objects.get(name="広告CPA 1,500円")
+    page = demo.get(f"/w/kenko-shop/plans/{plan.pk}/").content.decode()
+    form = {name: value for name, value in re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', page)}
+    form["uncertainty.ranges.backs.0.take_rate.high"] = ""
+    response = demo.post(f"/w/kenko-shop/plans/{plan.pk}/", form)
+    assert "範囲の両端を入力してください" in response.content.decode()
+    plan.refresh_from_db()
+    assert plan.inputs["uncertainty"]["ranges"]["backs.0.take_rate"] == ["0.15", "0.35"]
