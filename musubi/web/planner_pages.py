@@ -134,10 +134,11 @@ def plan_compare(request: WorkspaceRequest, slug: str) -> HttpResponse:
         messages.error(request, _("Choose two or more plans to compare."))
         return redirect("web:plans", slug=slug)
     results = [services.evaluate(p.inputs) for p in plans]
-    rows = [(label, key, [r[key] for r in results]) for key, label in COMPARED]
+    rows: list[tuple[str, str, list[Any]]] = [(str(label), key, [r[key] for r in results]) for key, label in COMPARED]
     rows.append((_("Chance a customer loses money"), "p_loss",
                  [(r.get("uncertainty") or {}).get("p_loss") for r in results]))
-    assumptions = [(label, kind, [_value(p.inputs, path) for p in plans]) for path, label, kind in ASSUMPTIONS]
+    assumptions: list[tuple[str, str, list[Any]]] = [
+        (str(label), kind, [_value(p.inputs, path) for p in plans]) for path, label, kind in ASSUMPTIONS]
     for index, back in enumerate(plans[0].inputs.get("backs", [])):
         for name, label in (("take_rate", _("take rate")), ("retention", _("retention"))):
             values = [_value(p.inputs, f"backs.{index}.{name}") for p in plans]
