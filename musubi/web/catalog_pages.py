@@ -159,3 +159,50 @@ def premium_remove(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpR
     services.remove_premium(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
     messages.success(request, _("The premium was removed."))
     return redirect("web:offer", slug=slug, offer_id=offer_id)
+
+
+@workspace_page(Action.MANAGE)
+def offer_edit(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
+    offer = queries.offer(request.workspace, offer_id)
+    products = [(p.pk, p.name) for p in queries.products(request.workspace)]
+    initial = {name: getattr(offer, name) for name in services.OFFER_FIELDS}
+    form = OfferForm(request.POST or None, products=products, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_offer(workspace=request.workspace, actor=request.actor, offer_id=offer.pk,
+                                  **form.cleaned_data)
+        except MusubiError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("The offer was saved."))
+            return redirect("web:offer", slug=slug, offer_id=offer.pk)
+    title = _("Change “%(name)s”") % {"name": offer.name}
+    return render(request, "web/ladder/form.html", {"form": form, "title": title})
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def offer_delete(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
+    services.delete_offer(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
+    messages.success(request, _("The offer was deleted."))
+    return redirect("web:ladder", slug=slug)
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def ladder_delete(request: WorkspaceRequest, slug: str, ladder_id: int) -> HttpResponse:
+    services.delete_ladder(workspace=request.workspace, actor=request.actor, ladder_id=ladder_id)
+    messages.success(request, _("The ladder was deleted."))
+    return redirect("web:ladder", slug=slug)
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def product_delete(request: WorkspaceRequest, slug: str, product_id: int) -> HttpResponse:
+    try:
+        services.delete_product(workspace=request.workspace, actor=request.actor, product_id=product_id)
+    except MusubiError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The product was deleted."))
+    return redirect("web:ladder", slug=slug)

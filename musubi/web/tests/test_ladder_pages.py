@@ -134,3 +134,15 @@ def test_half_a_simulation_range_is_an_error_not_silently_dropped(demo):
     assert "範囲の両端を入力してください" in response.content.decode()
     plan.refresh_from_db()
     assert plan.inputs["uncertainty"]["ranges"]["backs.0.take_rate"] == ["0.15", "0.35"]
+
+
+def test_an_offer_is_renamed_and_a_product_in_use_is_not_deleted(demo):
+    offer = Offer.objects.get(name="LINE友だち追加で唐揚げ無料（案）")
+    form = {"product_id": offer.product_id, "name": "LINE友だち追加で枝豆無料", "role": "front", "price": 0,
+            "billing": "one_time"}
+    demo.post(f"/w/izakaya-musubi/offers/{offer.pk}/edit/", form)
+    offer.refresh_from_db()
+    assert offer.name == "LINE友だち追加で枝豆無料"
+    response = demo.post(f"/w/izakaya-musubi/products/{offer.product_id}/delete/", follow=True)
+    assert "先にオファーを削除してください" in response.content.decode()
+    assert Offer.objects.filter(pk=offer.pk).exists()
