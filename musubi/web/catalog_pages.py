@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from musubi.catalog import queries, services
 from musubi.kernel.errors import MusubiError
 from musubi.web.access import WorkspaceRequest, workspace_page
+from musubi.web.buttons import act
 from musubi.web.catalog_forms import LadderForm, OfferForm, PremiumForm, ProductForm, StepForm
 from musubi.workspaces.rules import Action, role_allows
 
@@ -101,9 +102,9 @@ def step_new(request: WorkspaceRequest, slug: str, ladder_id: int) -> HttpRespon
 @require_POST
 @workspace_page(Action.MANAGE)
 def step_remove(request: WorkspaceRequest, slug: str, ladder_id: int, step_id: int) -> HttpResponse:
-    services.remove_step(workspace=request.workspace, actor=request.actor, ladder_id=ladder_id, step_id=step_id)
-    messages.success(request, _("The step was removed."))
-    return redirect("web:ladder", slug=slug)
+    return act(request, lambda: services.remove_step(workspace=request.workspace, actor=request.actor,
+                                                     ladder_id=ladder_id, step_id=step_id),
+               done=_("The step was removed."), then=redirect("web:ladder", slug=slug))
 
 
 @workspace_page()
@@ -148,17 +149,17 @@ def offer_publish(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpRe
 @require_POST
 @workspace_page(Action.MANAGE)
 def offer_unpublish(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
-    services.unpublish_offer(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
-    messages.success(request, _("The offer is back to draft."))
-    return redirect("web:offer", slug=slug, offer_id=offer_id)
+    return act(request, lambda: services.unpublish_offer(workspace=request.workspace, actor=request.actor,
+                                                         offer_id=offer_id),
+               done=_("The offer is back to draft."), then=redirect("web:offer", slug=slug, offer_id=offer_id))
 
 
 @require_POST
 @workspace_page(Action.MANAGE)
 def premium_remove(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
-    services.remove_premium(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
-    messages.success(request, _("The premium was removed."))
-    return redirect("web:offer", slug=slug, offer_id=offer_id)
+    return act(request, lambda: services.remove_premium(workspace=request.workspace, actor=request.actor,
+                                                        offer_id=offer_id),
+               done=_("The premium was removed."), then=redirect("web:offer", slug=slug, offer_id=offer_id))
 
 
 @workspace_page(Action.MANAGE)
@@ -183,26 +184,22 @@ def offer_edit(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpRespo
 @require_POST
 @workspace_page(Action.MANAGE)
 def offer_delete(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
-    services.delete_offer(workspace=request.workspace, actor=request.actor, offer_id=offer_id)
-    messages.success(request, _("The offer was deleted."))
-    return redirect("web:ladder", slug=slug)
+    return act(request, lambda: services.delete_offer(workspace=request.workspace, actor=request.actor,
+                                                      offer_id=offer_id),
+               done=_("The offer was deleted."), then=redirect("web:ladder", slug=slug))
 
 
 @require_POST
 @workspace_page(Action.MANAGE)
 def ladder_delete(request: WorkspaceRequest, slug: str, ladder_id: int) -> HttpResponse:
-    services.delete_ladder(workspace=request.workspace, actor=request.actor, ladder_id=ladder_id)
-    messages.success(request, _("The ladder was deleted."))
-    return redirect("web:ladder", slug=slug)
+    return act(request, lambda: services.delete_ladder(workspace=request.workspace, actor=request.actor,
+                                                       ladder_id=ladder_id),
+               done=_("The ladder was deleted."), then=redirect("web:ladder", slug=slug))
 
 
 @require_POST
 @workspace_page(Action.MANAGE)
 def product_delete(request: WorkspaceRequest, slug: str, product_id: int) -> HttpResponse:
-    try:
-        services.delete_product(workspace=request.workspace, actor=request.actor, product_id=product_id)
-    except MusubiError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The product was deleted."))
-    return redirect("web:ladder", slug=slug)
+    return act(request, lambda: services.delete_product(workspace=request.workspace, actor=request.actor,
+                                                        product_id=product_id),
+               done=_("The product was deleted."), then=redirect("web:ladder", slug=slug))

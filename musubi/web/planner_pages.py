@@ -18,6 +18,7 @@ from musubi.kernel.errors import MusubiError
 from musubi.planner import queries, services
 from musubi.web import charts
 from musubi.web.access import WorkspaceRequest, workspace_page
+from musubi.web.buttons import act
 from musubi.web.forms import ServiceErrorsMixin
 from musubi.web.plan_forms import PlanForm, label_for
 from musubi.workspaces.rules import Action, role_allows
@@ -164,18 +165,15 @@ def _value(inputs: dict[str, Any], path: str) -> Any:
 @require_POST
 @workspace_page(Action.MANAGE)
 def plan_refresh(request: WorkspaceRequest, slug: str, plan_id: int) -> HttpResponse:
-    try:
-        services.refresh_from_ladder(workspace=request.workspace, actor=request.actor, plan_id=plan_id)
-    except MusubiError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Prices, costs and take rates were copied from the ladder again."))
-    return redirect("web:plan", slug=slug, plan_id=plan_id)
+    return act(request, lambda: services.refresh_from_ladder(workspace=request.workspace, actor=request.actor,
+                                                             plan_id=plan_id),
+               done=_("Prices, costs and take rates were copied from the ladder again."),
+               then=redirect("web:plan", slug=slug, plan_id=plan_id))
 
 
 @require_POST
 @workspace_page(Action.MANAGE)
 def plan_delete(request: WorkspaceRequest, slug: str, plan_id: int) -> HttpResponse:
-    services.delete_plan(workspace=request.workspace, actor=request.actor, plan_id=plan_id)
-    messages.success(request, _("The plan was deleted."))
-    return redirect("web:plans", slug=slug)
+    return act(request, lambda: services.delete_plan(workspace=request.workspace, actor=request.actor,
+                                                     plan_id=plan_id),
+               done=_("The plan was deleted."), then=redirect("web:plans", slug=slug))
