@@ -121,7 +121,7 @@ COMPARED = [
     ("back_value", gettext_lazy("Back-end value")), ("customer_value", gettext_lazy("Customer value")),
     ("profit_per_customer", gettext_lazy("Profit per customer")),
     ("allowable_cpa", gettext_lazy("Allowable CPA (限界CPA)")),
-    ("breakeven_front_price", gettext_lazy("Break-even front-end price")),
+    ("breakeven_front_price", gettext_lazy("Front-end break-even price (the front alone)")),
     ("customers_needed", gettext_lazy("New customers needed a month")),
     ("leads_needed", gettext_lazy("Leads needed a month")),
 ]
@@ -140,11 +140,15 @@ def plan_compare(request: WorkspaceRequest, slug: str) -> HttpResponse:
                  [(r.get("uncertainty") or {}).get("p_loss") for r in results]))
     assumptions: list[tuple[str, str, list[Any]]] = [
         (str(label), kind, [_value(p.inputs, path) for p in plans]) for path, label, kind in ASSUMPTIONS]
-    for index, back in enumerate(plans[0].inputs.get("backs", [])):
+    most_backs = max(len(p.inputs.get("backs", [])) for p in plans)
+    for index in range(most_backs):
+        names = {_value(p.inputs, f"backs.{index}.name") for p in plans} - {None}
+        # The same back-end in every plan is named; different ones are numbered.
+        which = names.pop() if len(names) == 1 else _("Back-end %(n)s") % {"n": index + 1}
         for name, label in (("take_rate", _("take rate")), ("retention", _("retention"))):
             values = [_value(p.inputs, f"backs.{index}.{name}") for p in plans]
             if any(v is not None for v in values):
-                assumptions.append((f"{back['name']} {label}", "percent", values))
+                assumptions.append((_("“%(name)s” %(what)s") % {"name": which, "what": label}, "percent", values))
     best = max(range(len(plans)), key=lambda i: results[i]["profit_per_customer"])
     return render(request, "web/plans/compare.html", {"plans": plans, "rows": rows, "best": plans[best],
                                                        "assumptions": assumptions, "results": results})
