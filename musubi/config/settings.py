@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "musubi.kernel",
     "musubi.workspaces",
     "musubi.catalog",
+    "musubi.contacts",
     "musubi.planner",
     "musubi.web",
     "musubi.api",

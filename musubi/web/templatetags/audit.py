@@ -26,7 +26,8 @@ ACTION_LABELS = {
     "ladder.step_added": _("Ladder step added"), "ladder.step_removed": _("Ladder step removed"),
     "plan.created": _("Plan created"), "plan.updated": _("Plan changed"),
     "plan.refreshed": _("Plan refreshed from the ladder"),
-    "plan.deleted": _("Plan deleted"),
+    "plan.deleted": _("Plan deleted"), "contact.erased": _("Contact erased"),
+    "contact.consents_deleted": _("Consent records deleted"),
 }
 
 

@@ -1,0 +1,120 @@
+"""Contacts, their identities and tags, the consent ledger and the suppression list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from musubi.contacts.choices import Channel, IdentityKind, LegalBasis, Stage, SuppressionReason
+from musubi.kernel.models import AppendOnlyError, WorkspaceOwned
+
+
+class Contact(WorkspaceOwned):
+    """A person on a business's list: someone who gave their contact details for a front-end offer.
+
+    Identities (email, LINE user, phone) live in ``Identity`` so one person may have several and two records
+    of one person can be merged: the merged record points at the one it went into (``merged_into``) and keeps
+    its id, because facts and consent records that name it are never rewritten. ``first_source_id`` and
+    ``last_source_id`` are ids of capture sources, a higher layer, hence plain integers.
+    """
+
+    name = models.CharField(max_length=200, blank=True, default="")
+    stage = models.CharField(max_length=24, choices=Stage.choices, default=Stage.LEAD)
+    fields = models.JSONField(default=dict, blank=True)
+    first_source_id = models.BigIntegerField(null=True, blank=True)
+    last_source_id = models.BigIntegerField(null=True, blank=True)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    erased_at = models.DateTimeField(null=True, blank=True)
+    tags: models.ManyToManyField[Tag, ContactTag] = models.ManyToManyField(
+        "Tag", through="ContactTag", related_name="contacts")
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "created_at"], name="contact_ws_created"),
+                   models.Index(fields=["workspace", "stage"], name="contact_ws_stage")]
+
+    def __str__(self) -> str:
+        return self.name or f"#{self.pk}"
+
+
+class Identity(WorkspaceOwned):
+    """An address that reaches a contact, written one way only (``rules.normalise_*``); unique per workspace."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=8, choices=IdentityKind.choices)
+    value = models.CharField(max_length=254)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "kind", "value"], name="identity_unique_value")]
+        indexes = [models.Index(fields=["workspace", "contact"], name="identity_ws_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class Tag(WorkspaceOwned):
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="tag_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactTag(WorkspaceOwned):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+    added_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "tag"], name="contacttag_unique")]
+        indexes = [models.Index(fields=["workspace", "tag"], name="contacttag_ws_tag")]
+
+
+class ConsentRecord(WorkspaceOwned):
+    """Evidence that a person agreed to advertising on a channel — or withdrew — as the law wants it kept
+    (特定電子メール法 Art. 3-2): when, how (capture point and the version of its wording, with the wording's
+    hash), from where (IP, user agent) and on which legal basis. Rows are never changed, except that erasing
+    the person pseudonymises the address, IP and user agent; they are kept until their retention ends.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consents")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    address = models.CharField(max_length=254, help_text="The identity the consent was for, as written then.")
+    basis = models.CharField(max_length=16, choices=LegalBasis.choices)
+    granted = models.BooleanField(help_text="False records a withdrawal.")
+    at = models.DateTimeField()
+    ip_address = models.CharField(max_length=64, blank=True, default="")
+    user_agent = models.CharField(max_length=500, blank=True, default="")
+    capture_point_id = models.BigIntegerField(null=True, blank=True)
+    capture_point_version = models.PositiveIntegerField(null=True, blank=True)
+    wording_hash = models.CharField(max_length=64, blank=True, default="")
+    source_id = models.BigIntegerField(null=True, blank=True)
+    pseudonymised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "contact", "channel", "at"], name="consent_ws_contact_ch")]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding and kwargs.get("update_fields") != ["address", "ip_address", "user_agent",
+                                                                      "pseudonymised_at"]:
+            raise AppendOnlyError("consent records are evidence: record a new one instead of changing one")
+        super().save(*args, **kwargs)
+
+
+class Suppression(WorkspaceOwned):
+    """An address that must receive no more marketing on a channel, whatever its consent says (an unsubscribe,
+    a hard bounce, a spam complaint, a LINE block). Kept by address, not by contact, so it outlives merges and
+    erasure and is checked at the moment of sending."""
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    value = models.CharField(max_length=254)
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "channel", "value"], name="suppression_unique")]

@@ -1,0 +1,239 @@
+"""Use cases of the contacts app: finding or creating a person from the addresses they give, merging
+duplicates, recording consent as evidence, suppression, tags, export and erasure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from musubi.contacts import rules
+from musubi.contacts.choices import Channel, IdentityKind, LegalBasis, SuppressionReason
+from musubi.contacts.models import ConsentRecord, Contact, ContactTag, Identity, Suppression, Tag
+from musubi.kernel import clock
+from musubi.kernel.errors import Conflict, InvalidInput, NotFound
+from musubi.kernel.facts import record_fact
+from musubi.workspaces.models import Workspace
+from musubi.workspaces.rules import Action
+from musubi.workspaces.services import Actor, record_audit
+
+# Consent records of mail-order advertising must be kept 3 years (特定商取引法 12-3; the e-mail act asks
+# for at least 1 month after the last send, so 3 years covers both).
+CONSENT_RETENTION = dt.timedelta(days=3 * 365 + 1)
+
+
+@dataclass(frozen=True)
+class Addresses:
+    email: str | None = None
+    line_user_id: str | None = None
+    phone: str | None = None
+
+    def identities(self) -> list[tuple[str, str]]:
+        pairs = [(IdentityKind.EMAIL, self.email), (IdentityKind.LINE, self.line_user_id),
+                 (IdentityKind.PHONE, self.phone)]
+        return [(str(kind), value) for kind, value in pairs if value]
+
+
+def normalise(*, email: str | None = None, line_user_id: str | None = None, phone: str | None = None,
+              country: str = "JP") -> Addresses:
+    """The addresses written the one way Musubi stores them; every bad one is named in one error."""
+    fields: dict[str, str] = {}
+    normalised: dict[str, str | None] = {"email": None, "line_user_id": None, "phone": None}
+    for name, value, normaliser in (
+        ("email", email, rules.normalise_email),
+        ("line_user_id", line_user_id, rules.normalise_line_user_id),
+        ("phone", phone, lambda v: rules.normalise_phone(v, default_country=country)),
+    ):
+        if value:
+            try:
+                normalised[name] = normaliser(value)
+            except rules.InvalidAddress:
+                fields[name] = {"email": _("Enter a valid email address."),
+                                "line_user_id": _("This is not a LINE user id."),
+                                "phone": _("Enter a phone number, e.g. 090-1234-5678 or +81 90 1234 5678.")}[name]
+    if fields:
+        raise InvalidInput(_("Some fields need attention."), fields=fields)
+    if not any(normalised.values()):
+        raise InvalidInput(_("Give an email address, a LINE user or a phone number."),
+                           fields={"email": _("Give at least one way to reach the person.")})
+    return Addresses(**normalised)
+
+
+def _survivor(contact: Contact) -> Contact:
+    return contact.merged_into if contact.merged_into_id else contact  # type: ignore[return-value]
+
+
+@transaction.atomic
+def find_or_create_contact(*, workspace: Workspace, addresses: Addresses, name: str = "",
+                           source_id: int | None = None) -> tuple[Contact, bool]:
+    """The contact these addresses belong to, creating it when none does. When the addresses belong to
+    several contacts (someone who first added the shop on LINE and later gave an email), they are merged into
+    the oldest, keeping every history."""
+    now = clock.now()
+    pairs = addresses.identities()
+    found = list(Identity.objects.for_workspace(workspace).select_for_update()
+                 .filter(kind__in=[k for k, _v in pairs], value__in=[v for _k, v in pairs])
+                 .select_related("contact"))
+    found = [i for i in found if (i.kind, i.value) in pairs]
+    contacts = sorted({_survivor(i.contact).pk: _survivor(i.contact) for i in found}.values(), key=lambda c: c.pk)
+    created = not contacts
+    if created:
+        contact = Contact.objects.create(workspace=workspace, name=name.strip()[:200], created_at=now,
+                                         first_source_id=source_id, last_source_id=source_id)
+        record_fact(workspace_id=workspace.pk, kind="contact.created", contact_id=contact.pk, source_id=source_id)
+    else:
+        contact, *duplicates = contacts
+        for duplicate in duplicates:
+            _merge(workspace, duplicate, into=contact)
+        changed = []
+        if name.strip() and not contact.name:
+            contact.name = name.strip()[:200]
+            changed.append("name")
+        if source_id is not None:
+            contact.last_source_id = source_id
+            changed.append("last_source_id")
+        if changed:
+            contact.save(update_fields=changed)
+    known = {(i.kind, i.value) for i in found}
+    Identity.objects.bulk_create([Identity(workspace=workspace, contact=contact, kind=kind, value=value,
+                                           created_at=now) for kind, value in pairs if (kind, value) not in known])
+    return contact, created
+
+
+def _merge(workspace: Workspace, duplicate: Contact, *, into: Contact) -> None:
+    Identity.objects.for_workspace(workspace).filter(contact=duplicate).update(contact=into)
+    for link in ContactTag.objects.for_workspace(workspace).filter(contact=duplicate):
+        ContactTag.objects.get_or_create(workspace=workspace, contact=into, tag_id=link.tag_id,
+                                         defaults={"added_at": link.added_at})
+    ContactTag.objects.for_workspace(workspace).filter(contact=duplicate).delete()
+    # Contacts merged into the duplicate earlier now point at the survivor, so one hop always reaches it.
+    Contact.objects.for_workspace(workspace).filter(merged_into=duplicate).update(merged_into=into)
+    duplicate.merged_into = into
+    duplicate.save(update_fields=["merged_into"])
+    record_fact(workspace_id=workspace.pk, kind="contact.merged", contact_id=into.pk,
+                data={"merged": duplicate.pk})
+
+
+def history_ids(workspace: Workspace, contact: Contact) -> list[int]:
+    """The contact's id and the ids of the records merged into it: its facts and consents are under all of them."""
+    merged = Contact.objects.for_workspace(workspace).filter(merged_into=contact).values_list("pk", flat=True)
+    return [contact.pk, *merged]
+
+
+@transaction.atomic
+def record_consent(*, workspace: Workspace, contact: Contact, channel: str, address: str,
+                   basis: str = LegalBasis.CONSENT, granted: bool = True, ip_address: str = "", user_agent: str = "",
+                   capture_point_id: int | None = None, capture_point_version: int | None = None,
+                   wording: str = "", source_id: int | None = None) -> ConsentRecord:
+    if channel not in Channel.values or basis not in LegalBasis.values:
+        raise InvalidInput(_("Some fields need attention."), fields={
+            **({"channel": _("Unknown channel.")} if channel not in Channel.values else {}),
+            **({"basis": _("Unknown legal basis.")} if basis not in LegalBasis.values else {})})
+    record = ConsentRecord.objects.create(
+        workspace=workspace, contact=_survivor(contact), channel=channel, address=address, basis=basis,
+        granted=granted, at=clock.now(), ip_address=ip_address[:64], user_agent=user_agent[:500],
+        capture_point_id=capture_point_id, capture_point_version=capture_point_version,
+        wording_hash=rules.wording_hash(wording) if wording else "", source_id=source_id)
+    record_fact(workspace_id=workspace.pk, kind="consent.granted" if granted else "consent.withdrawn",
+                contact_id=record.contact_id, source_id=source_id, subject=("contacts.consentrecord", record.pk),
+                data={"channel": channel, "basis": basis})
+    return record
+
+
+@transaction.atomic
+def suppress(*, workspace: Workspace, channel: str, value: str, reason: str, note: str = "") -> Suppression:
+    """Stop all marketing to ``value`` on ``channel`` at once; suppressing twice keeps the first reason."""
+    if reason not in SuppressionReason.values:
+        raise InvalidInput(_("Some fields need attention."), fields={"reason": _("Unknown reason.")})
+    row, created = Suppression.objects.get_or_create(
+        workspace=workspace, channel=channel, value=value,
+        defaults={"reason": reason, "at": clock.now(), "note": note[:200]})
+    if created:
+        record_fact(workspace_id=workspace.pk, kind="suppression.added", data={"channel": channel, "reason": reason})
+    return row
+
+
+def marketing_allowed(*, workspace: Workspace, contact: Contact, channel: str, address: str) -> bool:
+    """Whether advertising may go to ``address`` on ``channel`` now: its latest consent record grants it and
+    the address is not suppressed. Asked at the moment of sending, not when a list is built."""
+    latest = (ConsentRecord.objects.for_workspace(workspace)
+              .filter(contact_id__in=history_ids(workspace, _survivor(contact)), channel=channel, address=address)
+              .order_by("-at", "-pk").first())
+    suppressed = Suppression.objects.for_workspace(workspace).filter(channel=channel, value=address).exists()
+    return rules.may_send_marketing(has_basis=latest is not None, withdrawn=latest is not None and not latest.granted,
+                                    suppressed=suppressed)
+
+
+@transaction.atomic
+def tag(*, workspace: Workspace, contact: Contact, names: list[str]) -> None:
+    now = clock.now()
+    for name in {n.strip()[:100] for n in names if n.strip()}:
+        found, _created = Tag.objects.get_or_create(workspace=workspace, name=name)
+        link, added = ContactTag.objects.get_or_create(workspace=workspace, contact=_survivor(contact), tag=found,
+                                                       defaults={"added_at": now})
+        if added:
+            record_fact(workspace_id=workspace.pk, kind="contact.tagged", contact_id=link.contact_id,
+                        data={"tag": name})
+
+
+def export(*, workspace: Workspace, contact_id: int) -> dict[str, Any]:
+    """Everything Musubi holds about a person, machine-readable (APPI disclosure requests)."""
+    contact = _contact(workspace, contact_id)
+    ids = history_ids(workspace, contact)
+    return {
+        "id": contact.pk, "name": contact.name, "stage": contact.stage, "fields": contact.fields,
+        "created_at": contact.created_at.isoformat(),
+        "identities": [{"kind": i.kind, "value": i.value} for i in contact.identities.order_by("pk")],
+        "tags": sorted(contact.tags.values_list("name", flat=True)),
+        "consents": [{"channel": c.channel, "address": c.address, "basis": c.basis, "granted": c.granted,
+                      "at": c.at.isoformat(), "ip_address": c.ip_address, "user_agent": c.user_agent,
+                      "capture_point_id": c.capture_point_id, "wording_hash": c.wording_hash}
+                     for c in ConsentRecord.objects.for_workspace(workspace).filter(contact_id__in=ids).order_by("at")],
+    }
+
+
+def _contact(workspace: Workspace, contact_id: int) -> Contact:
+    contact = Contact.objects.for_workspace(workspace).filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound(_("This workspace has no such contact."))
+    return _survivor(contact)
+
+
+@transaction.atomic
+def erase(*, workspace: Workspace, actor: Actor, contact_id: int) -> None:
+    """Erase a person: name, fields, tags and identities go; consent records stay as evidence with the address,
+    IP and user agent pseudonymised until their retention ends; suppressions stay so a refusal keeps working."""
+    actor.require(Action.MANAGE)
+    contact = _contact(workspace, contact_id)
+    now = clock.now()
+    ids = history_ids(workspace, contact)
+    for record in ConsentRecord.objects.for_workspace(workspace).filter(contact_id__in=ids, pseudonymised_at=None):
+        record.address = rules.pseudonym(record.address)
+        record.ip_address = rules.pseudonym(record.ip_address) if record.ip_address else ""
+        record.user_agent = ""
+        record.pseudonymised_at = now
+        record.save(update_fields=["address", "ip_address", "user_agent", "pseudonymised_at"])
+    Identity.objects.for_workspace(workspace).filter(contact_id__in=ids).delete()
+    ContactTag.objects.for_workspace(workspace).filter(contact_id__in=ids).delete()
+    Contact.objects.for_workspace(workspace).filter(pk__in=ids).update(name="", fields={}, erased_at=now)
+    record_audit(workspace=workspace, actor=actor, action="contact.erased", obj=contact)
+
+
+@transaction.atomic
+def delete_consent_records(*, workspace: Workspace, actor: Actor, contact_id: int) -> int:
+    """Delete a person's consent evidence — refused while any of it is still within its retention period."""
+    actor.require(Action.ADMINISTER)
+    contact = _contact(workspace, contact_id)
+    records = ConsentRecord.objects.for_workspace(workspace).filter(contact_id__in=history_ids(workspace, contact))
+    youngest = records.order_by("-at").values_list("at", flat=True).first()
+    if youngest is not None and clock.now() < youngest + CONSENT_RETENTION:
+        keep_until = (youngest + CONSENT_RETENTION).date().isoformat()
+        raise Conflict(_("Consent records are evidence the law requires us to keep until %(date)s.")
+                       % {"date": keep_until}, code="retention")
+    deleted, _detail = records.delete()
+    record_audit(workspace=workspace, actor=actor, action="contact.consents_deleted", obj=contact,
+                 changes={"deleted": deleted})
+    return deleted
