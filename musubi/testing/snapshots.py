@@ -6,6 +6,8 @@ from typing import Any
 
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
+from musubi.contacts import services as contacts
+from musubi.contacts.models import ConsentRecord, Contact, Identity
 from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
 from musubi.planner import services as planner
@@ -18,7 +20,8 @@ MARKER = "zq-owners-own-zq"
 
 # Object ids and a slug that exist nowhere: an outsider must get exactly the answer these get.
 MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 999999, "fact_id": 999999,
-           "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999}
+           "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999,
+           "contact_id": 999999}
 
 
 def populate(workspace: Workspace, member: User) -> dict[str, Any]:
@@ -38,7 +41,11 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
                             back_id=back.pk, take_rate=Decimal("0.2"))
     plan = planner.create_plan(workspace=workspace, actor=actor, name=f"plan {MARKER}", ladder_id=ladder.pk,
                                front_offer_id=front.pk)
-    return {"slug": workspace.slug, "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
+    contact, _ = contacts.find_or_create_contact(
+        workspace=workspace, addresses=contacts.normalise(email=f"{MARKER}@example.jp"), name=f"contact {MARKER}")
+    contacts.record_consent(workspace=workspace, contact=contact, channel="email", address=f"{MARKER}@example.jp")
+    return {"slug": workspace.slug, "contact_id": contact.pk,
+            "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
 
@@ -51,6 +58,7 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Membership, "role"), rows(ApiKey, "revoked_at"), AuditEntry.objects.for_workspace(workspace).count(),
         Fact.objects.for_workspace(workspace).count(), rows(Product, "name", "goods_cost"),
         rows(Offer, "name", "price", "status"), rows(Premium, "legal_value"), rows(Ladder, "name"),
-        rows(LadderStep, "take_rate"), rows(Plan, "name", "inputs"),
+        rows(LadderStep, "take_rate"), rows(Plan, "name", "inputs"), rows(Contact, "name", "erased_at"),
+        rows(Identity, "value"), rows(ConsentRecord, "address"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

@@ -1,0 +1,36 @@
+"""Reads of the contacts app for pages and the API."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
+
+from musubi.contacts.models import ConsentRecord, Contact, Identity
+from musubi.contacts.services import history_ids
+from musubi.kernel.errors import NotFound
+from musubi.workspaces.models import Workspace
+
+
+def contacts(workspace: Workspace, *, search: str = "", tag: str = "") -> QuerySet[Contact]:
+    """The workspace's people (merged records folded into their survivor), newest first."""
+    found = (Contact.objects.for_workspace(workspace).filter(merged_into__isnull=True)
+             .prefetch_related(Prefetch("identities", queryset=Identity.objects.order_by("kind", "pk")), "tags")
+             .order_by("-created_at", "-pk"))
+    if search:
+        found = found.filter(identities__value__icontains=search.strip().lower()) | found.filter(
+            name__icontains=search.strip())
+    if tag:
+        found = found.filter(tags__name=tag)
+    return found.distinct()
+
+
+def contact(workspace: Workspace, contact_id: int) -> Contact:
+    found = contacts(workspace).filter(pk=contact_id).first()
+    if found is None:
+        raise NotFound(_("This workspace has no such contact."))
+    return found
+
+
+def consents(workspace: Workspace, contact: Contact) -> QuerySet[ConsentRecord]:
+    return ConsentRecord.objects.for_workspace(workspace).filter(
+        contact_id__in=history_ids(workspace, contact)).order_by("-at", "-pk")

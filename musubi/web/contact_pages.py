@@ -1,0 +1,47 @@
+"""The contact list and a contact's page with its consent evidence, export and erasure."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from musubi.contacts import queries, services
+from musubi.web.access import WorkspaceRequest, workspace_page
+from musubi.web.buttons import act
+from musubi.workspaces.rules import Action, role_allows
+
+
+@workspace_page()
+def contact_list(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    search = request.GET.get("q", "")[:200]
+    found = queries.contacts(request.workspace, search=search)[:200]
+    return render(request, "web/contacts/list.html", {"contacts": found, "q": search})
+
+
+@workspace_page()
+def contact_detail(request: WorkspaceRequest, slug: str, contact_id: int) -> HttpResponse:
+    contact = queries.contact(request.workspace, contact_id)
+    return render(request, "web/contacts/detail.html", {
+        "contact": contact, "consents": queries.consents(request.workspace, contact),
+        "can_manage": role_allows(request.membership.role, Action.MANAGE)})
+
+
+@workspace_page(Action.MANAGE)
+def contact_export(request: WorkspaceRequest, slug: str, contact_id: int) -> HttpResponse:
+    data = services.export(workspace=request.workspace, contact_id=contact_id)
+    response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="contact-{contact_id}.json"'
+    return response
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def contact_erase(request: WorkspaceRequest, slug: str, contact_id: int) -> HttpResponse:
+    return act(request, lambda: services.erase(workspace=request.workspace, actor=request.actor,
+                                               contact_id=contact_id),
+               done=_("The person was erased; their consent evidence is kept, pseudonymised."),
+               then=redirect("web:contacts", slug=slug))
