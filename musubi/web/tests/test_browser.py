@@ -148,3 +148,24 @@ def test_an_owner_sees_a_premium_refused_then_compares_plans_and_reads_the_chart
     expect(page.locator(".messages")).to_contain_text("再計算しました")
     expect(page.locator(".stat .number.bad").first).to_be_visible()  # now a loss per customer
     shot(page, "14-plan-loss-ja")
+
+
+def test_an_owner_reads_a_contacts_consent_evidence(live_server, page):
+    from musubi.contacts import services as contacts
+    from musubi.workspaces.models import Workspace
+
+    call_command("demo")
+    workspace = Workspace.objects.get(slug="izakaya-musubi")
+    contact, _ = contacts.find_or_create_contact(
+        workspace=workspace, addresses=contacts.normalise(email="hanako@example.jp", phone="090-1234-5678"),
+        name="佐藤花子")
+    contacts.record_consent(workspace=workspace, contact=contact, channel="email", address="hanako@example.jp",
+                            ip_address="203.0.113.9", capture_point_id=1, capture_point_version=1,
+                            wording="お得な情報をメールで受け取る")
+    contacts.tag(workspace=workspace, contact=contact, names=["卓上QR"])
+    sign_in_as_demo(page, live_server.url)
+    page.goto(live_server.url + "/w/izakaya-musubi/contacts/")
+    page.get_by_role("link", name="佐藤花子").click()
+    expect(page.get_by_role("heading", name="同意の記録")).to_be_visible()
+    expect(page.get_by_text("+819012345678")).to_be_visible()
+    shot(page, "15-contact-consent-ja")
