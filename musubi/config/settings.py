@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "musubi.catalog",
     "musubi.contacts",
     "musubi.planner",
+    "musubi.capture",
     "musubi.web",
     "musubi.api",
 ]

@@ -1,9 +1,12 @@
 """One of every kind of object in a workspace, marked so a leak is visible, and a snapshot of the workspace,
 so the outsider sweeps can assert that another workspace's requests saw nothing and changed nothing."""
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from musubi.capture import services as capture
+from musubi.capture.models import Source, SourceCost, TrackingLink
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
 from musubi.contacts import services as contacts
@@ -21,7 +24,7 @@ MARKER = "zq-owners-own-zq"
 # Object ids and a slug that exist nowhere: an outsider must get exactly the answer these get.
 MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 999999, "fact_id": 999999,
            "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999,
-           "contact_id": 999999}
+           "contact_id": 999999, "source_id": 999999, "link_id": 999999}
 
 
 def populate(workspace: Workspace, member: User) -> dict[str, Any]:
@@ -44,7 +47,11 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     contact, _ = contacts.find_or_create_contact(
         workspace=workspace, addresses=contacts.normalise(email=f"{MARKER}@example.jp"), name=f"contact {MARKER}")
     contacts.record_consent(workspace=workspace, contact=contact, channel="email", address=f"{MARKER}@example.jp")
-    return {"slug": workspace.slug, "contact_id": contact.pk,
+    source = capture.create_source(workspace=workspace, actor=actor, kind="ad", name=f"source {MARKER}")
+    capture.add_cost(workspace=workspace, actor=actor, source_id=source.pk, amount=1234, spent_on=dt.date(2026, 1, 1))
+    link = capture.create_link(workspace=workspace, actor=actor, source_id=source.pk,
+                               target_url=f"https://example.jp/{MARKER}")
+    return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk,
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
@@ -59,6 +66,7 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         Fact.objects.for_workspace(workspace).count(), rows(Product, "name", "goods_cost"),
         rows(Offer, "name", "price", "status"), rows(Premium, "legal_value"), rows(Ladder, "name"),
         rows(LadderStep, "take_rate"), rows(Plan, "name", "inputs"), rows(Contact, "name", "erased_at"),
-        rows(Identity, "value"), rows(ConsentRecord, "address"),
+        rows(Identity, "value"), rows(ConsentRecord, "address"), rows(Source, "name"), rows(SourceCost, "amount"),
+        rows(TrackingLink, "target_url", "active"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

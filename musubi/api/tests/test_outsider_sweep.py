@@ -59,6 +59,7 @@ VALID_BODIES = {
     ("put", "/api/v1/offers/{offer_id}/premium"): {"description": "x", "legal_value": 1},
     ("patch", "/api/v1/ladders/{ladder_id}"): {"name": "x"},
     ("post", "/api/v1/contacts/{contact_id}/tags"): {"tags": ["x"]},
+    ("post", "/api/v1/sources/{source_id}/costs"): {"amount": 1, "spent_on": "2026-01-01"},
     ("post", "/api/v1/ladders/{ladder_id}/steps"): {"front_id": "offer_id", "back_id": "offer_id", "take_rate": "0.1"},
 }
 

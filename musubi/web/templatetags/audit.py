@@ -27,7 +27,8 @@ ACTION_LABELS = {
     "plan.created": _("Plan created"), "plan.updated": _("Plan changed"),
     "plan.refreshed": _("Plan refreshed from the ladder"),
     "plan.deleted": _("Plan deleted"), "contact.erased": _("Contact erased"),
-    "contact.consents_deleted": _("Consent records deleted"),
+    "contact.consents_deleted": _("Consent records deleted"), "source.created": _("Source created"),
+    "source.cost_added": _("Source cost added"), "link.created": _("Tracking link created"),
 }
 
 
