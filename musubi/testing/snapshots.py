@@ -24,7 +24,8 @@ MARKER = "zq-owners-own-zq"
 # Object ids and a slug that exist nowhere: an outsider must get exactly the answer these get.
 MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 999999, "fact_id": 999999,
            "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999,
-           "contact_id": 999999, "source_id": 999999, "link_id": 999999}
+           "contact_id": 999999, "source_id": 999999, "link_id": 999999,
+           "kind": "svg"}
 
 
 def populate(workspace: Workspace, member: User) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     capture.add_cost(workspace=workspace, actor=actor, source_id=source.pk, amount=1234, spent_on=dt.date(2026, 1, 1))
     link = capture.create_link(workspace=workspace, actor=actor, source_id=source.pk,
                                target_url=f"https://example.jp/{MARKER}")
-    return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk,
+    return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from musubi.web import catalog_pages, contact_pages, planner_pages, views
+from musubi.web import capture_pages, catalog_pages, contact_pages, planner_pages, views
 from musubi.web.auth_forms import EmailAuthenticationForm, InviteAwarePasswordResetForm
 
 app_name = "web"
@@ -48,6 +48,8 @@ urlpatterns = [
     path("w/<slug:slug>/ladders/<int:ladder_id>/steps/new/", catalog_pages.step_new, name="step_new"),
     path("w/<slug:slug>/ladders/<int:ladder_id>/steps/<int:step_id>/remove/", catalog_pages.step_remove,
          name="step_remove"),
+    path("w/<slug:slug>/sources/", capture_pages.sources, name="sources"),
+    path("w/<slug:slug>/links/<int:link_id>/qr.<str:kind>", capture_pages.link_qr, name="link_qr"),
     path("w/<slug:slug>/contacts/", contact_pages.contact_list, name="contacts"),
     path("w/<slug:slug>/contacts/<int:contact_id>/", contact_pages.contact_detail, name="contact"),
     path("w/<slug:slug>/contacts/<int:contact_id>/export/", contact_pages.contact_export, name="contact_export"),

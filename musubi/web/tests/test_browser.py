@@ -169,3 +169,16 @@ def test_an_owner_reads_a_contacts_consent_evidence(live_server, page):
     expect(page.get_by_role("heading", name="同意の記録")).to_be_visible()
     expect(page.get_by_text("+819012345678")).to_be_visible()
     shot(page, "15-contact-consent-ja")
+
+
+def test_an_owner_makes_a_qr_code_for_a_table(live_server, page):
+    call_command("demo")
+    sign_in_as_demo(page, live_server.url)
+    page.goto(live_server.url + "/w/izakaya-musubi/sources/")
+    page.get_by_label("種類").select_option("store_spot")
+    page.get_by_label("名前").fill("テーブル12番")
+    page.get_by_role("button", name="集客元を追加").click()
+    page.get_by_label("リンク先").fill("https://izakaya.example.jp/line")
+    page.get_by_role("button", name="リンクを作成").click()
+    expect(page.get_by_role("link", name="PNG")).to_be_visible()
+    shot(page, "16-sources-links-ja")

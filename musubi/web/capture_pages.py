@@ -1,0 +1,51 @@
+"""Sources and tracking links: where people come from, the short links and QR codes that tell them apart."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from musubi.capture import queries, rules, services
+from musubi.kernel.errors import MusubiError
+from musubi.web.access import WorkspaceRequest, workspace_page
+from musubi.web.capture_forms import LinkForm, SourceForm
+from musubi.workspaces.rules import Action, role_allows
+
+
+@workspace_page()
+def sources(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    workspace = request.workspace
+    source_form = SourceForm(request.POST if request.POST.get("form") == "source" else None, prefix="source")
+    choices = [(s.pk, s.name) for s in queries.sources(workspace)]
+    link_form = LinkForm(request.POST if request.POST.get("form") == "link" else None, prefix="link", sources=choices)
+    if request.method == "POST":
+        request.actor.require(Action.MANAGE)
+        form, create = ((source_form, services.create_source) if request.POST.get("form") == "source"
+                        else (link_form, services.create_link))
+        if form.is_valid():
+            try:
+                create(workspace=workspace, actor=request.actor, **form.cleaned_data)
+            except MusubiError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("web:sources", slug=slug)
+    return render(request, "web/capture/sources.html", {
+        "sources": queries.sources(workspace), "links": queries.links(workspace), "base_url": settings.MUSUBI_BASE_URL,
+        "source_form": source_form, "link_form": link_form,
+        "can_manage": role_allows(request.membership.role, Action.MANAGE)})
+
+
+@workspace_page()
+def link_qr(request: WorkspaceRequest, slug: str, link_id: int, kind: str) -> HttpResponse:
+    content_type = {"svg": "image/svg+xml", "png": "image/png"}.get(kind)
+    if content_type is None:
+        raise Http404("QR codes come as .svg or .png")
+    link = queries.link(request.workspace, link_id)
+    response = HttpResponse(rules.qr_code(f"{settings.MUSUBI_BASE_URL}/r/{link.code}", kind=kind),
+                            content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="qr-{link.code}.{kind}"'
+    return response
