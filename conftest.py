@@ -95,6 +95,6 @@ def _tax_rates_after_a_flush(request):
     marker = request.node.get_closest_marker("django_db")
     if marker is not None and marker.kwargs.get("transaction"):
         request.getfixturevalue("transactional_db")
-        from musubi.kernel.facts import install_japanese_tax_rates
+        from musubi.kernel.tax import install_japanese_tax_rates
 
         install_japanese_tax_rates()

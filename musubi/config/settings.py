@@ -6,7 +6,6 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
-from django.utils.translation import gettext_lazy as _
 
 from musubi.config.env import env_bool, env_int, env_list, env_str
 
@@ -153,7 +152,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = False
 
 # --- Language, time, money ------------------------------------------------------------------------
 LANGUAGE_CODE = "ja"
-LANGUAGES = [("ja", _("日本語")), ("en", _("English"))]
+LANGUAGES = [("ja", "日本語"), ("en", "English")]  # as workspaces.choices.Language: each named in itself
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from musubi.catalog.models import Ladder, LadderStep, Offer
 from musubi.kernel import clock
 from musubi.kernel.errors import InvalidInput, NotFound
-from musubi.kernel.facts import tax_rate_in_force
+from musubi.kernel.tax import tax_rate_in_force
 from musubi.planner import presentation, rules
 from musubi.planner.models import Plan
 from musubi.planner.schemas import PlanIn, to_plan

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from musubi.kernel.errors import MusubiError
 from musubi.kernel.timezones import selectable_time_zones
-from musubi.workspaces.choices import Role
+from musubi.workspaces.choices import Language, Role
 from musubi.workspaces.models import SLUG_PATTERN
 
 COMMON_TIMEZONES = ["Asia/Tokyo", "Asia/Seoul", "Asia/Taipei", "Asia/Singapore", "UTC", "Europe/London",
@@ -71,7 +71,7 @@ class ApiKeyForm(ServiceErrorsMixin):
 class AccountForm(ServiceErrorsMixin):
     full_name = forms.CharField(label=_("Your name"), max_length=150, required=False,
                                 help_text=_("Shown to your team in the audit log and in invitations."))
-    language = forms.ChoiceField(label=_("Language"), choices=[("ja", "日本語"), ("en", "English")])
+    language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
 
 
 class PercentField(forms.DecimalField):

@@ -8,3 +8,10 @@ class Role(models.TextChoices):
     OWNER = "owner", _("Owner")
     STAFF = "staff", _("Staff")
     VIEWER = "viewer", _("Viewer")
+
+
+class Language(models.TextChoices):
+    """The languages of the interface, each named in itself."""
+
+    JAPANESE = "ja", "日本語"
+    ENGLISH = "en", "English"

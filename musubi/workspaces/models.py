@@ -10,7 +10,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from musubi.kernel.models import WorkspaceOwned
-from musubi.workspaces.choices import Role
+from musubi.workspaces.choices import Language, Role
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"
 
@@ -41,7 +41,7 @@ class User(AbstractUser):
 
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
-    language = models.CharField(max_length=8, choices=[("ja", "日本語"), ("en", "English")], default="ja")
+    language = models.CharField(max_length=8, choices=Language.choices, default=Language.JAPANESE)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

@@ -15,7 +15,7 @@ from musubi.kernel import clock, events, tokens
 from musubi.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from musubi.kernel.money import CURRENCY_EXPONENTS
 from musubi.kernel.timezones import is_selectable
-from musubi.workspaces.choices import Role
+from musubi.workspaces.choices import Language, Role
 from musubi.workspaces.events import WorkspaceCreated
 from musubi.workspaces.models import SLUG_PATTERN, ApiKey, AuditEntry, Membership, User, Workspace
 from musubi.workspaces.rules import Action, may_create_workspaces, role_allows
@@ -248,7 +248,7 @@ def authenticate_api_key(secret: str) -> ApiKey | None:
 
 
 def update_profile(*, user: User, full_name: str, language: str) -> None:
-    if language not in {"ja", "en"}:
+    if language not in Language.values:
         raise InvalidInput(_("Choose Japanese or English."), fields={"language": _("Choose Japanese or English.")})
     user.first_name = full_name.strip()[:150]
     user.language = language

@@ -11,8 +11,8 @@ from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.api.pagination import Cursor
 from musubi.api.types import DateTimeParam, ObjectId
+from musubi.kernel import queries
 from musubi.kernel.errors import NotFound
-from musubi.kernel.models import Fact
 
 router = Router(tags=["facts"])
 
@@ -41,21 +41,13 @@ class FactFilter(Schema):
             summary="Facts, newest first; filter by kind, contact and time")
 @paginate(Cursor, ordering=("-id",))
 def list_facts(request: ApiRequest, filters: Query[FactFilter]) -> Any:
-    facts = Fact.objects.for_workspace(request.workspace)
-    if filters.kind:
-        facts = facts.filter(kind=filters.kind)
-    if filters.contact_id is not None:
-        facts = facts.filter(contact_id=filters.contact_id)
-    if filters.since:
-        facts = facts.filter(occurred_at__gte=filters.since)
-    if filters.until:
-        facts = facts.filter(occurred_at__lt=filters.until)
-    return facts
+    return queries.facts(request.workspace, kind=filters.kind, contact_id=filters.contact_id, since=filters.since,
+                         until=filters.until)
 
 
 @router.get("/facts/{fact_id}", response=with_errors({200: FactOut}), summary="One fact")
 def get_fact(request: ApiRequest, fact_id: ObjectId) -> Any:
-    fact = Fact.objects.for_workspace(request.workspace).filter(pk=fact_id).first()
+    fact = queries.facts(request.workspace).filter(pk=fact_id).first()
     if fact is None:
         raise NotFound("no such fact in this workspace")
     return fact

@@ -3,9 +3,10 @@ from decimal import Decimal
 
 import pytest
 
-from musubi.kernel.facts import record_fact, tax_rate_in_force
+from musubi.kernel.facts import record_fact
 from musubi.kernel.models import AppendOnlyError, Fact
 from musubi.kernel.money import Money
+from musubi.kernel.tax import tax_rate_in_force
 
 
 def test_a_fact_records_amount_and_subject(workspace):
