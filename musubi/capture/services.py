@@ -105,3 +105,17 @@ def follow_link(*, code: str, ip: str, user_agent: str, referrer: str, visitor_i
                         subject=("capture.click", click.pk), data={"link": link.code, "visitor": visitor})
     utm = {"utm_source": link.source.name, "utm_medium": link.source.kind, "utm_campaign": link.code}
     return Redirect(location=rules.with_utm(link.target_url, utm), visitor_id=visitor)
+
+
+def attributed_source(*, workspace: Workspace, visitor_id: str | None, at: dt.datetime | None = None,
+                      window: dt.timedelta | None = None) -> int | None:
+    """The source to credit with an opt-in: the last source this visitor clicked through within the window
+    (30 days unless MUSUBI_ATTRIBUTION_DAYS says otherwise), or None for a direct visit. Clicks by bots and
+    link previews never count."""
+    if not visitor_id:
+        return None
+    at = at or clock.now()
+    window = window or dt.timedelta(days=settings.MUSUBI_ATTRIBUTION_DAYS)
+    return (Click.objects.for_workspace(workspace)
+            .filter(visitor_id=visitor_id, is_bot=False, at__gt=at - window, at__lte=at)
+            .order_by("-at", "-pk").values_list("link__source_id", flat=True).first())

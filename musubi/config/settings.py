@@ -158,6 +158,8 @@ TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
 MUSUBI_DEFAULT_CURRENCY = "JPY"
+# An opt-in is credited to the last source the visitor clicked through within this many days.
+MUSUBI_ATTRIBUTION_DAYS = env_int("MUSUBI_ATTRIBUTION_DAYS", 30)
 
 # --- Static files (vendored, served by the app through WhiteNoise) --------------------------------
 STATIC_URL = "/static/"

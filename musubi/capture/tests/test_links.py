@@ -1,8 +1,11 @@
+import datetime as dt
+
 import pytest
 from django.test import Client
 
 from musubi.capture import services
 from musubi.capture.models import Click
+from musubi.kernel import clock
 from musubi.kernel.errors import InvalidInput
 from musubi.kernel.models import Fact
 from musubi.workspaces.choices import Role
@@ -74,3 +77,31 @@ def test_the_api_counts_people_not_previews(link, owner_key):
     answer = Client().get(f"/api/v1/links/{link.pk}", HTTP_AUTHORIZATION=f"Bearer {owner_key}").json()
     assert (answer["clicks"], answer["visitors"]) == (2, 2)
     assert answer["url"].endswith(f"/r/{link.code}")
+
+
+def test_an_opt_in_is_credited_to_the_last_source_clicked_within_the_window(workspace, owner):
+    actor = Actor(role=Role.OWNER, user=owner)
+    flyer = services.create_source(workspace=workspace, actor=actor, kind="store_spot", name="flyer")
+    newsletter = services.create_source(workspace=workspace, actor=actor, kind="newsletter_ad", name="号外")
+    flyer_link = services.create_link(workspace=workspace, actor=actor, source_id=flyer.pk,
+                                      target_url="https://a.example.jp/")
+    newsletter_link = services.create_link(workspace=workspace, actor=actor, source_id=newsletter.pk,
+                                           target_url="https://a.example.jp/")
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with clock.frozen(start):
+        visitor = services.follow_link(code=flyer_link.code, ip="1.2.3.4", user_agent=PHONE, referrer="",
+                                       visitor_id=None).visitor_id
+    with clock.frozen(start + dt.timedelta(days=3)):
+        services.follow_link(code=newsletter_link.code, ip="1.2.3.4", user_agent="Slackbot 1.0", referrer="",
+                             visitor_id=visitor)  # a link preview: not the person's click
+
+    assert services.attributed_source(workspace=workspace, visitor_id=visitor,
+                                      at=start + dt.timedelta(days=3, hours=12)) == flyer.pk
+    with clock.frozen(start + dt.timedelta(days=4)):
+        services.follow_link(code=newsletter_link.code, ip="1.2.3.4", user_agent=PHONE, referrer="",
+                             visitor_id=visitor)
+    assert services.attributed_source(workspace=workspace, visitor_id=visitor,
+                                      at=start + dt.timedelta(days=5)) == newsletter.pk  # the last touch
+    assert services.attributed_source(workspace=workspace, visitor_id=visitor,
+                                      at=start + dt.timedelta(days=35)) is None  # outside 30 days
+    assert services.attributed_source(workspace=workspace, visitor_id=None) is None
