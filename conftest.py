@@ -98,3 +98,14 @@ def _tax_rates_after_a_flush(request):
         from musubi.kernel.tax import install_japanese_tax_rates
 
         install_japanese_tax_rates()
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on 127.0.0.1 that Django's mail goes to during the test; ``smtp.messages`` holds
+    what it accepted."""
+    from musubi.testing.smtp import smtp_server
+
+    with smtp_server() as inbox:
+        settings.MAILERS = inbox.mailers()
+        yield inbox

@@ -5,3 +5,8 @@ class CaptureConfig(AppConfig):
     name = "musubi.capture"
     label = "capture"
     verbose_name = "Capture"
+
+    def ready(self) -> None:
+        from musubi.capture import confirmations
+
+        confirmations.register()

@@ -119,3 +119,12 @@ def attributed_source(*, workspace: Workspace, visitor_id: str | None, at: dt.da
     return (Click.objects.for_workspace(workspace)
             .filter(visitor_id=visitor_id, is_bot=False, at__gt=at - window, at__lte=at)
             .order_by("-at", "-pk").values_list("link__source_id", flat=True).first())
+
+
+def first_touch_source(*, workspace: Workspace, visitor_id: str | None) -> int | None:
+    """The source of the first link this visitor ever clicked through (people only), kept as a contact's
+    first source while the opt-in itself is credited to the last one."""
+    if not visitor_id:
+        return None
+    return (Click.objects.for_workspace(workspace).filter(visitor_id=visitor_id, is_bot=False)
+            .order_by("at", "pk").values_list("link__source_id", flat=True).first())

@@ -160,6 +160,9 @@ USE_TZ = True
 MUSUBI_DEFAULT_CURRENCY = "JPY"
 # An opt-in is credited to the last source the visitor clicked through within this many days.
 MUSUBI_ATTRIBUTION_DAYS = env_int("MUSUBI_ATTRIBUTION_DAYS", 30)
+# Public opt-in forms: at most this many submissions per IP address per window (a shop's Wi-Fi is one IP).
+MUSUBI_OPTIN_LIMIT = env_int("MUSUBI_OPTIN_LIMIT", 20)
+MUSUBI_OPTIN_WINDOW_SECONDS = env_int("MUSUBI_OPTIN_WINDOW_SECONDS", 600)
 
 # --- Static files (vendored, served by the app through WhiteNoise) --------------------------------
 STATIC_URL = "/static/"

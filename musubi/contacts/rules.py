@@ -30,7 +30,7 @@ def normalise_phone(value: str, *, default_country: str = "JP") -> str:
     (090-1234-5678, ０９０（１２３４）５６７８); others need their +country code."""
     digits = unicodedata.normalize("NFKC", value).strip()
     plus = digits.startswith("+")
-    digits = re.sub(r"[\s\-().]", "", digits.lstrip("+"))
+    digits = re.sub(r"[\s\-().\u2010-\u2015\u2212\u30fc\uff70]", "", digits.lstrip("+"))  # every dash people type
     if not digits.isdigit():
         raise InvalidAddress("a phone number has only digits, spaces, hyphens and brackets")
     if plus:

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from musubi.contacts import rules
-from musubi.contacts.choices import Channel, IdentityKind, LegalBasis, SuppressionReason
+from musubi.contacts.choices import Channel, IdentityKind, LegalBasis, Stage, SuppressionReason
 from musubi.contacts.models import ConsentRecord, Contact, ContactTag, Identity, Suppression, Tag
 from musubi.kernel import clock
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
@@ -68,10 +68,12 @@ def _survivor(contact: Contact) -> Contact:
 
 @transaction.atomic
 def find_or_create_contact(*, workspace: Workspace, addresses: Addresses, name: str = "",
-                           source_id: int | None = None) -> tuple[Contact, bool]:
+                           source_id: int | None = None,
+                           first_source_id: int | None = None) -> tuple[Contact, bool]:
     """The contact these addresses belong to, creating it when none does. When the addresses belong to
     several contacts (someone who first added the shop on LINE and later gave an email), they are merged into
-    the oldest, keeping every history."""
+    the oldest, keeping every history. ``source_id`` is credited as the last source; a new contact's first
+    source is ``first_source_id`` (the first link the person ever clicked) or, without one, ``source_id``."""
     now = clock.now()
     pairs = addresses.identities()
     found = list(Identity.objects.for_workspace(workspace).select_for_update()
@@ -82,7 +84,7 @@ def find_or_create_contact(*, workspace: Workspace, addresses: Addresses, name: 
     created = not contacts
     if created:
         contact = Contact.objects.create(workspace=workspace, name=name.strip()[:200], created_at=now,
-                                         first_source_id=source_id, last_source_id=source_id)
+                                         first_source_id=first_source_id or source_id, last_source_id=source_id)
         record_fact(workspace_id=workspace.pk, kind="contact.created", contact_id=contact.pk, source_id=source_id)
     else:
         contact, *duplicates = contacts
@@ -101,6 +103,31 @@ def find_or_create_contact(*, workspace: Workspace, addresses: Addresses, name: 
     Identity.objects.bulk_create([Identity(workspace=workspace, contact=contact, kind=kind, value=value,
                                            created_at=now) for kind, value in pairs if (kind, value) not in known])
     return contact, created
+
+
+@transaction.atomic
+def update_fields(*, workspace: Workspace, contact: Contact, values: dict[str, Any]) -> None:
+    """Set custom fields and survey answers (a later answer replaces an earlier one under the same key)."""
+    if not values:
+        return
+    survivor = Contact.objects.for_workspace(workspace).select_for_update().get(pk=_survivor(contact).pk)
+    survivor.fields = {**survivor.fields, **values}
+    survivor.save(update_fields=["fields"])
+
+
+_STAGE_ORDER = [Stage.LEAD, Stage.FRONT_CUSTOMER, Stage.BACK_CUSTOMER]
+
+
+def advance_stage(*, workspace: Workspace, contact: Contact, stage: str) -> bool:
+    """Move a contact forward to ``stage`` (a lead who redeemed the front-end coupon becomes a front-end
+    customer); never backward. Returns whether the stage changed."""
+    ahead = _STAGE_ORDER[_STAGE_ORDER.index(Stage(stage)):]
+    changed = Contact.objects.for_workspace(workspace).filter(pk=_survivor(contact).pk).exclude(
+        stage__in=ahead).update(stage=stage)
+    if changed:
+        record_fact(workspace_id=workspace.pk, kind="contact.stage_changed", contact_id=_survivor(contact).pk,
+                    data={"stage": stage})
+    return bool(changed)
 
 
 def _merge(workspace: Workspace, duplicate: Contact, *, into: Contact) -> None:

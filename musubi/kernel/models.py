@@ -122,3 +122,20 @@ class TaxRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.country} {self.category} {self.rate:.0%} from {self.valid_from}"
+
+
+class RateCounter(models.Model):
+    """Hits on a rate-limited key in one fixed window (``period`` = epoch seconds // window length).
+
+    Kept in the database, not a per-process cache, so the limit holds across every web process without
+    another service to run; see ``kernel.ratelimit``."""
+
+    key = models.CharField(max_length=100)
+    period = models.BigIntegerField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "period"], name="ratecounter_unique_period")]
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.period}: {self.hits}"

@@ -49,3 +49,16 @@ def link_qr(request: WorkspaceRequest, slug: str, link_id: int, kind: str) -> Ht
                             content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="qr-{link.code}.{kind}"'
     return response
+
+
+@workspace_page()
+def link_card(request: WorkspaceRequest, slug: str, link_id: int) -> HttpResponse:
+    """A printable A6 card with the link's QR code and the offer's words, for a table or a shop window."""
+    link = queries.link(request.workspace, link_id)
+    url = f"{settings.MUSUBI_BASE_URL}/r/{link.code}"
+    # A link to one of our opt-in forms lends the card the form's headline until the owner writes another.
+    form = queries.capture_point_behind(request.workspace, link.target_url)
+    headline = request.GET.get("headline", form.headline if form else "")[:60]
+    return render(request, "web/capture/link_card.html", {
+        "link": link, "url": url, "qr_svg": rules.qr_code(url, kind="svg", scale=8).decode(),
+        "headline": headline, "note": request.GET.get("note", "")[:120]})

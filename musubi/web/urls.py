@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from musubi.web import capture_pages, catalog_pages, contact_pages, planner_pages, views
+from musubi.web import (
+    capture_pages,
+    catalog_pages,
+    contact_pages,
+    coupon_pages,
+    optin_pages,
+    planner_pages,
+    views,
+)
 from musubi.web.auth_forms import EmailAuthenticationForm, InviteAwarePasswordResetForm
 
 app_name = "web"
@@ -50,6 +58,13 @@ urlpatterns = [
          name="step_remove"),
     path("w/<slug:slug>/sources/", capture_pages.sources, name="sources"),
     path("w/<slug:slug>/links/<int:link_id>/qr.<str:kind>", capture_pages.link_qr, name="link_qr"),
+    path("w/<slug:slug>/links/<int:link_id>/card/", capture_pages.link_card, name="link_card"),
+    path("w/<slug:slug>/forms/", optin_pages.capture_points, name="capture_points"),
+    path("w/<slug:slug>/forms/new/", optin_pages.capture_point_new, name="capture_point_new"),
+    path("w/<slug:slug>/forms/<int:point_id>/", optin_pages.capture_point, name="capture_point"),
+    path("w/<slug:slug>/forms/<int:point_id>/edit/", optin_pages.capture_point_edit, name="capture_point_edit"),
+    path("w/<slug:slug>/coupons/", coupon_pages.coupon_definitions, name="coupons"),
+    path("w/<slug:slug>/counter/", coupon_pages.counter, name="counter"),
     path("w/<slug:slug>/contacts/", contact_pages.contact_list, name="contacts"),
     path("w/<slug:slug>/contacts/<int:contact_id>/", contact_pages.contact_detail, name="contact"),
     path("w/<slug:slug>/contacts/<int:contact_id>/export/", contact_pages.contact_export, name="contact_export"),
