@@ -37,7 +37,7 @@ def test_redeeming_twice_is_refused_with_when_it_was_used(workspace, coupon):
     coupons.redeem(workspace=workspace, actor=STAFF, code=coupon.code)
     with pytest.raises(Conflict) as refused:
         coupons.redeem(workspace=workspace, actor=STAFF, code=coupon.code)
-    assert refused.value.code == "coupon_used_up" and "使用済み" in refused.value.message or "already used" in (
+    assert (refused.value.code == "coupon_used_up" and "使用済み" in refused.value.message) or "already used" in (
         refused.value.message)
     assert Redemption.objects.count() == 1
     assert Fact.objects.filter(kind="coupon.redeemed").count() == 1
