@@ -104,7 +104,8 @@ def test_changing_the_wording_makes_a_new_version_and_consent_points_at_what_was
 def test_an_opt_in_for_a_version_that_was_replaced_is_refused(workspace):
     point = capture_point(workspace)
     points.update_capture_point(workspace=workspace, actor=owner_actor(), capture_point_id=point.pk,
-                                setup=points.Setup(name="x"), wording=wording(consent_text="メールとLINEで受け取ります"))
+                                setup=points.Setup(name="x"),
+                                wording=wording(consent_text="メールとLINEで受け取ります"))
     with pytest.raises(Conflict):
         points.submit(point=point, entry=entry(version_number=1))
     assert not Submission.objects.exists()
