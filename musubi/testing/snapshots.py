@@ -6,7 +6,18 @@ from decimal import Decimal
 from typing import Any
 
 from musubi.capture import services as capture
-from musubi.capture.models import Source, SourceCost, TrackingLink
+from musubi.capture import coupons, points
+from musubi.capture.models import (
+    CapturePoint,
+    CapturePointVersion,
+    Coupon,
+    CouponDefinition,
+    Redemption,
+    Source,
+    SourceCost,
+    Submission,
+    TrackingLink,
+)
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
 from musubi.contacts import services as contacts
@@ -24,7 +35,8 @@ MARKER = "zq-owners-own-zq"
 # Object ids and a slug that exist nowhere: an outsider must get exactly the answer these get.
 MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 999999, "fact_id": 999999,
            "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999,
-           "contact_id": 999999, "source_id": 999999, "link_id": 999999,
+           "contact_id": 999999, "source_id": 999999, "link_id": 999999, "point_id": 999999,
+           "capture_point_id": 999999, "code": "ZZZZZZZZZZ",
            "kind": "svg"}
 
 
@@ -52,7 +64,19 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     capture.add_cost(workspace=workspace, actor=actor, source_id=source.pk, amount=1234, spent_on=dt.date(2026, 1, 1))
     link = capture.create_link(workspace=workspace, actor=actor, source_id=source.pk,
                                target_url=f"https://example.jp/{MARKER}")
+    definition = coupons.create_definition(workspace=workspace, actor=actor, terms=coupons.Terms(
+        name=f"coupon {MARKER}", benefit=f"benefit {MARKER}", cost=100))
+    point = points.create_capture_point(
+        workspace=workspace, actor=actor,
+        setup=points.Setup(name=f"form {MARKER}", incentive="coupon", coupon_id=definition.pk),
+        wording=points.Wording(headline=f"headline {MARKER}", consent_text="ok", purpose_text="news",
+                               sender_name=f"sender {MARKER}"))
+    submission = points.submit(point=point, entry=points.Entry(email=f"optin-{MARKER}@example.jp", name="x",
+                                                               consented=True))
+    assert submission.coupon is not None
+    coupons.redeem(workspace=workspace, actor=actor, code=submission.coupon.code)
     return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
+            "point_id": point.pk, "capture_point_id": point.pk, "code": submission.coupon.code,
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
@@ -68,6 +92,8 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Offer, "name", "price", "status"), rows(Premium, "legal_value"), rows(Ladder, "name"),
         rows(LadderStep, "take_rate"), rows(Plan, "name", "inputs"), rows(Contact, "name", "erased_at"),
         rows(Identity, "value"), rows(ConsentRecord, "address"), rows(Source, "name"), rows(SourceCost, "amount"),
-        rows(TrackingLink, "target_url", "active"),
+        rows(TrackingLink, "target_url", "active"), rows(CouponDefinition, "name", "active"),
+        rows(CapturePoint, "name", "active", "incentive"), rows(CapturePointVersion, "headline"),
+        rows(Submission, "status"), rows(Coupon, "redemptions_count"), rows(Redemption, "number"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

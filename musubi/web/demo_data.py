@@ -13,6 +13,10 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
+from django.conf import settings
+
+from musubi.capture import coupons, points
+from musubi.capture import services as capture
 from musubi.catalog import services as catalog
 from musubi.planner import services as planner
 from musubi.workspaces.models import Workspace
@@ -76,6 +80,44 @@ def izakaya(workspace: Workspace, actor: Actor) -> None:
                                 "uncertainty": {"draws": 2000, "seed": 7,
                                                 "ranges": {"backs.0.take_rate": ["0.3", "0.6"],
                                                            "backs.0.retention": ["0.4", "0.75"]}}})
+    _izakaya_capture(workspace, actor, free_dish.pk)
+
+
+def _izakaya_capture(workspace: Workspace, actor: Actor, offer_id: int) -> None:
+    """The table QR codes: a coupon for the free dish, the opt-in form it comes from, a link per spot, and a
+    few guests who registered through table 12 and the shop window."""
+    ws: dict[str, Any] = {"workspace": workspace, "actor": actor}
+    dish = coupons.create_definition(**ws, terms=coupons.Terms(
+        name="友だち登録の一品無料", benefit="本日のおつまみ一品 無料", offer_id=offer_id, cost=60, valid_days=30))
+    point = points.create_capture_point(
+        **ws, setup=points.Setup(name="卓上QR：登録で一品無料", offer_id=offer_id, incentive="coupon",
+                                 coupon_id=dish.pk, tags=["卓上QR"]),
+        wording=points.Wording(
+            headline="ご登録で、本日のおつまみ一品無料！",
+            body="メールアドレスをご登録いただくと、今すぐ使えるクーポンをお送りします。\n"
+                 "雨の日限定のビール半額など、お得なお知らせもお届けします。",
+            questions=[{"key": "visits", "label": "ご来店は何回目ですか？", "kind": "single", "required": True,
+                        "options": ["初めて", "2〜3回目", "常連です"]},
+                       {"key": "likes", "label": "お好きなものは？（いくつでも）", "kind": "multiple",
+                        "required": False, "options": ["唐揚げ", "焼き鳥", "刺身", "日本酒"]}],
+            consent_text="居酒屋むすびからのお知らせ（メール）を受け取ることに同意します",
+            purpose_text="ご登録の情報は、クーポンの発行と、当店からのお知らせの配信にのみ利用します。",
+            sender_name="株式会社むすびフーズ", privacy_url="https://izakaya-musubi.example.jp/privacy",
+            tokushoho_url="https://izakaya-musubi.example.jp/tokushoho", button_label="登録してクーポンを受け取る",
+            thanks_text="ご登録ありがとうございます！この画面をスタッフにお見せください。"))
+    page = f"{settings.MUSUBI_BASE_URL}/p/{point.code}"
+    guests = {"テーブル12": ["sato@example.jp", "suzuki@example.jp", "takahashi@example.jp"],
+              "店頭ポスター": ["tanaka@example.jp"]}
+    for spot, emails in guests.items():
+        source = capture.create_source(**ws, kind="store_spot", name=spot)
+        link = capture.create_link(**ws, source_id=source.pk, target_url=page)
+        for email in emails:
+            visitor = capture.follow_link(code=link.code, ip="192.0.2.10", user_agent="Mozilla/5.0 (iPhone)",
+                                          referrer="", visitor_id=None).visitor_id
+            points.submit(point=point, entry=points.Entry(
+                email=email, name=email.split("@")[0].capitalize(), consented=True,
+                answers={"visits": "初めて", "likes": ["唐揚げ"]}, visitor_id=visitor, ip_address="192.0.2.10",
+                user_agent="Mozilla/5.0 (iPhone)"))
 
 
 def info_products(workspace: Workspace, actor: Actor) -> None:

@@ -315,14 +315,13 @@ def issue_coupon(request: ApiRequest, payload: IssueIn) -> Any:
     return Status(201, coupons.find(workspace=request.workspace, code=coupon.code))
 
 
-@router.get("/coupons/{code}", response=with_errors({200: CouponOut}), summary="A coupon by its code")
-def get_coupon(request: ApiRequest, code: str) -> Any:
-    return coupons.find(workspace=request.workspace, code=code[:64])
-
-
 @router.post("/coupons/redeem", response=with_errors({201: RedemptionOut}),
              summary="Redeem a coupon once; 409 says why when it cannot be (used, expired, not yet valid)")
 def redeem(request: ApiRequest, payload: RedeemIn) -> Any:
     return Status(201, coupons.redeem(workspace=request.workspace, actor=request.actor, code=payload.code))
 
 
+# Declared after /coupons/redeem: a path parameter would otherwise swallow "redeem".
+@router.get("/coupons/{code}", response=with_errors({200: CouponOut}), summary="A coupon by its code")
+def get_coupon(request: ApiRequest, code: str) -> Any:
+    return coupons.find(workspace=request.workspace, code=code[:64])

@@ -61,6 +61,10 @@ VALID_BODIES = {
     ("post", "/api/v1/contacts/{contact_id}/tags"): {"tags": ["x"]},
     ("post", "/api/v1/sources/{source_id}/costs"): {"amount": 1, "spent_on": "2026-01-01"},
     ("post", "/api/v1/ladders/{ladder_id}/steps"): {"front_id": "offer_id", "back_id": "offer_id", "take_rate": "0.1"},
+    ("put", "/api/v1/capture-points/{capture_point_id}"): {
+        "name": "x", "wording": {"headline": "x", "consent_text": "x", "purpose_text": "x", "sender_name": "x"}},
+    ("post", "/api/v1/capture-points/{capture_point_id}/submissions"): {"email": "a@example.jp", "name": "a",
+                                                                         "consented": True},
 }
 
 
