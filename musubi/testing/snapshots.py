@@ -5,8 +5,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from musubi.capture import services as capture
 from musubi.capture import coupons, points
+from musubi.capture import services as capture
 from musubi.capture.models import (
     CapturePoint,
     CapturePointVersion,
@@ -73,10 +73,10 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
                                sender_name=f"sender {MARKER}"))
     submission = points.submit(point=point, entry=points.Entry(email=f"optin-{MARKER}@example.jp", name="x",
                                                                consented=True))
-    assert submission.coupon is not None
-    coupons.redeem(workspace=workspace, actor=actor, code=submission.coupon.code)
+    coupon = Coupon.objects.get(pk=submission.coupon_id)
+    coupons.redeem(workspace=workspace, actor=actor, code=coupon.code)
     return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
-            "point_id": point.pk, "capture_point_id": point.pk, "code": submission.coupon.code,
+            "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code,
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
