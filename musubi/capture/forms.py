@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from musubi.capture.choices import FieldKind
 from musubi.capture.models import CapturePoint, CapturePointVersion
@@ -23,7 +24,7 @@ class OptInForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.point, self.version = point, version
         if version.ask_name:
-            self.fields["name"] = forms.CharField(label=_("Name"), required=False, max_length=200,
+            self.fields["name"] = forms.CharField(label=pgettext_lazy("opt-in form", "Name"), required=False, max_length=200,
                                                   widget=forms.TextInput(attrs={"autocomplete": "name"}))
         if version.ask_email:
             self.fields["email"] = forms.CharField(label=_("Email address"), required=False, max_length=254,

@@ -182,3 +182,63 @@ def test_an_owner_makes_a_qr_code_for_a_table(live_server, page):
     page.get_by_role("button", name="リンクを作成").click()
     expect(page.get_by_role("link", name="PNG")).to_be_visible()
     shot(page, "16-sources-links-ja")
+
+
+def test_a_guest_opts_in_from_a_table_qr_on_a_phone_and_the_staff_redeem_the_coupon_once(live_server, browser, page):
+    from musubi.capture import services as capture
+    from musubi.capture.models import CapturePoint, Submission
+    from musubi.workspaces.services import SYSTEM
+
+    call_command("demo")
+    point = CapturePoint.objects.get(workspace__slug="izakaya-musubi")
+    table = capture.create_source(workspace=point.workspace, actor=SYSTEM, kind="store_spot", name="テーブル5")
+    link = capture.create_link(workspace=point.workspace, actor=SYSTEM, source_id=table.pk,
+                               target_url=f"{live_server.url}/p/{point.code}")
+    # A phone's own user agent: headless Chromium names itself, and clicks by such agents are not people.
+    phone = {"locale": "ja-JP", "viewport": {"width": 390, "height": 844}, "is_mobile": True,
+             "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+                           "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"}
+
+    guest = browser.new_context(**phone).new_page()
+    guest.goto(f"{live_server.url}/r/{link.code}")  # what scanning the table's QR code opens
+    expect(guest.get_by_role("heading", name="ご登録で、本日のおつまみ一品無料！")).to_be_visible()
+    expect(guest.get_by_label("居酒屋むすびからのお知らせ（メール）を受け取ることに同意します")).not_to_be_checked()
+    guest.get_by_label("お名前").fill("小林 さくら")
+    guest.get_by_label("メールアドレス").fill("sakura@example.jp")
+    guest.get_by_role("button", name="登録してクーポンを受け取る").click()
+    expect(guest.get_by_text("同意のチェックがないとご登録いただけません。")).to_be_visible()
+    expect(guest.get_by_text("この質問にお答えください。")).to_be_visible()
+    shot(guest, "17-optin-errors-phone-ja")
+    guest.get_by_label("初めて").check()
+    guest.get_by_label("焼き鳥").check()
+    guest.get_by_label("居酒屋むすびからのお知らせ（メール）を受け取ることに同意します").check()
+    guest.get_by_role("button", name="登録してクーポンを受け取る").click()
+    expect(guest.get_by_role("heading", name="ご登録ありがとうございます")).to_be_visible()
+    expect(guest.get_by_text("本日のおつまみ一品 無料")).to_be_visible()
+    shot(guest, "18-coupon-phone-ja")
+    submission = Submission.objects.get(contact__identities__value="sakura@example.jp")
+    assert submission.source_id == table.pk  # credited to the table whose QR code was scanned
+    code = submission.coupon.code
+
+    staff = browser.new_context(**phone).new_page()
+    staff.goto(f"{live_server.url}/c/{code}?staff=1")  # the staff member scans the coupon with their phone
+    staff.get_by_label("メールアドレス").fill("staff@example.com")
+    staff.get_by_label("パスワード").fill("musubi-demo")
+    staff.get_by_role("button", name="ログイン").click()
+    expect(staff.get_by_role("heading", name="クーポンを使用済みにする")).to_be_visible()
+    expect(staff.get_by_text("小林 さくら")).to_be_visible()
+    staff.get_by_role("button", name="使用済みにする").click()
+    expect(staff.get_by_text("使用済みにしました：本日のおつまみ一品 無料")).to_be_visible()
+    staff.get_by_label("クーポンコード").fill(f"{code[:5].lower()}-{code[5:].lower()}")
+    staff.get_by_role("button", name="確認").click()
+    expect(staff.get_by_text("このクーポンは使用済みです")).to_be_visible()
+    expect(staff.get_by_role("button", name="使用済みにする")).to_have_count(0)
+    shot(staff, "19-counter-used-phone-ja")
+
+    sign_in_as_demo(page, live_server.url)
+    page.goto(f"{live_server.url}/w/izakaya-musubi/forms/{point.pk}/")
+    expect(page.get_by_role("cell", name="テーブル5")).to_be_visible()
+    shot(page, "20-optin-form-owner-ja")
+    page.goto(f"{live_server.url}/w/izakaya-musubi/contacts/{submission.contact_id}/")
+    expect(page.get_by_text(f"登録フォーム {point.pk}（バージョン 1）")).to_be_visible()
+    shot(page, "21-contact-from-optin-ja")
