@@ -24,7 +24,8 @@ class OptInForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.point, self.version = point, version
         if version.ask_name:
-            self.fields["name"] = forms.CharField(label=pgettext_lazy("opt-in form", "Name"), required=False, max_length=200,
+            self.fields["name"] = forms.CharField(label=pgettext_lazy("opt-in form", "Name"), required=False,
+                                                  max_length=200,
                                                   widget=forms.TextInput(attrs={"autocomplete": "name"}))
         if version.ask_email:
             self.fields["email"] = forms.CharField(label=_("Email address"), required=False, max_length=254,
