@@ -73,7 +73,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
                                sender_name=f"sender {MARKER}"))
     submission = points.submit(point=point, entry=points.Entry(email=f"optin-{MARKER}@example.jp", name="x",
                                                                consented=True))
-    coupon = Coupon.objects.get(pk=submission.coupon_id)
+    coupon = Coupon.objects.get(contact=submission.contact)
     coupons.redeem(workspace=workspace, actor=actor, code=coupon.code)
     return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code,
