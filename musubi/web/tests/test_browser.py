@@ -180,7 +180,8 @@ def test_an_owner_makes_a_qr_code_for_a_table(live_server, page):
     page.get_by_role("button", name="集客元を追加").click()
     page.get_by_label("リンク先").fill("https://izakaya.example.jp/line")
     page.get_by_role("button", name="リンクを作成").click()
-    expect(page.get_by_role("link", name="PNG")).to_be_visible()
+    new_row = page.get_by_role("row").filter(has_text="izakaya.example.jp/line")
+    expect(new_row.get_by_role("link", name="PNG")).to_be_visible()
     shot(page, "16-sources-links-ja")
 
 
