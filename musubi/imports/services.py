@@ -4,17 +4,20 @@ added, then ask a worker for a dry run or the import itself."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from musubi.capture import services as capture
 from musubi.capture.choices import SourceKind
 from musubi.contacts.choices import LegalBasis
+from musubi.contacts.models import Contact
 from musubi.imports import rules, storage
 from musubi.imports.choices import Encoding, Phase
+from musubi.imports.exports import export_csv
 from musubi.imports.models import Import, ImportRow
 from musubi.kernel import clock
 from musubi.kernel.claims import WorkStatus
@@ -168,3 +171,37 @@ def start(*, workspace: Workspace, actor: Actor, import_id: int, dry_run: bool) 
     job.save()
     record_audit(workspace=workspace, actor=actor, action="import.started", obj=job, changes={"dry_run": dry_run})
     return job
+
+
+def apply_named_mapping(job: Import, named: dict[str, str]) -> list[dict[str, str]]:
+    """The import's guessed mapping with the columns named in ``named`` (header → ``email``, ``name``, ``phone``,
+    ``line_user_id``, ``tags``, ``ignore`` or ``field:<key>``) changed, as the API takes it."""
+    mapping = [dict(m) for m in job.mapping]
+    fields: dict[str, str] = {}
+    for header, target in named.items():
+        matches = [i for i, h in enumerate(job.headers) if h == header]
+        if len(matches) != 1:
+            fields[f"mapping.{header}"] = (_("The file has no column with this header.") if not matches
+                                           else _("Several columns have this header."))
+            continue
+        kind, _sep, key = str(target).partition(":")
+        mapping[matches[0]] = {"target": kind, "key": key.strip()}
+    if fields:
+        raise _invalid(fields)
+    return mapping
+
+
+def export_stream(*, workspace: Workspace, actor: Actor, contacts: QuerySet[Contact], encoding: str) -> Iterator[bytes]:
+    """``exports.export_csv`` for a person or key allowed to take the list away, with an audit entry (rows, and
+    characters Shift_JIS could not hold) written once the last byte is out."""
+    actor.require(Action.MANAGE)
+    if encoding not in Encoding.values:
+        raise _invalid({"encoding": _("Choose UTF-8 or Shift_JIS.")})
+    export = export_csv(workspace, contacts, encoding=encoding)
+
+    def stream() -> Iterator[bytes]:
+        yield from export
+        record_audit(workspace=workspace, actor=actor, action="contacts.exported",
+                     changes={"rows": export.rows, "encoding": encoding, "replaced": export.replaced})
+
+    return stream()

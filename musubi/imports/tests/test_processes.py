@@ -29,8 +29,9 @@ def start_worker(*, once: bool) -> subprocess.Popen:
     command = [sys.executable, "-m", "musubi.cli", "worker", "--queue", "imports", "--no-tasks"]
     if once:
         command.append("--once")
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "musubi.config.test_settings", "DATABASE_URL": database_url(),
-                   "MUSUBI_LOG_LEVEL": "WARNING", "MUSUBI_IMPORT_CHUNK_ROWS": "20", "MUSUBI_IMPORT_LEASE_SECONDS": "2"}
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "musubi.config.test_settings",
+                   "DATABASE_URL": database_url(), "MUSUBI_LOG_LEVEL": "WARNING",
+                   "MUSUBI_IMPORT_CHUNK_ROWS": "20", "MUSUBI_IMPORT_LEASE_SECONDS": "2"}
     return subprocess.Popen(command, cwd=ROOT, env=environment)
 
 
