@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from musubi.web import capture_pages, catalog_pages, contact_pages, planner_pages, views
+from musubi.web import capture_pages, catalog_pages, contact_pages, imports_pages, planner_pages, views
 from musubi.web.auth_forms import EmailAuthenticationForm, InviteAwarePasswordResetForm
 
 app_name = "web"
@@ -51,9 +51,14 @@ urlpatterns = [
     path("w/<slug:slug>/sources/", capture_pages.sources, name="sources"),
     path("w/<slug:slug>/links/<int:link_id>/qr.<str:kind>", capture_pages.link_qr, name="link_qr"),
     path("w/<slug:slug>/contacts/", contact_pages.contact_list, name="contacts"),
+    path("w/<slug:slug>/contacts/export.csv", imports_pages.contacts_export, name="contacts_export"),
     path("w/<slug:slug>/contacts/<int:contact_id>/", contact_pages.contact_detail, name="contact"),
     path("w/<slug:slug>/contacts/<int:contact_id>/export/", contact_pages.contact_export, name="contact_export"),
     path("w/<slug:slug>/contacts/<int:contact_id>/erase/", contact_pages.contact_erase, name="contact_erase"),
+    path("w/<slug:slug>/imports/", imports_pages.import_list, name="imports"),
+    path("w/<slug:slug>/imports/<int:import_id>/", imports_pages.import_detail, name="import"),
+    path("w/<slug:slug>/imports/<int:import_id>/progress/", imports_pages.import_progress, name="import_progress"),
+    path("w/<slug:slug>/imports/<int:import_id>/rejected.csv", imports_pages.import_errors, name="import_errors"),
     path("w/<slug:slug>/plans/", planner_pages.plan_list, name="plans"),
     path("w/<slug:slug>/plans/new/", planner_pages.plan_new, name="plan_new"),
     path("w/<slug:slug>/plans/compare/", planner_pages.plan_compare, name="plan_compare"),
