@@ -4,7 +4,7 @@ CSV export of the contact list. Owners only: taking a list in or out is not coun
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
@@ -72,7 +72,7 @@ def import_progress(request: WorkspaceRequest, slug: str, import_id: int) -> Htt
 
 
 @workspace_page(Action.MANAGE)
-def import_errors(request: WorkspaceRequest, slug: str, import_id: int) -> HttpResponse:
+def import_errors(request: WorkspaceRequest, slug: str, import_id: int) -> HttpResponseBase:
     job = queries.import_(request.workspace, import_id)
     response = StreamingHttpResponse(queries.rejected_rows_csv(job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected.csv"'
@@ -80,7 +80,7 @@ def import_errors(request: WorkspaceRequest, slug: str, import_id: int) -> HttpR
 
 
 @workspace_page(Action.MANAGE)
-def contacts_export(request: WorkspaceRequest, slug: str) -> HttpResponse:
+def contacts_export(request: WorkspaceRequest, slug: str) -> HttpResponseBase:
     encoding = request.GET.get("encoding", Encoding.UTF8)
     found = contact_queries.contacts(request.workspace, search=request.GET.get("q", "")[:200],
                                      tag=request.GET.get("tag", "")[:100])
