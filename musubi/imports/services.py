@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from musubi.capture import services as capture
@@ -44,8 +45,8 @@ def upload(*, workspace: Workspace, actor: Actor, file_name: str, size: int, chu
     actor.require(Action.MANAGE)
     limit = settings.MUSUBI_IMPORT_MAX_BYTES
     if size > limit:
-        raise _invalid({"file": _("The file is larger than %(mb)d MB. Split it into smaller files.") % {
-            "mb": limit // (1024 * 1024)}})
+        raise _invalid({"file": _("The file is larger than %(limit)s. Split it into smaller files.") % {
+            "limit": filesizeformat(limit)}})
     if size == 0:
         raise _invalid({"file": _("The file is empty.")})
     if encoding and encoding not in Encoding.values:

@@ -44,7 +44,9 @@ class ImportSettingsForm(ServiceErrorsMixin):
             column = job.mapping[index] if index < len(job.mapping) else {"target": Target.IGNORE, "key": ""}
             target = forms.ChoiceField(label=header or _("column %(n)d") % {"n": index + 1}, choices=Target.choices,
                                        initial=column["target"])
-            key = forms.CharField(label=_("Field name"), max_length=50, required=False, initial=column["key"])
+            key = forms.CharField(label=_("Field name"), max_length=50, required=False, initial=column["key"],
+                                  widget=forms.TextInput(attrs={"placeholder": _("Field name"),
+                                                                "aria-label": _("Field name")}))
             self.fields[f"target_{index}"] = target
             self.fields[f"key_{index}"] = key
             samples = [row[index] for row in job.preview if index < len(row) and row[index].strip()][:3]

@@ -48,7 +48,8 @@ def test_an_import_is_uploaded_checked_and_read_back_with_its_errors(owner_key, 
     work()
     done = get(owner_key, f"/api/v1/imports/{body['id']}").json()
     assert (done["phase"], done["rows"], done["invalid"], done["errors"], done["progress"]) == ("checked", 2, 1, 1, 100)
-    assert done["first_errors"] == [{"line": 3, "message": "メールアドレス: “bad-address” is not an email address."}]
+    assert done["first_errors"] == [
+        {"line": 3, "message": "メールアドレス: “bad-address” はメールアドレスではありません。"}]
     assert not Contact.objects.exists()
     errors = get(owner_key, f"/api/v1/imports/{body['id']}/errors.csv")
     assert errors["Content-Type"] == "text/csv; charset=utf-8"
@@ -92,7 +93,7 @@ def test_a_file_over_the_limit_is_a_400(owner_key, workspace, settings):
     settings.MUSUBI_IMPORT_MAX_BYTES = 50
     response = post(owner_key, csv_bytes([HEADER, *ROWS * 3]))
     assert response.status_code == 400
-    assert "larger than" in response.json()["error"]["fields"]["file"]
+    assert "を超えています" in response.json()["error"]["fields"]["file"]
     assert nothing_written()
 
 

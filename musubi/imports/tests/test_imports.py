@@ -38,7 +38,7 @@ def test_a_utf8_file_with_a_bom_reads_its_first_header_cleanly(workspace):
 def test_a_file_in_neither_encoding_is_refused_and_nothing_is_kept(workspace):
     with pytest.raises(InvalidInput) as refused:
         upload(workspace, "メールアドレス,氏名\r\ntaro@example.jp,山田".encode("utf-16"))
-    assert "neither UTF-8 nor Shift_JIS" in refused.value.fields["file"]
+    assert "UTF-8 でも Shift_JIS でもない" in refused.value.fields["file"]
     assert not Import.objects.exists() and not ImportBlock.objects.exists()
 
 
@@ -55,7 +55,7 @@ def test_the_owner_may_override_the_encoding_but_not_with_one_the_bytes_are_not_
 def test_a_file_over_the_size_limit_is_refused(workspace):
     with pytest.raises(InvalidInput) as refused:
         upload(workspace, csv_bytes([HEADER, *[GOOD] * 5]))
-    assert "larger than" in refused.value.fields["file"]
+    assert "を超えています" in refused.value.fields["file"]
     assert not Import.objects.exists()
 
 
@@ -102,9 +102,9 @@ def test_a_dry_run_counts_and_names_every_bad_row_and_writes_nothing(workspace):
     assert (job.rows_total, job.blank_rows, job.invalid_rows, job.duplicate_rows, job.good_rows) == (6, 1, 3, 1, 2)
     errors = [(e.line, e.message) for e in queries.first_errors(job)]
     assert [line for line, _m in errors] == [3, 4, 5, 7]
-    assert errors[0][1] == "メールアドレス: “hanako@example” is not an email address."
-    assert errors[1][1].startswith("電話番号: “12345” is not a phone number")
-    assert "Row 2 has the same" in errors[3][1]
+    assert errors[0][1] == "メールアドレス: “hanako@example” はメールアドレスではありません。"
+    assert errors[1][1].startswith("電話番号: “12345” は電話番号ではありません")
+    assert "2 行目と同じ" in errors[3][1]
     assert not Contact.objects.exists() and not ConsentRecord.objects.exists() and not Source.objects.exists()
     assert not Fact.objects.filter(kind__startswith="contact").exists()
 
@@ -124,9 +124,9 @@ def test_the_rejected_rows_come_back_as_they_were_with_the_reason(workspace):
     job = imported(workspace, ROWS, skip_invalid=True)
     text = b"".join(queries.rejected_rows_csv(job)).decode("utf-8-sig")
     lines = text.splitlines()
-    assert lines[0] == ",".join([*HEADER, "Reason"])
-    assert lines[1].startswith("hanako@example,佐藤 花子,03-1234-5678,,,,メールアドレス: “hanako@example”")
-    assert lines[4].startswith("TARO@example.jp,山田（重複）,,,,,\"Row 2 has the same")
+    assert lines[0] == ",".join([*HEADER, "エラー理由"])
+    assert lines[1].startswith("hanako@example,佐藤 花子,03-1234-5678,,,,メールアドレス: “hanako@example” は")
+    assert lines[4].startswith("TARO@example.jp,山田（重複）,,,,,2 行目と同じ")
     assert len(lines) == 5
     # Only the rejected rows are kept once the import is done.
     assert ImportRow.objects.filter(job=job).count() == 4
@@ -135,7 +135,7 @@ def test_the_rejected_rows_come_back_as_they_were_with_the_reason(workspace):
 def test_each_imported_address_gets_a_consent_record_on_the_basis_credited_to_the_imports_source(workspace):
     job = imported(workspace, [GOOD], basis="transaction", note="2023年 ご購入者名簿")
     source = Source.objects.get(pk=job.source_id)
-    assert (source.kind, source.name) == ("import", f"CSV import: customers.csv (#{job.pk})")
+    assert (source.kind, source.name) == ("import", f"CSVインポート：customers.csv（#{job.pk}）")
     assert sorted(ConsentRecord.objects.values_list("channel", "address", "basis", "granted", "source_id")) == [
         ("email", "taro@example.jp", "transaction", True, source.pk),
         ("sms", "+819012345678", "transaction", True, source.pk)]

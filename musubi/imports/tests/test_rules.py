@@ -25,8 +25,8 @@ def test_a_mapping_needs_an_address_and_names_each_wrong_column():
     headers = ["a", "b", "c"]
     assert rules.mapping_problems([{"target": "name", "key": ""}, {"target": "ignore", "key": ""},
                                    {"target": "tags", "key": ""}], headers) == {
-        "mapping": "Map at least one column to the email address, the phone number or the LINE user ID: a contact "
-                   "needs a way to be reached."}
+        "mapping": "メールアドレス・電話番号・LINE ユーザーIDのどれか 1 列以上を割り当ててください。"
+                   "連絡先には連絡手段が必要です。"}
     problems = rules.mapping_problems([{"target": "email", "key": ""}, {"target": "email", "key": ""},
                                        {"target": "field", "key": " "}], headers)
     assert set(problems) == {"mapping.1", "mapping.2"}
@@ -51,7 +51,7 @@ def checker(headers):
 def test_a_row_names_each_bad_cell_by_its_column():
     row = checker(["メール", "電話番号", "LINE ID"]).check(["taro@", "12-34", "Uxyz"])
     assert [column for column, _message in row.problems] == ["メール", "電話番号", "LINE ID"]
-    assert "“taro@” is not an email address." in rules.problem_text(row.problems)
+    assert "メール: “taro@” はメールアドレスではありません。" in rules.problem_text(row.problems)
 
 
 def test_a_good_row_is_normalised_and_a_blank_one_is_skipped():
@@ -61,7 +61,7 @@ def test_a_good_row_is_normalised_and_a_blank_one_is_skipped():
         "taro@example.jp", "山田 太郎", "+819012345678", ["VIP", "常連", "2024"], {"メモ": "辛口"}, [])
     assert check.check(["", " ", "", "", "", ""]) is None
     assert check.check(["", "山田", "", "", "", ""]).problems == [
-        ("", "This row has no email address, phone number or LINE user ID.")]
+        ("", "この行にはメールアドレス・電話番号・LINE ユーザーIDがありません。")]
 
 
 def test_target_choices_cover_the_guesses():
