@@ -42,7 +42,7 @@ def field_path(loc: list[Any] | tuple[Any, ...]) -> str:
     parts = list(loc)
     if parts and parts[0] == "body":
         parts = parts[2:] if len(parts) > 2 else ["body"]
-    elif parts and parts[0] in {"query", "path", "header", "cookie", "form"}:
+    elif parts and parts[0] in {"query", "path", "header", "cookie", "form", "file"}:
         parts = parts[1:]
     return ".".join(str(p) for p in parts) or "body"
 

@@ -4,7 +4,7 @@ from ninja import NinjaAPI
 
 from musubi.api.auth import ApiKeyAuth
 from musubi.api.errors import JsonObjectParser, install_error_handlers
-from musubi.api.routers import capture, catalog, contacts, facts, optins, planner, workspace
+from musubi.api.routers import capture, catalog, contacts, facts, imports, optins, planner, workspace
 
 api = NinjaAPI(
     title="Musubi API",
@@ -20,6 +20,7 @@ api.add_router("", workspace.router)
 api.add_router("", facts.router)
 api.add_router("", catalog.router)
 api.add_router("", planner.router)
+api.add_router("", imports.router)  # before contacts: /contacts/export.csv is not a contact's id
 api.add_router("", contacts.router)
 api.add_router("", capture.router)
 api.add_router("", optins.router)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "musubi.contacts",
     "musubi.planner",
     "musubi.capture",
+    "musubi.imports",
     "musubi.web",
     "musubi.api",
 ]
@@ -201,6 +202,11 @@ DEFAULT_FROM_EMAIL = env_str("MUSUBI_DEFAULT_FROM_EMAIL", "musubi@localhost")
 # --- Background work ------------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 MUSUBI_WORKER_POLL_SECONDS = float(env_str("MUSUBI_WORKER_POLL_SECONDS", "1.0"))
+# CSV imports: the largest file accepted, the rows a worker checks or writes per committed chunk, and how long
+# a worker's claim on an import lasts without progress before another worker may take it over.
+MUSUBI_IMPORT_MAX_BYTES = env_int("MUSUBI_IMPORT_MAX_MB", 200) * 1024 * 1024
+MUSUBI_IMPORT_CHUNK_ROWS = env_int("MUSUBI_IMPORT_CHUNK_ROWS", 5000)
+MUSUBI_IMPORT_LEASE_SECONDS = env_int("MUSUBI_IMPORT_LEASE_SECONDS", 120)
 
 LOGGING = {
     "version": 1,

@@ -13,6 +13,7 @@ from musubi.workspaces.models import Workspace
 
 def contacts(workspace: Workspace, *, search: str = "", tag: str = "") -> QuerySet[Contact]:
     """The workspace's people (merged records folded into their survivor), newest first."""
+    search, tag = search.replace("\x00", ""), tag.replace("\x00", "")  # PostgreSQL cannot compare text with NUL
     found = (Contact.objects.for_workspace(workspace).filter(merged_into__isnull=True)
              .prefetch_related(Prefetch("identities", queryset=Identity.objects.order_by("kind", "pk")), "tags")
              .order_by("-created_at", "-pk"))

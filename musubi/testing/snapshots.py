@@ -22,6 +22,8 @@ from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
 from musubi.contacts import services as contacts
 from musubi.contacts.models import ConsentRecord, Contact, Identity
+from musubi.imports import services as imports
+from musubi.imports.models import Import, ImportRow
 from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
 from musubi.planner import services as planner
@@ -36,7 +38,7 @@ MARKER = "zq-owners-own-zq"
 MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 999999, "fact_id": 999999,
            "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999,
            "contact_id": 999999, "source_id": 999999, "link_id": 999999, "point_id": 999999,
-           "capture_point_id": 999999, "code": "ZZZZZZZZZZ",
+           "capture_point_id": 999999, "code": "ZZZZZZZZZZ", "import_id": 999999,
            "kind": "svg"}
 
 
@@ -75,8 +77,12 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
                                                                consented=True))
     coupon = Coupon.objects.get(contact=submission.contact)
     coupons.redeem(workspace=workspace, actor=actor, code=coupon.code)
+    data = f"メールアドレス,氏名\r\n{MARKER}@example.jp,{MARKER}\r\nnot-an-address,{MARKER}\r\n".encode()
+    job = imports.upload(workspace=workspace, actor=actor, file_name=f"{MARKER}.csv", size=len(data), chunks=[data])
+    imports.configure(workspace=workspace, actor=actor, import_id=job.pk, mapping=job.mapping, basis="consent",
+                      note=f"note {MARKER}", tags=[MARKER])
     return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
-            "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code,
+            "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
@@ -95,5 +101,7 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(TrackingLink, "target_url", "active"), rows(CouponDefinition, "name", "active"),
         rows(CapturePoint, "name", "active", "incentive"), rows(CapturePointVersion, "headline"),
         rows(Submission, "status"), rows(Coupon, "redemptions_count"), rows(Redemption, "number"),
+        rows(Import, "phase", "status", "mapping", "basis", "note", "tags", "skip_invalid", "dry_run"),
+        ImportRow.objects.for_workspace(workspace).count(),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

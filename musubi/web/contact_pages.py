@@ -18,8 +18,10 @@ from musubi.workspaces.rules import Action, role_allows
 @workspace_page()
 def contact_list(request: WorkspaceRequest, slug: str) -> HttpResponse:
     search = request.GET.get("q", "")[:200]
-    found = queries.contacts(request.workspace, search=search)[:200]
-    return render(request, "web/contacts/list.html", {"contacts": found, "q": search})
+    tag = request.GET.get("tag", "")[:100]
+    found = queries.contacts(request.workspace, search=search, tag=tag)[:200]
+    return render(request, "web/contacts/list.html", {
+        "contacts": found, "q": search, "tag": tag, "can_manage": role_allows(request.membership.role, Action.MANAGE)})
 
 
 @workspace_page()

@@ -20,7 +20,8 @@ NOT_WORKSPACE_ROUTES = {
     "web:new_workspace", "follow_link", "capture_page", "capture_embed", "capture_thanks", "capture_confirm",
     "capture_image", "coupon_page", "coupon_qr",
 }
-WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id"}
+WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id",
+                    "import_id"}
 
 
 @pytest.fixture
