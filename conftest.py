@@ -109,3 +109,13 @@ def smtp(settings):
     with smtp_server() as inbox:
         settings.MAILERS = inbox.mailers()
         yield inbox
+
+
+@pytest.fixture
+def line_api(settings):
+    """LINE's Messaging API stood in for on 127.0.0.1; the SDK is pointed at it for the test."""
+    from musubi.testing.line_standin import line_standin
+
+    with line_standin() as standin:
+        settings.MUSUBI_LINE_API_HOST = standin.url
+        yield standin

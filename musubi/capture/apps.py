@@ -7,6 +7,7 @@ class CaptureConfig(AppConfig):
     verbose_name = "Capture"
 
     def ready(self) -> None:
-        from musubi.capture import confirmations
+        from musubi.capture import confirmations, line_queue
 
         confirmations.register()
+        line_queue.register()

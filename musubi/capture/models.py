@@ -205,3 +205,52 @@ class ConfirmationMail(DurableWork, WorkspaceOwned):
 
     class Meta(DurableWork.Meta):
         pass
+
+
+class LineChannel(WorkspaceOwned):
+    """A connected LINE Official Account. Its webhook URL carries ``channel_id``, so the right secret is known
+    before a byte of the body is parsed. The secret and the access token are never shown again once saved."""
+
+    name = models.CharField(max_length=200)
+    channel_id = models.CharField(max_length=20, unique=True)
+    channel_secret = models.CharField(max_length=64)
+    access_token = models.TextField()
+    greeting = models.TextField(blank=True, default="")
+    coupon = models.ForeignKey(CouponDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+",
+                               help_text="Credited for friends added directly, not through a Musubi link.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LineEvent(WorkspaceOwned):
+    """A webhook event received, kept by its ``webhookEventId`` so a redelivered event is applied once."""
+
+    channel = models.ForeignKey(LineChannel, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=32)
+    user_id = models.CharField(max_length=40, blank=True, default="")
+    received_at = models.DateTimeField()
+    redelivered = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "event_id"], name="lineevent_unique_id")]
+        indexes = [models.Index(fields=["workspace", "received_at"], name="lineevent_ws_received")]
+
+
+class LineMessage(DurableWork, WorkspaceOwned):
+    """Messages to push to one LINE user, as a row the worker claims. ``retry_key`` is fixed when the row is
+    made and sent with every attempt, so LINE delivers the messages once however often the push is retried."""
+
+    channel = models.ForeignKey(LineChannel, on_delete=models.CASCADE, related_name="messages")
+    user_id = models.CharField(max_length=40)
+    texts = models.JSONField()
+    retry_key = models.UUIDField(unique=True)
+    contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+
+    class Meta(DurableWork.Meta):
+        pass

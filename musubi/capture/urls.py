@@ -13,4 +13,5 @@ urlpatterns = [
     path("p/<str:code>/image/<int:number>", views.optin_image, name="capture_image"),
     path("c/<str:code>", views.coupon_page, name="coupon_page"),
     path("c/<str:code>/qr.svg", views.coupon_qr, name="coupon_qr"),
+    path("line/webhook/<str:channel_id>", views.line_webhook, name="line_webhook"),
 ]

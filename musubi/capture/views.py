@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from musubi.capture import coupons, points, rules, services
+from musubi.capture import coupons, line, points, rules, services
 from musubi.capture.choices import SubmittedVia
 from musubi.capture.forms import OptInForm
 from musubi.capture.models import CapturePoint, Coupon
@@ -217,3 +217,17 @@ def coupon_qr(request: HttpRequest, code: str) -> HttpResponse:
     coupon = _coupon(code)
     url = settings.MUSUBI_BASE_URL + reverse("coupon_page", args=[coupon.code])
     return HttpResponse(rules.qr_code(url, kind="svg", scale=6), content_type="image/svg+xml")
+
+
+@csrf_exempt  # LINE's servers sign the body instead
+@require_POST
+def line_webhook(request: HttpRequest, channel_id: str) -> HttpResponse:
+    """The webhook of one connected LINE channel: the signature is checked on the raw body, with the secret of
+    the channel named in the URL, before anything is parsed; events are applied once each."""
+    try:
+        line.receive(channel_id=channel_id, body=request.body, signature=request.headers.get("X-Line-Signature", ""))
+    except line.InvalidSignature as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    except NotFound as exc:
+        return HttpResponseNotFound(exc.message, content_type="text/plain; charset=utf-8")
+    return HttpResponse("OK", content_type="text/plain")

@@ -144,6 +144,21 @@ def _merge(workspace: Workspace, duplicate: Contact, *, into: Contact) -> None:
                 data={"merged": duplicate.pk})
 
 
+def find_by_identity(*, workspace: Workspace, kind: str, value: str) -> Contact | None:
+    """The contact (the survivor of any merge) an already normalised address belongs to, if any."""
+    identity = (Identity.objects.for_workspace(workspace).select_related("contact__merged_into")
+                .filter(kind=kind, value=value).first())
+    return _survivor(identity.contact) if identity else None
+
+
+@transaction.atomic
+def name_if_unnamed(*, workspace: Workspace, contact: Contact, name: str) -> None:
+    """Give a contact a name (a LINE display name) unless they already have one they gave themselves."""
+    if name.strip():
+        Contact.objects.for_workspace(workspace).filter(pk=_survivor(contact).pk, name="").update(
+            name=name.strip()[:200])
+
+
 def history_ids(workspace: Workspace, contact: Contact) -> list[int]:
     """The contact's id and the ids of the records merged into it: its facts and consents are under all of them."""
     merged = Contact.objects.for_workspace(workspace).filter(merged_into=contact).values_list("pk", flat=True)
@@ -181,6 +196,17 @@ def suppress(*, workspace: Workspace, channel: str, value: str, reason: str, not
     if created:
         record_fact(workspace_id=workspace.pk, kind="suppression.added", data={"channel": channel, "reason": reason})
     return row
+
+
+@transaction.atomic
+def lift_suppression(*, workspace: Workspace, channel: str, value: str, reason: str) -> bool:
+    """Lift a suppression that had ``reason`` (a LINE block undone by adding the account again); a
+    suppression for any other reason — an unsubscribe, a complaint — stays."""
+    deleted, _detail = Suppression.objects.for_workspace(workspace).filter(
+        channel=channel, value=value, reason=reason).delete()
+    if deleted:
+        record_fact(workspace_id=workspace.pk, kind="suppression.lifted", data={"channel": channel, "reason": reason})
+    return bool(deleted)
 
 
 def marketing_allowed(*, workspace: Workspace, contact: Contact, channel: str, address: str) -> bool:

@@ -5,13 +5,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from musubi.capture import coupons, points
+from musubi.capture import coupons, line, points
 from musubi.capture import services as capture
 from musubi.capture.models import (
     CapturePoint,
     CapturePointVersion,
     Coupon,
     CouponDefinition,
+    LineChannel,
     Redemption,
     Source,
     SourceCost,
@@ -39,6 +40,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999,
            "contact_id": 999999, "source_id": 999999, "link_id": 999999, "point_id": 999999,
            "capture_point_id": 999999, "code": "ZZZZZZZZZZ", "import_id": 999999,
+           "line_channel_id": 999999,
            "kind": "svg"}
 
 
@@ -77,12 +79,16 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
                                                                consented=True))
     coupon = Coupon.objects.get(contact=submission.contact)
     coupons.redeem(workspace=workspace, actor=actor, code=coupon.code)
+    line_channel = line.connect_channel(workspace=workspace, actor=actor, name=f"line {MARKER}",
+                                        channel_id=str(2_000_000_000 + workspace.pk), channel_secret="a" * 32,
+                                        access_token="t" * 40, greeting=f"hello {MARKER}")
     data = f"メールアドレス,氏名\r\n{MARKER}@example.jp,{MARKER}\r\nnot-an-address,{MARKER}\r\n".encode()
     job = imports.upload(workspace=workspace, actor=actor, file_name=f"{MARKER}.csv", size=len(data), chunks=[data])
     imports.configure(workspace=workspace, actor=actor, import_id=job.pk, mapping=job.mapping, basis="consent",
                       note=f"note {MARKER}", tags=[MARKER])
     return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
+            "line_channel_id": line_channel.pk,
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
@@ -101,6 +107,7 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(TrackingLink, "target_url", "active"), rows(CouponDefinition, "name", "active"),
         rows(CapturePoint, "name", "active", "incentive"), rows(CapturePointVersion, "headline"),
         rows(Submission, "status"), rows(Coupon, "redemptions_count"), rows(Redemption, "number"),
+        rows(LineChannel, "name", "greeting", "channel_secret", "access_token"),
         rows(Import, "phase", "status", "mapping", "basis", "note", "tags", "skip_invalid", "dry_run"),
         ImportRow.objects.for_workspace(workspace).count(),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),

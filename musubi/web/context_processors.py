@@ -15,6 +15,7 @@ def current_workspace(request: HttpRequest) -> dict[str, Any]:
         "workspace": getattr(request, "workspace", None),
         "membership": membership,
         "can_administer": membership is not None and role_allows(membership.role, Action.ADMINISTER),
+        "can_manage": membership is not None and role_allows(membership.role, Action.MANAGE),
         "can_operate": membership is not None and role_allows(membership.role, Action.OPERATE),
         "my_memberships": (lambda: list(memberships_of(user))) if user and user.is_authenticated else (),
     }

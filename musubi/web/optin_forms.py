@@ -167,3 +167,25 @@ class RedeemForm(forms.Form):
     code = forms.CharField(label=_("Coupon code"), max_length=64,
                            widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters",
                                                          "inputmode": "text", "placeholder": "ABCDE-FGHJK"}))
+
+
+class LineChannelForm(ServiceErrorsMixin):
+    name = forms.CharField(label=_("Name"), max_length=200, help_text=_("e.g. the Official Account's name."))
+    channel_id = forms.CharField(label=_("Channel ID"), max_length=20)
+    channel_secret = forms.CharField(label=_("Channel secret"), max_length=64, required=False,
+                                     widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
+    access_token = forms.CharField(label=_("Channel access token (long-lived)"), required=False,
+                                   widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
+    greeting = forms.CharField(label=_("Greeting sent when someone adds the account"), required=False,
+                               widget=forms.Textarea(attrs={"rows": 3}))
+    coupon_id = forms.TypedChoiceField(label=_("Coupon sent with the greeting"), coerce=int, required=False,
+                                       empty_value=None)
+
+    def __init__(self, *args: Any, coupons: list[tuple[int, str]], editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["coupon_id"].choices = [("", "—"), *coupons]  # type: ignore[attr-defined]
+        if editing:
+            self.fields["channel_id"].disabled = True
+            for name in ("channel_secret", "access_token"):
+                self.fields[name].help_text = _("Saved and hidden. Leave empty to keep it; paste a new one to "
+                                                "replace it.")

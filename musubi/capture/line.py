@@ -1,0 +1,201 @@
+"""LINE friend-add: connecting an Official Account, and what its webhook's follow and unfollow events do.
+
+A follow is an opt-in on the LINE channel: the person is found or created by their LINE user id, LINE consent
+is recorded with the source credited, and the greeting with the incentive (a coupon) is queued as a durable
+push. An unfollow (a block) suppresses LINE for that user at once; adding the account again restores it.
+Events are applied once each, however often LINE redelivers them.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from musubi.capture import coupons, rules
+from musubi.capture.choices import SourceKind
+from musubi.capture.models import CouponDefinition, LineChannel, LineEvent, LineMessage, Source
+from musubi.contacts import services as contacts
+from musubi.contacts.choices import Channel, LegalBasis, SuppressionReason
+from musubi.integrations import line as line_api
+from musubi.kernel import clock
+from musubi.kernel.errors import Conflict, InvalidInput, MusubiError, NotFound
+from musubi.kernel.facts import record_fact
+from musubi.workspaces.models import Workspace
+from musubi.workspaces.rules import Action
+from musubi.workspaces.services import Actor, record_audit
+
+DIRECT_SOURCE_NAME = "LINE（経路不明）"
+
+
+class InvalidSignature(MusubiError):
+    code = "invalid_signature"
+    status = 400
+
+
+def _direct_source(workspace: Workspace) -> Source:
+    source, _created = Source.objects.get_or_create(
+        workspace=workspace, name=DIRECT_SOURCE_NAME, defaults={"kind": SourceKind.LINE, "created_at": clock.now()})
+    return source
+
+
+def _check(workspace: Workspace, *, name: str, channel_id: str, channel_secret: str | None,
+           access_token: str | None, coupon_id: int | None) -> CouponDefinition | None:
+    fields: dict[str, str] = {}
+    if not name.strip() or len(name) > 200:
+        fields["name"] = _("Enter a name of 1–200 characters.")
+    if not channel_id.isdigit() or not 6 <= len(channel_id) <= 20:
+        fields["channel_id"] = _("The channel ID is the number shown in the LINE Developers console.")
+    if channel_secret is not None and not (len(channel_secret) == 32 and all(c in "0123456789abcdef"
+                                                                            for c in channel_secret)):
+        fields["channel_secret"] = _("The channel secret is 32 characters of 0–9 and a–f.")
+    if access_token is not None and not 20 <= len(access_token.strip()) <= 1000:
+        fields["access_token"] = _("Paste the long-lived channel access token.")
+    coupon = None
+    if coupon_id is not None:
+        coupon = CouponDefinition.objects.for_workspace(workspace).filter(pk=coupon_id).first()
+        if coupon is None:
+            fields["coupon_id"] = _("This workspace has no such coupon.")
+    if fields:
+        raise InvalidInput(_("Some fields need attention."), fields=fields)
+    return coupon
+
+
+@transaction.atomic
+def connect_channel(*, workspace: Workspace, actor: Actor, name: str, channel_id: str, channel_secret: str,
+                    access_token: str, greeting: str = "", coupon_id: int | None = None) -> LineChannel:
+    actor.require(Action.MANAGE)
+    channel_id = channel_id.strip()
+    coupon = _check(workspace, name=name, channel_id=channel_id, channel_secret=channel_secret.strip(),
+                    access_token=access_token, coupon_id=coupon_id)
+    if LineChannel.objects.filter(channel_id=channel_id).exists():
+        raise Conflict(_("This LINE channel is already connected."), fields={"channel_id": _("Already connected.")})
+    channel = LineChannel.objects.create(
+        workspace=workspace, name=name.strip(), channel_id=channel_id, channel_secret=channel_secret.strip(),
+        access_token=access_token.strip(), greeting=greeting.strip()[:2000], coupon=coupon,
+        source=_direct_source(workspace), created_at=clock.now())
+    record_audit(workspace=workspace, actor=actor, action="line.connected", obj=channel,
+                 changes={"channel_id": channel_id})  # never the secrets
+    return channel
+
+
+@transaction.atomic
+def update_channel(*, workspace: Workspace, actor: Actor, line_channel_id: int, name: str, greeting: str,
+                   coupon_id: int | None, channel_secret: str = "", access_token: str = "",
+                   active: bool = True) -> LineChannel:
+    """Change a connection; an empty secret or token keeps the saved one (they are never shown back)."""
+    actor.require(Action.MANAGE)
+    channel = channel_of(workspace, line_channel_id)
+    coupon = _check(workspace, name=name, channel_id=channel.channel_id,
+                    channel_secret=channel_secret.strip() or None, access_token=access_token or None,
+                    coupon_id=coupon_id)
+    channel.name, channel.greeting = name.strip(), greeting.strip()[:2000]
+    channel.coupon, channel.active = coupon, active
+    if channel_secret.strip():
+        channel.channel_secret = channel_secret.strip()
+    if access_token.strip():
+        channel.access_token = access_token.strip()
+    channel.save()
+    record_audit(workspace=workspace, actor=actor, action="line.changed", obj=channel,
+                 changes={"secret_replaced": bool(channel_secret.strip()),
+                          "token_replaced": bool(access_token.strip())})
+    return channel
+
+
+def channel_of(workspace: Workspace, line_channel_id: int) -> LineChannel:
+    found = LineChannel.objects.for_workspace(workspace).filter(pk=line_channel_id).first()
+    if found is None:
+        raise NotFound(_("This workspace has no such LINE channel."))
+    return found
+
+
+def webhook_url(channel: LineChannel) -> str:
+    return settings.MUSUBI_BASE_URL + reverse("line_webhook", args=[channel.channel_id])
+
+
+# --- The webhook --------------------------------------------------------------------------------------------
+
+def receive(*, channel_id: str, body: bytes, signature: str) -> int:
+    """Verify and apply one webhook request; returns how many events were new. A bad signature raises
+    ``InvalidSignature`` before anything is parsed or written."""
+    channel = (LineChannel.objects.select_related("workspace", "coupon", "source")
+               .filter(channel_id=channel_id, active=True).first() if channel_id.isdigit() else None)
+    if channel is None:
+        raise NotFound(_("No LINE channel is connected here."))
+    try:
+        text = body.decode("utf-8")
+        payload = line_api.parse_webhook(channel_secret=channel.channel_secret, body=text, signature=signature)
+    except (UnicodeDecodeError, line_api.BadSignature) as exc:
+        raise InvalidSignature(_("The request is not signed with this channel's secret.")) from exc
+    applied = 0
+    for event in payload.events or []:
+        event_id = getattr(event, "webhook_event_id", None)
+        source = getattr(event, "source", None)
+        user_id = getattr(source, "user_id", None) or ""
+        if not event_id:
+            continue
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    LineEvent.objects.create(
+                        workspace=channel.workspace, channel=channel, event_id=event_id[:64],
+                        kind=str(getattr(event, "type", ""))[:32], user_id=user_id[:40], received_at=clock.now(),
+                        redelivered=bool(getattr(getattr(event, "delivery_context", None), "is_redelivery", False)))
+            except IntegrityError:
+                continue  # seen before: LINE redelivered it
+            kind = getattr(event, "type", "")
+            try:
+                contacts.normalise(line_user_id=user_id) if user_id else None
+            except InvalidInput:
+                continue  # not a user id LINE would send: kept as received, nothing applied
+            if kind == "follow" and user_id:
+                _on_follow(channel, user_id, unblocked=bool(getattr(event.follow, "is_unblocked", False)))
+            elif kind == "unfollow" and user_id:
+                _on_unfollow(channel, user_id)
+            applied += 1
+    return applied
+
+
+def _on_follow(channel: LineChannel, user_id: str, *, unblocked: bool) -> None:
+    workspace = channel.workspace
+    source_id = channel.source_id
+    contact, _created = contacts.find_or_create_contact(
+        workspace=workspace, addresses=contacts.normalise(line_user_id=user_id), source_id=source_id)
+    contacts.lift_suppression(workspace=workspace, channel=Channel.LINE, value=user_id,
+                              reason=SuppressionReason.BLOCKED)
+    contacts.record_consent(workspace=workspace, contact=contact, channel=Channel.LINE, address=user_id,
+                            basis=LegalBasis.CONSENT, source_id=source_id,
+                            wording=f"LINE friend-add: {channel.name} ({channel.channel_id})")
+    record_fact(workspace_id=workspace.pk, kind="line.followed", contact_id=contact.pk, source_id=source_id,
+                data={"channel": channel.channel_id, "unblocked": unblocked})
+    texts = [channel.greeting] if channel.greeting else []
+    if channel.coupon is not None and channel.coupon.active:
+        coupon = coupons.issue(workspace=workspace, definition=channel.coupon, contact=contact, source_id=source_id)
+        url = settings.MUSUBI_BASE_URL + reverse("coupon_page", args=[coupon.code])
+        texts.append(_("🎁 %(benefit)s\nShow this coupon at the counter:\n%(url)s\nCode: %(code)s") % {
+            "benefit": channel.coupon.benefit, "url": url, "code": rules.format_coupon_code(coupon.code)})
+    if texts:
+        now = clock.now()
+        LineMessage.objects.create(workspace=workspace, channel=channel, user_id=user_id, texts=texts,
+                                   retry_key=uuid.uuid4(), contact=contact, due_at=now, next_attempt_at=now)
+
+
+def _on_unfollow(channel: LineChannel, user_id: str) -> None:
+    workspace = channel.workspace
+    contacts.suppress(workspace=workspace, channel=Channel.LINE, value=user_id, reason=SuppressionReason.BLOCKED)
+    identity_contact = contacts.find_by_identity(workspace=workspace, kind="line", value=user_id)
+    if identity_contact is not None:
+        contacts.record_consent(workspace=workspace, contact=identity_contact, channel=Channel.LINE, address=user_id,
+                                basis=LegalBasis.CONSENT, granted=False,
+                                wording=f"LINE block: {channel.name} ({channel.channel_id})")
+    record_fact(workspace_id=workspace.pk, kind="line.unfollowed",
+                contact_id=identity_contact.pk if identity_contact else None,
+                data={"channel": channel.channel_id})
+    # Messages not yet sent to someone who just blocked the account would fail anyway; stop them.
+    LineMessage.objects.filter(channel=channel, user_id=user_id, status="pending").update(
+        status="failed", finished_at=clock.now(), last_error="the user blocked the account")
+
+

@@ -1,0 +1,164 @@
+"""LINE friend-add through a local stand-in of LINE's API, driven by signed webhook requests."""
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+
+import pytest
+from django.test import Client
+
+from musubi.capture import line
+from musubi.capture.models import Coupon, LineEvent, LineMessage
+from musubi.capture.tests.factories import coupon_definition, owner_actor
+from musubi.contacts import services as contacts
+from musubi.contacts.models import ConsentRecord, Contact, Suppression
+from musubi.integrations import line as line_sdk
+from musubi.kernel.errors import Conflict, InvalidInput
+from musubi.kernel.models import Fact
+
+SECRET = "0123456789abcdef0123456789abcdef"
+USER = "U" + "a" * 32
+
+
+@pytest.fixture
+def channel(workspace):
+    return line.connect_channel(workspace=workspace, actor=owner_actor(), name="居酒屋むすび 公式",
+                                channel_id="2000123456", channel_secret=SECRET, access_token="t" * 40,
+                                greeting="友だち追加ありがとうございます！",
+                                coupon_id=coupon_definition(workspace).pk)
+
+
+def event(kind, *, event_id=None, user=USER, unblocked=False, redelivery=False):
+    body = {"type": kind, "mode": "active", "timestamp": 1763800000000, "source": {"type": "user", "userId": user},
+            "webhookEventId": event_id or uuid.uuid4().hex.upper()[:26],
+            "deliveryContext": {"isRedelivery": redelivery}}
+    if kind == "follow":
+        body |= {"replyToken": "r" * 32, "follow": {"isUnblocked": unblocked}}
+    return body
+
+
+def post(channel_id, events, *, secret=SECRET, signature=None):
+    raw = json.dumps({"destination": "U" + "0" * 32, "events": events}, ensure_ascii=False).encode()
+    signed = base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
+    return Client().post(f"/line/webhook/{channel_id}", data=raw, content_type="application/json",
+                         HTTP_X_LINE_SIGNATURE=signature if signature is not None else signed)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_follow_makes_a_contact_with_line_consent_and_sends_the_greeting_with_the_coupon(
+        channel, line_api, run_worker):
+    line_api.names[USER] = "さくら"
+    assert post(channel.channel_id, [event("follow")]).status_code == 200
+    contact = Contact.objects.get()
+    consent = ConsentRecord.objects.get()
+    assert (consent.channel, consent.address, consent.granted) == ("line", USER, True)
+    assert consent.source_id == channel.source_id == contact.first_source_id  # LINE, source unknown
+    coupon = Coupon.objects.get(contact=contact)
+    run_worker()
+    greeting, coupon_text = line_api.delivered_to(USER)
+    assert greeting == "友だち追加ありがとうございます！"
+    assert f"{coupon.code[:5]}-{coupon.code[5:]}" in coupon_text and f"/c/{coupon.code}" in coupon_text
+    assert Contact.objects.get().name == "さくら"  # from the LINE profile
+    assert LineMessage.objects.get().status == "done"
+    assert Fact.objects.filter(kind="line.followed", contact_id=contact.pk).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redelivered_event_is_applied_once(channel, line_api, run_worker):
+    follow = event("follow", event_id="01HZZZZZZZZZZZZZZZZZZZZZZZ")
+    post(channel.channel_id, [follow])
+    post(channel.channel_id, [{**follow, "deliveryContext": {"isRedelivery": True}}])
+    run_worker()
+    assert LineEvent.objects.count() == 1 and ConsentRecord.objects.count() == 1
+    assert len(line_api.pushes) == 1
+
+
+@pytest.mark.parametrize("signature", ["", "bm90LXRoZS1zaWduYXR1cmU=", "not base64 at all"])
+def test_a_bad_signature_is_a_400_and_nothing_is_written(channel, signature):
+    response = post(channel.channel_id, [event("follow")], signature=signature)
+    assert response.status_code == 400
+    assert not LineEvent.objects.exists() and not Contact.objects.exists()
+
+
+def test_a_body_signed_with_another_secret_is_refused(channel):
+    assert post(channel.channel_id, [event("follow")], secret="f" * 32).status_code == 400
+    assert not Contact.objects.exists()
+
+
+def test_an_unknown_channel_is_a_404(channel):
+    assert post("2999999999", [event("follow")]).status_code == 404
+    assert Client().get(f"/line/webhook/{channel.channel_id}").status_code == 405
+
+
+def test_a_block_suppresses_line_and_adding_the_account_again_restores_it(channel):
+    post(channel.channel_id, [event("follow")])
+    contact = Contact.objects.get()
+    allowed = lambda: contacts.marketing_allowed(workspace=channel.workspace, contact=contact,  # noqa: E731
+                                                 channel="line", address=USER)
+    assert allowed()
+    post(channel.channel_id, [event("unfollow")])
+    assert Suppression.objects.get().reason == "blocked" and not allowed()
+    post(channel.channel_id, [event("follow", unblocked=True)])
+    assert not Suppression.objects.exists() and allowed()
+    assert Coupon.objects.count() == 1  # one coupon per person, whatever they do
+
+
+def test_an_unsubscribe_is_not_undone_by_a_follow(channel):
+    contacts.suppress(workspace=channel.workspace, channel="line", value=USER, reason="manual")
+    post(channel.channel_id, [event("follow", unblocked=True)])
+    assert Suppression.objects.get().reason == "manual"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_push_that_went_out_before_a_crash_is_not_delivered_twice(channel, line_api, run_worker):
+    post(channel.channel_id, [event("follow")])
+    message = LineMessage.objects.get()
+    # The worker pushed, then died before recording it: the row is still pending with the same retry key.
+    line_sdk.push_texts(access_token=channel.access_token, user_id=USER, texts=message.texts,
+                        retry_key=str(message.retry_key))
+    run_worker()  # LINE answers 409 for the accepted key: done, and nothing new was delivered
+    assert LineMessage.objects.get().status == "done"
+    assert len(line_api.pushes) == 1
+    assert [k for m, p, k in line_api.requests if p == "/v2/bot/message/push"] == [str(message.retry_key)] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_push_is_retried_with_the_same_key_and_a_refused_one_fails(channel, line_api, run_worker):
+    post(channel.channel_id, [event("follow")])
+    line_api.fail_next.append(500)
+    run_worker()
+    message = LineMessage.objects.get()
+    assert message.status == "pending" and message.attempts == 1
+    LineMessage.objects.update(next_attempt_at=message.due_at)  # do not wait for the backoff
+    run_worker()
+    assert LineMessage.objects.get().status == "done" and len(line_api.pushes) == 1
+    post(channel.channel_id, [event("follow", user="U" + "b" * 32)])
+    line_api.fail_next.append(400)
+    run_worker()
+    assert LineMessage.objects.get(user_id="U" + "b" * 32).status == "failed"
+
+
+def test_the_adapter_tells_a_retryable_failure_from_a_permanent_one(line_api):
+    line_api.fail_next.extend([429, 403])
+    for status, permanent in ((429, False), (403, True)):
+        with pytest.raises(line_sdk.LineError) as failed:
+            line_sdk.push_texts(access_token="t" * 40, user_id=USER, texts=["x"], retry_key=str(uuid.uuid4()))
+        assert failed.value.status == status and failed.value.permanent is permanent
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"channel_id": "abc"}, "channel_id"), ({"channel_secret": "short"}, "channel_secret"),
+    ({"access_token": "x"}, "access_token"), ({"name": ""}, "name")])
+def test_bad_connection_details_are_named(workspace, changes, field):
+    values = {"name": "公式", "channel_id": "2000123456", "channel_secret": SECRET, "access_token": "t" * 40}
+    with pytest.raises(InvalidInput) as refused:
+        line.connect_channel(workspace=workspace, actor=owner_actor(), **(values | changes))
+    assert field in refused.value.fields
+
+
+def test_a_channel_is_connected_once(channel, other_workspace):
+    with pytest.raises(Conflict):
+        line.connect_channel(workspace=other_workspace, actor=owner_actor(), name="x", channel_id=channel.channel_id,
+                             channel_secret=SECRET, access_token="t" * 40)

@@ -1,0 +1,66 @@
+"""LINE Messaging API through the official SDK (``linebot.v3``).
+
+``MUSUBI_LINE_API_HOST`` points every call elsewhere (tests use a stand-in on 127.0.0.1). Pushes carry an
+``X-Line-Retry-Key`` the caller saved before the first attempt, so a retry after a crash or a timeout is the
+same request and LINE delivers it once (LINE answers 409 to a key it already accepted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, PushMessageRequest, TextMessage
+from linebot.v3.messaging.exceptions import ApiException
+from linebot.v3.webhook import WebhookParser, WebhookPayload
+
+__all__ = ["BadSignature", "LineError", "parse_webhook", "profile_name", "push_texts"]
+
+
+class BadSignature(Exception):
+    """The webhook body was not signed with the channel's secret."""
+
+
+@dataclass
+class LineError(Exception):
+    status: int
+    body: str
+
+    @property
+    def permanent(self) -> bool:
+        """4xx other than 429 (rate limit) will fail the same way again."""
+        return 400 <= self.status < 500 and self.status != 429
+
+
+def parse_webhook(*, channel_secret: str, body: str, signature: str) -> WebhookPayload:
+    """Verify ``X-Line-Signature`` on the exact body, then parse it; nothing is parsed before the check."""
+    try:
+        return WebhookParser(channel_secret).parse(body, signature, as_payload=True)  # type: ignore[no-any-return]
+    except InvalidSignatureError as exc:
+        raise BadSignature(str(exc)) from exc
+
+
+def _api(access_token: str) -> ApiClient:
+    return ApiClient(Configuration(host=settings.MUSUBI_LINE_API_HOST, access_token=access_token))
+
+
+def push_texts(*, access_token: str, user_id: str, texts: list[str], retry_key: str) -> None:
+    """Push up to five text messages to one user, once."""
+    request = PushMessageRequest(to=user_id, messages=[TextMessage(text=t) for t in texts[:5]])
+    with _api(access_token) as client:
+        try:
+            MessagingApi(client).push_message(request, x_line_retry_key=retry_key)
+        except ApiException as exc:
+            if exc.status == 409:  # this retry key was already accepted: the message went out before
+                return
+            raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
+
+
+def profile_name(*, access_token: str, user_id: str) -> str:
+    """The user's LINE display name, or "" when LINE will not say (the user blocked the account)."""
+    with _api(access_token) as client:
+        try:
+            return str(MessagingApi(client).get_profile(user_id).display_name or "")
+        except ApiException:
+            return ""

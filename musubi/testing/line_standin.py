@@ -1,0 +1,81 @@
+"""A local stand-in for LINE's Messaging API on 127.0.0.1, for tests: the official SDK talks to it exactly as
+to api.line.me. It keeps what was pushed, answers 409 to a retry key it already accepted (as LINE does),
+serves profiles, and can be told to fail the next pushes with a status."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class LineStandIn:
+    url: str = ""
+    pushes: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, retry key
+    names: dict[str, str] = field(default_factory=dict)
+    fail_next: list[int] = field(default_factory=list)
+    accepted_keys: set[str] = field(default_factory=set)
+
+    def delivered_to(self, user_id: str) -> list[str]:
+        return [m["text"] for p in self.pushes if p["to"] == user_id for m in p["messages"]]
+
+
+def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # keep test output quiet
+            pass
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            state.requests.append(("GET", self.path, ""))
+            if self.path.startswith("/v2/bot/profile/"):
+                user_id = self.path.rsplit("/", 1)[1]
+                if user_id in state.names:
+                    return self._answer(200, {"userId": user_id, "displayName": state.names[user_id]})
+                return self._answer(404, {"message": "Not found"})
+            return self._answer(404, {"message": "Not found"})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            key = self.headers.get("X-Line-Retry-Key", "")
+            state.requests.append(("POST", self.path, key))
+            if not self.headers.get("Authorization", "").startswith("Bearer "):
+                return self._answer(401, {"message": "Authentication failed"})
+            if self.path != "/v2/bot/message/push":
+                return self._answer(404, {"message": "Not found"})
+            if state.fail_next:
+                return self._answer(state.fail_next.pop(0), {"message": "failing on purpose"})
+            if key and key in state.accepted_keys:
+                return self._answer(409, {"message": "The retry key is already accepted"})
+            state.accepted_keys.add(key)
+            state.pushes.append(body)
+            return self._answer(200, {"sentMessages": [{"id": str(len(state.pushes))}]})
+
+    return Handler
+
+
+@contextmanager
+def line_standin() -> Iterator[LineStandIn]:
+    state = LineStandIn()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,57 @@
+"""LINE Official Accounts: connect one, see its webhook URL, set the greeting and the coupon it sends."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from musubi.capture import line
+from musubi.capture.models import CouponDefinition, LineChannel
+from musubi.kernel.errors import MusubiError
+from musubi.web.access import WorkspaceRequest, workspace_page
+from musubi.web.optin_forms import LineChannelForm
+from musubi.workspaces.rules import Action
+
+
+def _coupons(request: WorkspaceRequest) -> list[tuple[int, str]]:
+    return [(c.pk, c.name) for c in CouponDefinition.objects.for_workspace(request.workspace).order_by("name")]
+
+
+@workspace_page(Action.MANAGE)
+def line_channels(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    workspace = request.workspace
+    form = LineChannelForm(request.POST or None, coupons=_coupons(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            line.connect_channel(workspace=workspace, actor=request.actor, **form.cleaned_data)
+        except MusubiError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Connected. Paste the webhook URL into the LINE Developers console."))
+            return redirect("web:line_channels", slug=slug)
+    channels = list(LineChannel.objects.for_workspace(workspace).select_related("coupon").order_by("name"))
+    return render(request, "web/capture/line_channels.html", {
+        "channels": [(c, line.webhook_url(c)) for c in channels], "form": form})
+
+
+@workspace_page(Action.MANAGE)
+def line_channel_edit(request: WorkspaceRequest, slug: str, line_channel_id: int) -> HttpResponse:
+    channel = line.channel_of(request.workspace, line_channel_id)
+    initial = {"name": channel.name, "channel_id": channel.channel_id, "greeting": channel.greeting,
+               "coupon_id": channel.coupon_id}
+    form = LineChannelForm(request.POST or None, initial=initial, coupons=_coupons(request), editing=True)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            line.update_channel(workspace=request.workspace, actor=request.actor, line_channel_id=channel.pk,
+                                name=data["name"], greeting=data["greeting"], coupon_id=data["coupon_id"],
+                                channel_secret=data["channel_secret"], access_token=data["access_token"])
+        except MusubiError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("web:line_channels", slug=slug)
+    return render(request, "web/capture/line_channel_edit.html", {"channel": channel, "form": form,
+                                                                  "webhook_url": line.webhook_url(channel)})
