@@ -4,7 +4,7 @@ from ninja import NinjaAPI
 
 from musubi.api.auth import ApiKeyAuth
 from musubi.api.errors import JsonObjectParser, install_error_handlers
-from musubi.api.routers import capture, catalog, contacts, facts, planner, workspace
+from musubi.api.routers import capture, catalog, contacts, facts, planner, segments, workspace
 
 api = NinjaAPI(
     title="Musubi API",
@@ -22,3 +22,4 @@ api.add_router("", catalog.router)
 api.add_router("", planner.router)
 api.add_router("", contacts.router)
 api.add_router("", capture.router)
+api.add_router("", segments.router)

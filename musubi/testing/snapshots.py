@@ -10,7 +10,7 @@ from musubi.capture.models import Source, SourceCost, TrackingLink
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
 from musubi.contacts import services as contacts
-from musubi.contacts.models import ConsentRecord, Contact, Identity
+from musubi.contacts.models import ConsentRecord, Contact, Identity, Segment
 from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
 from musubi.planner import services as planner
@@ -24,7 +24,7 @@ MARKER = "zq-owners-own-zq"
 # Object ids and a slug that exist nowhere: an outsider must get exactly the answer these get.
 MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 999999, "fact_id": 999999,
            "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999,
-           "contact_id": 999999, "source_id": 999999, "link_id": 999999,
+           "contact_id": 999999, "source_id": 999999, "link_id": 999999, "segment_id": 999999,
            "kind": "svg"}
 
 
@@ -52,7 +52,11 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     capture.add_cost(workspace=workspace, actor=actor, source_id=source.pk, amount=1234, spent_on=dt.date(2026, 1, 1))
     link = capture.create_link(workspace=workspace, actor=actor, source_id=source.pk,
                                target_url=f"https://example.jp/{MARKER}")
-    return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
+    contacts.tag(workspace=workspace, contact=contact, names=[f"tag {MARKER}"])
+    segment = contacts.create_segment(workspace=workspace, actor=actor, name=f"segment {MARKER}", definition={
+        "conditions": [{"type": "tag", "op": "has", "tag": f"tag {MARKER}"}]})
+    return {"slug": workspace.slug, "contact_id": contact.pk, "segment_id": segment.pk, "source_id": source.pk,
+            "link_id": link.pk, "kind": "svg",
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
@@ -68,6 +72,6 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Offer, "name", "price", "status"), rows(Premium, "legal_value"), rows(Ladder, "name"),
         rows(LadderStep, "take_rate"), rows(Plan, "name", "inputs"), rows(Contact, "name", "erased_at"),
         rows(Identity, "value"), rows(ConsentRecord, "address"), rows(Source, "name"), rows(SourceCost, "amount"),
-        rows(TrackingLink, "target_url", "active"),
+        rows(TrackingLink, "target_url", "active"), rows(Segment, "name", "definition"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

@@ -19,7 +19,7 @@ NOT_WORKSPACE_ROUTES = {
     "web:password_reset_confirm", "web:password_reset_complete", "web:account", "web:password_change",
     "web:new_workspace", "follow_link",
 }
-WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id"}
+WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "segment_id"}
 
 
 @pytest.fixture
