@@ -78,7 +78,7 @@ class FieldOp(models.TextChoices):
     """Tests on a custom field or survey answer. Text and single-choice answers are strings; multiple-choice
     answers are lists of the chosen option values, which ``includes`` looks into."""
 
-    EQUALS = "equals", _("is")
+    EQUALS = "equals", _("equals")
     CONTAINS = "contains", _("contains")
     INCLUDES = "includes", _("includes the choice")
     IS_SET = "is_set", _("is answered")

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from musubi.web import capture_pages, catalog_pages, contact_pages, planner_pages, views
+from musubi.web import capture_pages, catalog_pages, contact_pages, planner_pages, segment_pages, views
 from musubi.web.auth_forms import EmailAuthenticationForm, InviteAwarePasswordResetForm
 
 app_name = "web"
@@ -54,6 +54,12 @@ urlpatterns = [
     path("w/<slug:slug>/contacts/<int:contact_id>/", contact_pages.contact_detail, name="contact"),
     path("w/<slug:slug>/contacts/<int:contact_id>/export/", contact_pages.contact_export, name="contact_export"),
     path("w/<slug:slug>/contacts/<int:contact_id>/erase/", contact_pages.contact_erase, name="contact_erase"),
+    path("w/<slug:slug>/segments/", segment_pages.segment_list, name="segments"),
+    path("w/<slug:slug>/segments/new/", segment_pages.segment_new, name="segment_new"),
+    path("w/<slug:slug>/segments/count/", segment_pages.segment_count, name="segment_count"),
+    path("w/<slug:slug>/segments/<int:segment_id>/", segment_pages.segment_detail, name="segment"),
+    path("w/<slug:slug>/segments/<int:segment_id>/edit/", segment_pages.segment_edit, name="segment_edit"),
+    path("w/<slug:slug>/segments/<int:segment_id>/delete/", segment_pages.segment_delete, name="segment_delete"),
     path("w/<slug:slug>/plans/", planner_pages.plan_list, name="plans"),
     path("w/<slug:slug>/plans/new/", planner_pages.plan_new, name="plan_new"),
     path("w/<slug:slug>/plans/compare/", planner_pages.plan_compare, name="plan_compare"),

@@ -3,6 +3,7 @@
 import random
 
 import pytest
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -79,10 +80,15 @@ def test_every_problem_is_named_at_once():
 
 
 def test_the_reasons_speak_the_owners_language():
-    assert refusal({"conditions": [{"type": "group", "match": "any", "conditions": [
-        {"type": "group", "match": "all", "conditions": [CLICKED]}]}]}) == {
-        "conditions.0.conditions.0.type": "Groups go one level deep: a group cannot hold another group."}
-    assert "tag, field, stage" in refusal({"conditions": [{"type": "weather"}]})["conditions.0.type"]
+    nested = {"conditions": [{"type": "group", "match": "any", "conditions": [
+        {"type": "group", "match": "all", "conditions": [CLICKED]}]}]}
+    with translation.override("ja"):
+        assert refusal(nested) == {
+            "conditions.0.conditions.0.type": "グループの中にグループは入れられません（1段まで）。"}
+        assert refusal({"conditions": [{**CLICKED, "days": None}]}) == {
+            "conditions.0.days": "日数を1〜3650で入力してください。"}
+    with translation.override("en"):
+        assert "tag, field, stage" in refusal({"conditions": [{"type": "weather"}]})["conditions.0.type"]
 
 
 @pytest.mark.parametrize("key", ["q1", "好きな料理", "visit_count", "coupon-2026", "x" * 64])
