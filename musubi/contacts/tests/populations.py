@@ -32,7 +32,7 @@ def _field_value(rng: random.Random) -> Any:
         lambda: rng.choice(TEXTS),
         lambda: rng.sample(TEXTS, rng.randrange(0, 3)),
         lambda: [rng.choice(TEXTS), 3, [rng.choice(TEXTS)], {"v": rng.choice(TEXTS)}],
-        lambda: None, lambda: 7, lambda: True, lambda: {"v": rng.choice(TEXTS)}, lambda: [],
+        lambda: None, lambda: 7, lambda: 0, lambda: True, lambda: False, lambda: {"v": rng.choice(TEXTS)}, lambda: [],
     ])()
 
 
