@@ -4,7 +4,7 @@ from ninja import NinjaAPI
 
 from musubi.api.auth import ApiKeyAuth
 from musubi.api.errors import JsonObjectParser, install_error_handlers
-from musubi.api.routers import capture, catalog, contacts, facts, imports, optins, planner, workspace
+from musubi.api.routers import capture, catalog, contacts, facts, imports, optins, planner, segments, workspace
 
 api = NinjaAPI(
     title="Musubi API",
@@ -24,3 +24,4 @@ api.add_router("", imports.router)  # before contacts: /contacts/export.csv is n
 api.add_router("", contacts.router)
 api.add_router("", capture.router)
 api.add_router("", optins.router)
+api.add_router("", segments.router)

@@ -39,3 +39,69 @@ class SuppressionReason(models.TextChoices):
     COMPLAINED = "complained", _("Marked as spam")
     BLOCKED = "blocked", _("Blocked on LINE")
     MANUAL = "manual", _("Added by hand")
+
+
+# --- Segments ----------------------------------------------------------------------------------------------
+
+class Match(models.TextChoices):
+    """How a segment or a group combines its conditions."""
+
+    ALL = "all", _("All of these")
+    ANY = "any", _("Any of these")
+
+
+class EventKind(models.TextChoices):
+    """Kinds of facts a segment may ask about. Each is a fact kind some app records; the email and order kinds
+    come with messaging and commerce and simply match nothing until those write them."""
+
+    LINK_CLICKED = "link.clicked", _("Clicked a tracking link")
+    OPTIN_SUBMITTED = "optin.submitted", _("Sent an opt-in form")
+    OPTIN_CONFIRMED = "optin.confirmed", _("Confirmed their email address")
+    COUPON_ISSUED = "coupon.issued", _("Received a coupon")
+    COUPON_REDEEMED = "coupon.redeemed", _("Used a coupon")
+    LINE_FOLLOWED = "line.followed", _("Added the shop as a LINE friend")
+    LINE_UNFOLLOWED = "line.unfollowed", _("Blocked the shop on LINE")
+    CONTACT_TAGGED = "contact.tagged", _("Was given a tag")
+    CONSENT_GRANTED = "consent.granted", _("Agreed to receive messages")
+    CONSENT_WITHDRAWN = "consent.withdrawn", _("Withdrew their agreement")
+    EMAIL_OPENED = "email.opened", _("Opened an email")
+    EMAIL_CLICKED = "email.clicked", _("Clicked a link in an email")
+    ORDER_PAID = "order.paid", _("Paid for an order")
+
+
+class TagOp(models.TextChoices):
+    HAS = "has", _("has the tag")
+    HAS_NOT = "has_not", _("does not have the tag")
+
+
+class FieldOp(models.TextChoices):
+    """Tests on a custom field or survey answer. Text and single-choice answers are strings; multiple-choice
+    answers are lists of the chosen option values, which ``includes`` looks into."""
+
+    EQUALS = "equals", _("equals")
+    CONTAINS = "contains", _("contains")
+    INCLUDES = "includes", _("includes the choice")
+    IS_SET = "is_set", _("is answered")
+    IS_NOT_SET = "is_not_set", _("is not answered")
+
+
+class IsOp(models.TextChoices):
+    IS = "is", _("is")
+    IS_NOT = "is_not", _("is not")
+
+
+class SourceSide(models.TextChoices):
+    FIRST = "first", _("First source")
+    LAST = "last", _("Last source")
+
+
+class ConsentOp(models.TextChoices):
+    MAY_RECEIVE = "may_receive", _("may receive marketing now")
+    MAY_NOT_RECEIVE = "may_not_receive", _("may not receive marketing now")
+
+
+class EventOp(models.TextChoices):
+    WITHIN = "within", _("within the last … days")
+    NOT_WITHIN = "not_within", _("not within the last … days")
+    EVER = "ever", _("ever")
+    NEVER = "never", _("never")

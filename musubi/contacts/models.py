@@ -1,4 +1,4 @@
-"""Contacts, their identities and tags, the consent ledger and the suppression list."""
+"""Contacts, their identities and tags, the consent ledger, the suppression list and saved segments."""
 
 from __future__ import annotations
 
@@ -32,7 +32,10 @@ class Contact(WorkspaceOwned):
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "created_at"], name="contact_ws_created"),
-                   models.Index(fields=["workspace", "stage"], name="contact_ws_stage")]
+                   models.Index(fields=["workspace", "stage"], name="contact_ws_stage"),
+                   # Few records are merged; segments look up those merged into a contact to count their history.
+                   models.Index(fields=["workspace", "merged_into"], condition=models.Q(merged_into__isnull=False),
+                                name="contact_ws_merged")]
 
     def __str__(self) -> str:
         return self.name or f"#{self.pk}"
@@ -71,7 +74,8 @@ class ContactTag(WorkspaceOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contact", "tag"], name="contacttag_unique")]
-        indexes = [models.Index(fields=["workspace", "tag"], name="contacttag_ws_tag")]
+        # With the contact in the index, a segment's "has the tag" reads the tag's people from the index alone.
+        indexes = [models.Index(fields=["workspace", "tag", "contact"], name="contacttag_ws_tag_contact")]
 
 
 class ConsentRecord(WorkspaceOwned):
@@ -118,3 +122,20 @@ class Suppression(WorkspaceOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace", "channel", "value"], name="suppression_unique")]
+
+
+class Segment(WorkspaceOwned):
+    """A saved segment: the people who meet a set of conditions (tags, answers, stage, source, consent, what
+    they did and when), found again each time it is asked, so its members and count are always current.
+    Broadcasts target segments. ``definition`` holds exactly what the API takes (see ``schemas.Definition``)."""
+
+    name = models.CharField(max_length=200)
+    definition = models.JSONField()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="segment_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
-from musubi.contacts.models import ConsentRecord, Contact, Identity
-from musubi.contacts.services import history_ids
+from musubi.contacts.models import ConsentRecord, Contact, Identity, Segment, Tag
+from musubi.contacts.services import history_ids, members
 from musubi.kernel.errors import NotFound
 from musubi.workspaces.models import Workspace
 
@@ -35,3 +35,35 @@ def contact(workspace: Workspace, contact_id: int) -> Contact:
 def consents(workspace: Workspace, contact: Contact) -> QuerySet[ConsentRecord]:
     return ConsentRecord.objects.for_workspace(workspace).filter(
         contact_id__in=history_ids(workspace, contact)).order_by("-at", "-pk")
+
+
+def tag_names(workspace: Workspace) -> list[str]:
+    return list(Tag.objects.for_workspace(workspace).order_by("name").values_list("name", flat=True))
+
+
+def field_keys(workspace: Workspace, *, sample: int = 1000) -> list[str]:
+    """The custom-field and survey keys in use, read from the newest contacts (the keys live in each contact's
+    JSON, so a full scan would read every contact)."""
+    keys: set[str] = set()
+    for fields in (Contact.objects.for_workspace(workspace).exclude(fields={}).order_by("-pk")
+                   .values_list("fields", flat=True)[:sample]):
+        if isinstance(fields, dict):
+            keys.update(fields)
+    return sorted(keys)
+
+
+def segments(workspace: Workspace) -> QuerySet[Segment]:
+    return Segment.objects.for_workspace(workspace).order_by("name", "pk")
+
+
+def segment(workspace: Workspace, segment_id: int) -> Segment:
+    found = segments(workspace).filter(pk=segment_id).first()
+    if found is None:
+        raise NotFound(_("This workspace has no such segment."))
+    return found
+
+
+def segment_members(workspace: Workspace, segment: Segment) -> QuerySet[Contact]:
+    """The segment's people now, newest first, with what a list shows of them."""
+    return members(workspace=workspace, segment=segment).prefetch_related(
+        Prefetch("identities", queryset=Identity.objects.order_by("kind", "pk")), "tags")

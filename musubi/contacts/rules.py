@@ -6,6 +6,8 @@ import hashlib
 import re
 import unicodedata
 
+from django.utils.translation import gettext as _
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -67,3 +69,16 @@ def may_send_marketing(*, has_basis: bool, withdrawn: bool, suppressed: bool) ->
     """Advertising goes out only on a legal basis that was not withdrawn, and never to a suppressed address:
     suppression beats every basis (特定電子メール法 Art. 3-3)."""
     return has_basis and not withdrawn and not suppressed
+
+
+def field_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot name a custom field or survey answer, or None. Keys are letters (any script), digits,
+    ``_`` and ``-``; a key that reads as a whole number would be taken for a position in a list by the
+    databases' JSON paths, so it needs a letter."""
+    if not re.fullmatch(r"[\w\-]{1,64}", key):
+        return _("Use 1–64 letters, digits, “_” or “-”.")
+    try:
+        int(key)
+    except ValueError:
+        return None
+    return _("A key needs at least one letter.")

@@ -1,5 +1,5 @@
 """Use cases of the contacts app: finding or creating a person from the addresses they give, merging
-duplicates, recording consent as evidence, suppression, tags, export and erasure."""
+duplicates, recording consent as evidence, suppression, tags, export and erasure, and saved segments."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from musubi.contacts import rules
+from musubi.contacts import rules, segments
 from musubi.contacts.choices import Channel, IdentityKind, LegalBasis, Stage, SuppressionReason
-from musubi.contacts.models import ConsentRecord, Contact, ContactTag, Identity, Suppression, Tag
+from musubi.contacts.models import ConsentRecord, Contact, ContactTag, Identity, Segment, Suppression, Tag
+from musubi.contacts.schemas import Definition, parse_definition, stored
 from musubi.kernel import clock
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
 from musubi.kernel.facts import record_fact
@@ -290,3 +292,87 @@ def delete_consent_records(*, workspace: Workspace, actor: Actor, contact_id: in
     record_audit(workspace=workspace, actor=actor, action="contact.consents_deleted", obj=contact,
                  changes={"deleted": deleted})
     return deleted
+
+
+# --- Segments ----------------------------------------------------------------------------------------------
+
+def _segment(workspace: Workspace, segment_id: int) -> Segment:
+    found = Segment.objects.for_workspace(workspace).filter(pk=segment_id).first()
+    if found is None:
+        raise NotFound(_("This workspace has no such segment."))
+    return found
+
+
+def _segment_name(workspace: Workspace, name: str, *, other_than: int = 0) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise InvalidInput(_("Some fields need attention."), fields={"name": _("Enter a name of 1–200 characters.")})
+    taken = Segment.objects.for_workspace(workspace).filter(name=name.strip()).exclude(pk=other_than)
+    if taken.exists():
+        raise Conflict(_("A segment with this name already exists."), fields={"name": _("Already used.")})
+    return name.strip()
+
+
+@transaction.atomic
+def create_segment(*, workspace: Workspace, actor: Actor, name: str, definition: Any) -> Segment:
+    """Save a segment; a definition with any problem is refused whole, naming the path of each."""
+    actor.require(Action.MANAGE)
+    parsed = parse_definition(definition)
+    now = clock.now()
+    segment = Segment.objects.create(workspace=workspace, name=_segment_name(workspace, name),
+                                     definition=stored(parsed), created_at=now, updated_at=now)
+    record_audit(workspace=workspace, actor=actor, action="segment.created", obj=segment,
+                 changes={"name": segment.name, "definition": segment.definition})
+    return segment
+
+
+@transaction.atomic
+def update_segment(*, workspace: Workspace, actor: Actor, segment_id: int, name: str | None = None,
+                   definition: Any = None) -> Segment:
+    actor.require(Action.MANAGE)
+    segment = _segment(workspace, segment_id)
+    changes: dict[str, list[Any]] = {}
+    if name is not None and (new_name := _segment_name(workspace, name, other_than=segment.pk)) != segment.name:
+        changes["name"] = [segment.name, new_name]
+        segment.name = new_name
+    if definition is not None and (new := stored(parse_definition(definition))) != segment.definition:
+        changes["definition"] = [segment.definition, new]
+        segment.definition = new
+    if changes:
+        segment.updated_at = clock.now()
+        segment.save(update_fields=[*changes, "updated_at"])
+        record_audit(workspace=workspace, actor=actor, action="segment.updated", obj=segment, changes=changes)
+    return segment
+
+
+@transaction.atomic
+def delete_segment(*, workspace: Workspace, actor: Actor, segment_id: int) -> None:
+    actor.require(Action.MANAGE)
+    segment = _segment(workspace, segment_id)
+    record_audit(workspace=workspace, actor=actor, action="segment.deleted", obj=segment,
+                 changes={"name": segment.name, "definition": segment.definition})
+    segment.delete()
+
+
+def members(*, workspace: Workspace, segment: Segment | None = None, definition: Any = None,
+            now: dt.datetime | None = None) -> QuerySet[Contact]:
+    """The people in a saved ``segment`` — or meeting an unsaved ``definition`` — as of ``now``, newest first.
+    Evaluated by the database when read, so it is always current; every merged record's history counts for
+    the person it was merged into, and merged records and erased people are never members."""
+    return segments.members(workspace, _definition(workspace, segment, definition),
+                            now=now or clock.now()).order_by("-created_at", "-pk")
+
+
+def count(*, workspace: Workspace, segment: Segment | None = None, definition: Any = None,
+          now: dt.datetime | None = None) -> int:
+    """How many people ``members`` would give, counted by the database."""
+    return segments.members(workspace, _definition(workspace, segment, definition), now=now or clock.now()).count()
+
+
+def _definition(workspace: Workspace, segment: Segment | None, definition: Any) -> Definition:
+    if (segment is None) == (definition is None):
+        raise TypeError("give a segment or a definition")
+    if segment is not None:
+        if segment.workspace_id != workspace.pk:
+            raise NotFound(_("This workspace has no such segment."))
+        return Definition.model_validate(segment.definition)
+    return definition if isinstance(definition, Definition) else parse_definition(definition)

@@ -22,7 +22,7 @@ from musubi.capture.models import (
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
 from musubi.contacts import services as contacts
-from musubi.contacts.models import ConsentRecord, Contact, Identity
+from musubi.contacts.models import ConsentRecord, Contact, Identity, Segment
 from musubi.imports import services as imports
 from musubi.imports.models import Import, ImportRow
 from musubi.kernel.facts import record_fact
@@ -40,7 +40,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999,
            "contact_id": 999999, "source_id": 999999, "link_id": 999999, "point_id": 999999,
            "capture_point_id": 999999, "code": "ZZZZZZZZZZ", "import_id": 999999,
-           "line_channel_id": 999999,
+           "line_channel_id": 999999, "segment_id": 999999,
            "kind": "svg"}
 
 
@@ -86,9 +86,12 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     job = imports.upload(workspace=workspace, actor=actor, file_name=f"{MARKER}.csv", size=len(data), chunks=[data])
     imports.configure(workspace=workspace, actor=actor, import_id=job.pk, mapping=job.mapping, basis="consent",
                       note=f"note {MARKER}", tags=[MARKER])
+    contacts.tag(workspace=workspace, contact=contact, names=[f"tag {MARKER}"])
+    segment = contacts.create_segment(workspace=workspace, actor=actor, name=f"segment {MARKER}", definition={
+        "conditions": [{"type": "tag", "op": "has", "tag": f"tag {MARKER}"}]})
     return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
-            "line_channel_id": line_channel.pk,
+            "line_channel_id": line_channel.pk, "segment_id": segment.pk,
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
@@ -110,5 +113,6 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(LineChannel, "name", "greeting", "channel_secret", "access_token"),
         rows(Import, "phase", "status", "mapping", "basis", "note", "tags", "skip_invalid", "dry_run"),
         ImportRow.objects.for_workspace(workspace).count(),
+        rows(Segment, "name", "definition"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

@@ -10,6 +10,7 @@ from musubi.web import (
     line_pages,
     optin_pages,
     planner_pages,
+    segment_pages,
     views,
 )
 from musubi.web.auth_forms import EmailAuthenticationForm, InviteAwarePasswordResetForm
@@ -78,6 +79,12 @@ urlpatterns = [
     path("w/<slug:slug>/imports/<int:import_id>/", imports_pages.import_detail, name="import"),
     path("w/<slug:slug>/imports/<int:import_id>/progress/", imports_pages.import_progress, name="import_progress"),
     path("w/<slug:slug>/imports/<int:import_id>/rejected.csv", imports_pages.import_errors, name="import_errors"),
+    path("w/<slug:slug>/segments/", segment_pages.segment_list, name="segments"),
+    path("w/<slug:slug>/segments/new/", segment_pages.segment_new, name="segment_new"),
+    path("w/<slug:slug>/segments/count/", segment_pages.segment_count, name="segment_count"),
+    path("w/<slug:slug>/segments/<int:segment_id>/", segment_pages.segment_detail, name="segment"),
+    path("w/<slug:slug>/segments/<int:segment_id>/edit/", segment_pages.segment_edit, name="segment_edit"),
+    path("w/<slug:slug>/segments/<int:segment_id>/delete/", segment_pages.segment_delete, name="segment_delete"),
     path("w/<slug:slug>/plans/", planner_pages.plan_list, name="plans"),
     path("w/<slug:slug>/plans/new/", planner_pages.plan_new, name="plan_new"),
     path("w/<slug:slug>/plans/compare/", planner_pages.plan_compare, name="plan_compare"),

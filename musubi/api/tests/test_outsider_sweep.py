@@ -60,6 +60,7 @@ VALID_BODIES = {
     ("patch", "/api/v1/ladders/{ladder_id}"): {"name": "x"},
     ("post", "/api/v1/contacts/{contact_id}/tags"): {"tags": ["x"]},
     ("post", "/api/v1/sources/{source_id}/costs"): {"amount": 1, "spent_on": "2026-01-01"},
+    ("patch", "/api/v1/segments/{segment_id}"): {"name": "x", "definition": {"conditions": []}},
     ("post", "/api/v1/ladders/{ladder_id}/steps"): {"front_id": "offer_id", "back_id": "offer_id", "take_rate": "0.1"},
     ("put", "/api/v1/capture-points/{capture_point_id}"): {
         "name": "x", "wording": {"headline": "x", "consent_text": "x", "purpose_text": "x", "sender_name": "x"}},

@@ -29,6 +29,8 @@ ACTION_LABELS = {
     "plan.deleted": _("Plan deleted"), "contact.erased": _("Contact erased"),
     "contact.consents_deleted": _("Consent records deleted"), "source.created": _("Source created"),
     "source.cost_added": _("Source cost added"), "link.created": _("Tracking link created"),
+    "segment.created": _("Segment created"), "segment.updated": _("Segment changed"),
+    "segment.deleted": _("Segment deleted"),
 }
 
 
@@ -47,6 +49,7 @@ FIELD_LABELS = {
     "name": _("Name"), "slug": _("Short name for URLs"), "timezone": _("Time zone"), "role": _("Role"),
     "email": _("Email address"), "prefix": _("Key starts with"), "price": _("Price"), "premium": _("Premium"),
     "legal_value": _("Normal price"), "take_rate": _("Take rate"), "front": _("Front-end"), "back": _("Back-end"),
+    "definition": _("Conditions"),
 }
 
 

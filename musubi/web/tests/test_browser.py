@@ -243,3 +243,71 @@ def test_a_guest_opts_in_from_a_table_qr_on_a_phone_and_the_staff_redeem_the_cou
     page.goto(f"{live_server.url}/w/izakaya-musubi/contacts/{submission.contact_id}/")
     expect(page.get_by_text(f"登録フォーム {point.pk}（バージョン 1）")).to_be_visible()
     shot(page, "21-contact-from-optin-ja")
+
+
+def htmx_settled(page: Page) -> None:
+    page.wait_for_timeout(50)
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
+
+
+def test_an_owner_builds_a_segment_on_a_phone_and_watches_the_count_change(live_server, browser):
+    import datetime as dt
+
+    from musubi.contacts import services as contacts
+    from musubi.kernel import clock
+    from musubi.kernel.facts import record_fact
+    from musubi.workspaces.models import Workspace
+
+    call_command("demo")
+    workspace = Workspace.objects.get(slug="izakaya-musubi")
+    for n, (name, tags, redeemed_days_ago) in enumerate([("佐藤花子", ["常連"], 3), ("鈴木一郎", ["常連"], 45),
+                                                         ("高橋美咲", ["常連"], None), ("田中健", [], 2)]):
+        contact, _ = contacts.find_or_create_contact(
+            workspace=workspace, addresses=contacts.normalise(email=f"guest{n}@example.jp"), name=name)
+        contacts.tag(workspace=workspace, contact=contact, names=tags)
+        if redeemed_days_ago is not None:
+            record_fact(workspace_id=workspace.pk, kind="coupon.redeemed", contact_id=contact.pk,
+                        occurred_at=clock.now() - dt.timedelta(days=redeemed_days_ago))
+    context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    sign_in_as_demo(page, live_server.url)
+    page.goto(live_server.url + "/w/izakaya-musubi/segments/")
+    page.get_by_role("link", name="新しいセグメント").click()
+    page.get_by_label("セグメント名").fill("最近来てくれた常連さん")
+    expect(page.locator("#live-count")).to_contain_text("条件を入れ終えると")
+    page.locator("#c0-tag").select_option("常連")
+    expect(page.locator("#live-count")).to_contain_text("3人")
+    shot(page, "seg-01-builder-one-condition-phone-ja")
+
+    page.get_by_role("button", name="条件を追加").click()
+    htmx_settled(page)  # a person is slower than this test: let htmx wire up the new row first
+    page.locator("#c1-type").select_option("event")
+    htmx_settled(page)
+    page.locator("#c1-kind").select_option(label="クーポンを使った")
+    expect(page.locator("#live-count")).to_contain_text("1人")  # used a coupon in the last 30 days: 佐藤花子
+    page.locator("#c1-days").fill("60")
+    page.locator("#c1-days").blur()
+    expect(page.locator("#live-count")).to_contain_text("2人")
+    page.get_by_label("いずれかを満たす").check()
+    expect(page.locator("#live-count")).to_contain_text("4人")
+    page.get_by_label("すべて満たす").check()
+    expect(page.locator("#live-count")).to_contain_text("2人")
+    shot(page, "seg-02-builder-count-changed-phone-ja")
+
+    page.get_by_role("button", name="セグメントを保存").click()
+    expect(page.get_by_role("heading", name="最近来てくれた常連さん")).to_be_visible()
+    expect(page.get_by_role("link", name="佐藤花子")).to_be_visible()
+    expect(page.get_by_role("link", name="高橋美咲")).to_have_count(0)
+    shot(page, "seg-03-segment-members-phone-ja")
+    context.close()
+
+    desktop = browser.new_context(locale="ja-JP", viewport={"width": 1100, "height": 760})
+    page = desktop.new_page()
+    sign_in_as_demo(page, live_server.url)
+    page.goto(live_server.url + "/w/izakaya-musubi/segments/")
+    expect(page.get_by_role("cell", name="最近来てくれた常連さん")).to_be_visible()
+    shot(page, "seg-04-segment-list-desktop-ja")
+    page.get_by_role("link", name="最近来てくれた常連さん").click()
+    page.get_by_role("link", name="条件を変更").click()
+    shot(page, "seg-05-builder-desktop-ja")
+    desktop.close()

@@ -21,7 +21,7 @@ NOT_WORKSPACE_ROUTES = {
     "capture_image", "coupon_page", "coupon_qr", "line_webhook",
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id",
-                    "import_id", "line_channel_id"}
+                    "import_id", "line_channel_id", "segment_id"}
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kernel', '0003_japanese_tax_rates'),
+        ('kernel', '0004_fact_segment_index'),
     ]
 
     operations = [
