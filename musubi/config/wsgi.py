@@ -3,4 +3,9 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from musubi.capture.fastlink import wrap  # noqa: E402 — needs Django set up first
+
+# Tracking links take a lean path with clicks committed in groups; everything else is Django.
+application = wrap(django_application)

@@ -1,0 +1,161 @@
+"""B1: tracking-link redirects with a durable click record, against a raw ASGI 302 on the same server.
+
+Both run under granian with one worker on 127.0.0.1; ``wrk`` sends 64 connections for a fixed time (two
+durations, the longer 3× the shorter, so a growing click table shows). Musubi's path (``capture.fastlink``)
+answers each request only after its click and fact are committed, in groups. After each Musubi run the server is
+stopped and the clicks in the database are counted against the responses wrk received: a click may exist for a
+request whose answer wrk did not wait for, but never the other way round.
+
+Run through ``bin/bench`` (PostgreSQL, then SQLite). Reports requests/s, p99 latency, the ratio to the
+baseline, clicks vs answers, and the server's peak memory (VmHWM of the worker process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONNECTIONS = 64
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(kind: str, port: int) -> subprocess.Popen[bytes]:
+    python = sys.executable
+    common = ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-ws", "--log-level", "warning"]
+    if kind == "baseline":
+        command = [python, "-m", "granian", "--interface", "asgi", *common, "benchmarks.raw_redirect:app"]
+    else:
+        command = [python, "-m", "granian", "--interface", "wsgi", "--blocking-threads", "64",
+                   "--backpressure", "128", *common, "musubi.config.wsgi:application"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "musubi.config.settings", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{kind} server did not start")
+
+
+def peak_kb(process: subprocess.Popen[bytes]) -> int:
+    """The largest VmHWM among the server's processes (granian's worker holds the application)."""
+    peaks = []
+    children = subprocess.run([shutil.which("pgrep") or "pgrep", "-P", str(process.pid)], capture_output=True,
+                              text=True).stdout.split()
+    for pid in [process.pid, *map(int, children)]:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmHWM:\s+(\d+)", status)
+        if match:
+            peaks.append(int(match.group(1)))
+    return max(peaks, default=0)
+
+
+def run_wrk(url: str, seconds: int) -> dict[str, float]:
+    out = subprocess.run([shutil.which("wrk") or "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"requests": requests, "rate": rate, "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else -1,
+            "bad": int(errors.group(1)) if errors else 0}
+
+
+def setup_link() -> str:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.settings")
+    import django
+
+    django.setup()
+    from musubi.capture import services
+    from musubi.workspaces import services as workspaces
+    from musubi.workspaces.models import Workspace
+
+    workspace = Workspace.objects.filter(slug="bench-links").first() or workspaces.create_workspace(
+        slug="bench-links", name="bench", owner=None)
+    source = services.create_source(workspace=workspace, actor=workspaces.SYSTEM, kind="store_spot",
+                                    name=f"table {time.time_ns()}")
+    return services.create_link(workspace=workspace, actor=workspaces.SYSTEM, source_id=source.pk,
+                                target_url="https://example.jp/menu").code
+
+
+def clicks(code: str) -> int:
+    from musubi.capture.models import Click
+
+    return Click.objects.filter(link__code=code).count()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--durations", default="5,15")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    from django.db import connection
+
+    database = "PostgreSQL" if "postgres" in os.environ.get("DATABASE_URL", "") else "SQLite"
+    print(f"B1 tracking-link redirects on {database}: {CONNECTIONS} connections, granian 1 worker (median of "
+          f"{args.repeat})")
+    print(f"{'seconds':>8} {'baseline req/s':>15} {'musubi req/s':>13} {'ratio':>6} {'p99 ms':>8} "
+          f"{'answered':>9} {'clicks':>8} {'peak MB base/musubi':>20}")
+    results = []
+    for seconds in [int(s) for s in args.durations.split(",")]:
+        runs = []
+        for _ in range(args.repeat):
+            port = free_port()
+            server = serve("baseline", port)
+            base = run_wrk(f"http://127.0.0.1:{port}/r/X", seconds)
+            base_peak = peak_kb(server)
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(10)
+            code = setup_link()
+            connection.close()
+            port = free_port()
+            server = serve("musubi", port)
+            ours = run_wrk(f"http://127.0.0.1:{port}/r/{code}", seconds)
+            ours_peak = peak_kb(server)
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(20)
+            runs.append({"base": base, "ours": ours, "clicks": clicks(code), "base_peak": base_peak,
+                         "ours_peak": ours_peak})
+        def med(key: str, side: str, runs: list[dict] = runs) -> float:  # type: ignore[type-arg]
+            return statistics.median(r[side][key] for r in runs)
+
+        row = {"seconds": seconds, "baseline_rate": med("rate", "base"), "musubi_rate": med("rate", "ours"),
+               "p99_ms": med("p99_ms", "ours"), "answered": sum(r["ours"]["requests"] for r in runs),
+               "clicks": sum(r["clicks"] for r in runs), "bad": sum(r["ours"]["bad"] for r in runs),
+               "peak_mb_base": max(r["base_peak"] for r in runs) / 1024,
+               "peak_mb_musubi": max(r["ours_peak"] for r in runs) / 1024}
+        row["ratio"] = row["musubi_rate"] / row["baseline_rate"]
+        results.append(row)
+        print(f"{seconds:>8} {row['baseline_rate']:>15,.0f} {row['musubi_rate']:>13,.0f} {row['ratio']:>6.2f} "
+              f"{row['p99_ms']:>8.1f} {row['answered']:>9,} {row['clicks']:>8,} "
+              f"{row['peak_mb_base']:>9.1f}/{row['peak_mb_musubi']:<9.1f}")
+        if row["bad"]:
+            print(f"         {row['bad']} answers were not redirects")
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"redirects-{database.lower()}.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
