@@ -41,8 +41,8 @@ def serve(kind: str, port: int) -> subprocess.Popen[bytes]:
     if kind == "baseline":
         command = [python, "-m", "granian", "--interface", "asgi", *common, "benchmarks.raw_redirect:app"]
     else:
-        command = [python, "-m", "granian", "--interface", "wsgi", "--blocking-threads", "64",
-                   "--backpressure", "128", *common, "musubi.config.wsgi:application"]
+        command = [python, "-m", "granian", "--interface", "wsgi", "--blocking-threads", "32",
+                   "--backpressure", "64", *common, "musubi.config.wsgi:application"]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "musubi.config.settings", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     for _ in range(200):

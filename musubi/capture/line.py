@@ -8,20 +8,25 @@ Events are applied once each, however often LINE redelivers them.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid
 
 from django.conf import settings
+from django.core.signing import BadSignature
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from musubi.capture import coupons, rules
 from musubi.capture.choices import SourceKind
-from musubi.capture.models import CouponDefinition, LineChannel, LineEvent, LineMessage, Source
+from musubi.capture.models import CouponDefinition, LineChannel, LineEvent, LineMessage, LineVisit, Source
+from musubi.capture.services import attributed_source
 from musubi.contacts import services as contacts
 from musubi.contacts.choices import Channel, LegalBasis, SuppressionReason
 from musubi.integrations import line as line_api
-from musubi.kernel import clock
+from musubi.integrations import line_login
+from musubi.kernel import clock, tokens
 from musubi.kernel.errors import Conflict, InvalidInput, MusubiError, NotFound
 from musubi.kernel.facts import record_fact
 from musubi.workspaces.models import Workspace
@@ -64,19 +69,38 @@ def _check(workspace: Workspace, *, name: str, channel_id: str, channel_secret: 
     return coupon
 
 
+def _check_login(login_channel_id: str, login_channel_secret: str, basic_id: str, *, secret_saved: bool) -> None:
+    fields: dict[str, str] = {}
+    login_channel_id, login_channel_secret = login_channel_id.strip(), login_channel_secret.strip()
+    if login_channel_id and (not login_channel_id.isdigit() or not 6 <= len(login_channel_id) <= 20):
+        fields["login_channel_id"] = _("The channel ID is the number shown in the LINE Developers console.")
+    if login_channel_id and not login_channel_secret and not secret_saved:
+        fields["login_channel_secret"] = _("Paste the LINE Login channel's secret too.")
+    if login_channel_secret and not (len(login_channel_secret) == 32
+                                     and all(c in "0123456789abcdef" for c in login_channel_secret)):
+        fields["login_channel_secret"] = _("The channel secret is 32 characters of 0–9 and a–f.")
+    if basic_id.strip() and not re.fullmatch(r"@[0-9a-z._-]{3,30}", basic_id.strip()):
+        fields["basic_id"] = _("The account's ID starts with @, e.g. @123abcde.")
+    if fields:
+        raise InvalidInput(_("Some fields need attention."), fields=fields)
+
+
 @transaction.atomic
 def connect_channel(*, workspace: Workspace, actor: Actor, name: str, channel_id: str, channel_secret: str,
-                    access_token: str, greeting: str = "", coupon_id: int | None = None) -> LineChannel:
+                    access_token: str, greeting: str = "", coupon_id: int | None = None, basic_id: str = "",
+                    login_channel_id: str = "", login_channel_secret: str = "") -> LineChannel:
     actor.require(Action.MANAGE)
     channel_id = channel_id.strip()
     coupon = _check(workspace, name=name, channel_id=channel_id, channel_secret=channel_secret.strip(),
                     access_token=access_token, coupon_id=coupon_id)
+    _check_login(login_channel_id, login_channel_secret, basic_id, secret_saved=False)
     if LineChannel.objects.filter(channel_id=channel_id).exists():
         raise Conflict(_("This LINE channel is already connected."), fields={"channel_id": _("Already connected.")})
     channel = LineChannel.objects.create(
         workspace=workspace, name=name.strip(), channel_id=channel_id, channel_secret=channel_secret.strip(),
         access_token=access_token.strip(), greeting=greeting.strip()[:2000], coupon=coupon,
-        source=_direct_source(workspace), created_at=clock.now())
+        source=_direct_source(workspace), created_at=clock.now(), basic_id=basic_id.strip(),
+        login_channel_id=login_channel_id.strip(), login_channel_secret=login_channel_secret.strip())
     record_audit(workspace=workspace, actor=actor, action="line.connected", obj=channel,
                  changes={"channel_id": channel_id})  # never the secrets
     return channel
@@ -84,14 +108,20 @@ def connect_channel(*, workspace: Workspace, actor: Actor, name: str, channel_id
 
 @transaction.atomic
 def update_channel(*, workspace: Workspace, actor: Actor, line_channel_id: int, name: str, greeting: str,
-                   coupon_id: int | None, channel_secret: str = "", access_token: str = "",
-                   active: bool = True) -> LineChannel:
+                   coupon_id: int | None, channel_secret: str = "", access_token: str = "", basic_id: str = "",
+                   login_channel_id: str = "", login_channel_secret: str = "", active: bool = True) -> LineChannel:
     """Change a connection; an empty secret or token keeps the saved one (they are never shown back)."""
     actor.require(Action.MANAGE)
     channel = channel_of(workspace, line_channel_id)
     coupon = _check(workspace, name=name, channel_id=channel.channel_id,
                     channel_secret=channel_secret.strip() or None, access_token=access_token or None,
                     coupon_id=coupon_id)
+    same_login = login_channel_id.strip() == channel.login_channel_id
+    _check_login(login_channel_id, login_channel_secret, basic_id,
+                 secret_saved=bool(channel.login_channel_secret) and same_login)
+    channel.basic_id, channel.login_channel_id = basic_id.strip(), login_channel_id.strip()
+    if login_channel_secret.strip() or not channel.login_channel_id:
+        channel.login_channel_secret = login_channel_secret.strip()
     channel.name, channel.greeting = name.strip(), greeting.strip()[:2000]
     channel.coupon, channel.active = coupon, active
     if channel_secret.strip():
@@ -161,7 +191,10 @@ def receive(*, channel_id: str, body: bytes, signature: str) -> int:
 
 def _on_follow(channel: LineChannel, user_id: str, *, unblocked: bool) -> None:
     workspace = channel.workspace
-    source_id = channel.source_id
+    visit = (LineVisit.objects.for_workspace(workspace)
+             .filter(channel=channel, user_id=user_id, at__gte=clock.now() - JOIN_WINDOW)
+             .exclude(source_id=None).order_by("-at").first())
+    source_id = visit.source_id if visit is not None else channel.source_id
     contact, _created = contacts.find_or_create_contact(
         workspace=workspace, addresses=contacts.normalise(line_user_id=user_id), source_id=source_id)
     contacts.lift_suppression(workspace=workspace, channel=Channel.LINE, value=user_id,
@@ -199,3 +232,59 @@ def _on_unfollow(channel: LineChannel, user_id: str) -> None:
         status="failed", finished_at=clock.now(), last_error="the user blocked the account")
 
 
+
+
+# --- Which link a friend came from (LINE Login with bot_prompt) ------------------------------------------
+
+JOIN_PURPOSE = "line.join"
+JOIN_WINDOW = dt.timedelta(hours=1)
+
+
+def callback_url() -> str:
+    return settings.MUSUBI_BASE_URL + reverse("line_callback")
+
+
+def join_url(*, channel_id: str, visitor_id: str) -> str:
+    """Where ``/line/join/<channel_id>`` sends a visitor: LINE Login with the add-friend prompt, carrying who
+    they are (their visitor id, so the link they clicked is known) in a signed state. Without a LINE Login
+    channel, straight to the account's add-friend page, and the follow counts as "LINE, source unknown"."""
+    channel = LineChannel.objects.filter(channel_id=channel_id, active=True).first() if channel_id.isdigit() else None
+    if channel is None:
+        raise NotFound(_("No LINE channel is connected here."))
+    if not channel.login_channel_id:
+        if not channel.basic_id:
+            raise NotFound(_("This account has no add-friend link yet."))
+        return f"https://line.me/R/ti/p/{channel.basic_id}"
+    state = tokens.sign({"c": channel.pk, "v": visitor_id}, purpose=JOIN_PURPOSE)
+    return line_login.authorize_url(client_id=channel.login_channel_id, redirect_uri=callback_url(), state=state)
+
+
+@transaction.atomic
+def complete_join(*, state: str, code: str) -> LineChannel:
+    """LINE Login came back: learn the user id, remember which source brought them, and credit a follow that
+    already happened (LINE may deliver it before the person is sent back here) to that source."""
+    try:
+        signed = tokens.unsign(state, purpose=JOIN_PURPOSE, max_age_seconds=int(JOIN_WINDOW.total_seconds()))
+    except BadSignature as exc:
+        raise InvalidInput(_("This sign-in link has expired. Scan the code again.")) from exc
+    channel = LineChannel.objects.select_related("workspace").filter(pk=signed.get("c"), active=True).first()
+    if channel is None or not channel.login_channel_id:
+        raise NotFound(_("No LINE channel is connected here."))
+    try:
+        user_id = line_login.user_id(code=code, redirect_uri=callback_url(), client_id=channel.login_channel_id,
+                                     client_secret=channel.login_channel_secret)
+        contacts.normalise(line_user_id=user_id)
+    except (line_login.LoginFailed, InvalidInput) as exc:
+        raise InvalidInput(_("LINE did not confirm the sign-in. Please try again.")) from exc
+    workspace = channel.workspace
+    visitor = str(signed.get("v") or "")
+    source_id = attributed_source(workspace=workspace, visitor_id=visitor) if visitor else None
+    LineVisit.objects.create(workspace=workspace, channel=channel, user_id=user_id, visitor_id=visitor[:36],
+                             source_id=source_id, at=clock.now())
+    contact = contacts.find_by_identity(workspace=workspace, kind="line", value=user_id)
+    if source_id is not None and contact is not None and contact.last_source_id == channel.source_id:
+        contacts.credit_source(workspace=workspace, contact=contact, source_id=source_id,
+                               replacing=channel.source_id)
+        record_fact(workspace_id=workspace.pk, kind="line.attributed", contact_id=contact.pk, source_id=source_id,
+                    data={"channel": channel.channel_id})
+    return channel

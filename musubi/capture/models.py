@@ -219,6 +219,11 @@ class LineChannel(WorkspaceOwned):
     coupon = models.ForeignKey(CouponDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+",
                                help_text="Credited for friends added directly, not through a Musubi link.")
+    basic_id = models.CharField(max_length=40, blank=True, default="", help_text="The account's @ID.")
+    login_channel_id = models.CharField(max_length=20, blank=True, default="",
+                                        help_text="A LINE Login channel linked to the account, to learn who came "
+                                                  "from which link.")
+    login_channel_secret = models.CharField(max_length=64, blank=True, default="")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
 
@@ -254,3 +259,17 @@ class LineMessage(DurableWork, WorkspaceOwned):
 
     class Meta(DurableWork.Meta):
         pass
+
+
+class LineVisit(WorkspaceOwned):
+    """Someone who came to add the account through a Musubi link and signed in with LINE Login on the way, so
+    their follow is credited to the spot (the table, the flyer) they came from."""
+
+    channel = models.ForeignKey(LineChannel, on_delete=models.CASCADE, related_name="visits")
+    user_id = models.CharField(max_length=40)
+    visitor_id = models.CharField(max_length=36, blank=True, default="")
+    source_id = models.BigIntegerField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "channel", "user_id", "at"], name="linevisit_ws_user")]

@@ -14,4 +14,6 @@ urlpatterns = [
     path("c/<str:code>", views.coupon_page, name="coupon_page"),
     path("c/<str:code>/qr.svg", views.coupon_qr, name="coupon_qr"),
     path("line/webhook/<str:channel_id>", views.line_webhook, name="line_webhook"),
+    path("line/join/<str:channel_id>", views.line_join, name="line_join"),
+    path("line/callback", views.line_callback, name="line_callback"),
 ]

@@ -231,3 +231,24 @@ def line_webhook(request: HttpRequest, channel_id: str) -> HttpResponse:
     except NotFound as exc:
         return HttpResponseNotFound(exc.message, content_type="text/plain; charset=utf-8")
     return HttpResponse("OK", content_type="text/plain")
+
+
+@require_GET
+def line_join(request: HttpRequest, channel_id: str) -> HttpResponse:
+    """Where a table's QR code (through a tracking link) sends a guest who is to add the account on LINE."""
+    try:
+        return HttpResponseRedirect(line.join_url(channel_id=channel_id, visitor_id=_visitor(request)))
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@require_GET
+def line_callback(request: HttpRequest) -> HttpResponse:
+    try:
+        channel = line.complete_join(state=request.GET.get("state", "")[:2000],
+                                     code=request.GET.get("code", "")[:500])
+    except InvalidInput as exc:
+        return render(request, "capture/line_joined.html", {"problem": exc.message}, status=400)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    return render(request, "capture/line_joined.html", {"channel": channel})

@@ -165,6 +165,7 @@ MUSUBI_ATTRIBUTION_DAYS = env_int("MUSUBI_ATTRIBUTION_DAYS", 30)
 MUSUBI_OPTIN_LIMIT = env_int("MUSUBI_OPTIN_LIMIT", 20)
 # Where LINE's Messaging API answers; only tests and stand-ins change it.
 MUSUBI_LINE_API_HOST = env_str("MUSUBI_LINE_API_HOST", "https://api.line.me").rstrip("/")
+MUSUBI_LINE_ACCESS_HOST = env_str("MUSUBI_LINE_ACCESS_HOST", "https://access.line.me").rstrip("/")
 MUSUBI_OPTIN_WINDOW_SECONDS = env_int("MUSUBI_OPTIN_WINDOW_SECONDS", 600)
 
 # --- Static files (vendored, served by the app through WhiteNoise) --------------------------------

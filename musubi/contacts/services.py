@@ -154,6 +154,17 @@ def find_by_identity(*, workspace: Workspace, kind: str, value: str) -> Contact 
 
 
 @transaction.atomic
+def credit_source(*, workspace: Workspace, contact: Contact, source_id: int, replacing: int) -> None:
+    """Credit ``source_id`` where a contact's first or last source was only a placeholder (``replacing``,
+    e.g. "LINE, source unknown") because the real one became known a moment later."""
+    survivor = _survivor(contact)
+    Contact.objects.for_workspace(workspace).filter(pk=survivor.pk, last_source_id=replacing).update(
+        last_source_id=source_id)
+    Contact.objects.for_workspace(workspace).filter(pk=survivor.pk, first_source_id=replacing).update(
+        first_source_id=source_id)
+
+
+@transaction.atomic
 def name_if_unnamed(*, workspace: Workspace, contact: Contact, name: str) -> None:
     """Give a contact a name (a LINE display name) unless they already have one they gave themselves."""
     if name.strip():

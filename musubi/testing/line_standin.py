@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,11 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             state.requests.append(("GET", self.path, ""))
+            if self.path == "/v2/profile":  # LINE Login: the signed-in user's profile
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                if token.startswith("at-"):
+                    return self._answer(200, {"userId": token[3:], "displayName": state.names.get(token[3:], "")})
+                return self._answer(401, {"message": "invalid token"})
             if self.path.startswith("/v2/bot/profile/"):
                 user_id = self.path.rsplit("/", 1)[1]
                 if user_id in state.names:
@@ -49,7 +55,14 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
             return self._answer(404, {"message": "Not found"})
 
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.path == "/oauth2/v2.1/token":  # LINE Login: a code "code-for-<userId>" becomes a token
+                form = dict(urllib.parse.parse_qsl(raw.decode()))
+                state.requests.append(("POST", self.path, form.get("client_id", "")))
+                if form.get("code", "").startswith("code-for-") and form.get("client_secret"):
+                    return self._answer(200, {"access_token": "at-" + form["code"][9:], "token_type": "Bearer"})
+                return self._answer(400, {"error": "invalid_grant"})
+            body = json.loads(raw or b"{}")
             key = self.headers.get("X-Line-Retry-Key", "")
             state.requests.append(("POST", self.path, key))
             if not self.headers.get("Authorization", "").startswith("Bearer "):

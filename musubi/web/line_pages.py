@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from musubi.capture import line
@@ -40,18 +42,23 @@ def line_channels(request: WorkspaceRequest, slug: str) -> HttpResponse:
 def line_channel_edit(request: WorkspaceRequest, slug: str, line_channel_id: int) -> HttpResponse:
     channel = line.channel_of(request.workspace, line_channel_id)
     initial = {"name": channel.name, "channel_id": channel.channel_id, "greeting": channel.greeting,
-               "coupon_id": channel.coupon_id}
+               "coupon_id": channel.coupon_id, "basic_id": channel.basic_id,
+               "login_channel_id": channel.login_channel_id}
     form = LineChannelForm(request.POST or None, initial=initial, coupons=_coupons(request), editing=True)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             line.update_channel(workspace=request.workspace, actor=request.actor, line_channel_id=channel.pk,
                                 name=data["name"], greeting=data["greeting"], coupon_id=data["coupon_id"],
-                                channel_secret=data["channel_secret"], access_token=data["access_token"])
+                                channel_secret=data["channel_secret"], access_token=data["access_token"],
+                                basic_id=data["basic_id"], login_channel_id=data["login_channel_id"],
+                                login_channel_secret=data["login_channel_secret"])
         except MusubiError as exc:
             form.add_service_error(exc)
         else:
             messages.success(request, _("Saved."))
             return redirect("web:line_channels", slug=slug)
-    return render(request, "web/capture/line_channel_edit.html", {"channel": channel, "form": form,
-                                                                  "webhook_url": line.webhook_url(channel)})
+    return render(request, "web/capture/line_channel_edit.html", {
+        "channel": channel, "form": form, "webhook_url": line.webhook_url(channel),
+        "join_url": settings.MUSUBI_BASE_URL + reverse("line_join", args=[channel.channel_id]),
+        "callback_url": line.callback_url()})

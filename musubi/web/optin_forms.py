@@ -180,12 +180,21 @@ class LineChannelForm(ServiceErrorsMixin):
                                widget=forms.Textarea(attrs={"rows": 3}))
     coupon_id = forms.TypedChoiceField(label=_("Coupon sent with the greeting"), coerce=int, required=False,
                                        empty_value=None)
+    basic_id = forms.CharField(label=_("The account's ID (@…)"), max_length=40, required=False,
+                               help_text=_("For the add-friend link, e.g. @123abcde."))
+    login_channel_id = forms.CharField(
+        label=_("LINE Login channel ID (optional)"), max_length=20, required=False,
+        help_text=_("With a LINE Login channel linked to the account, a friend who adds it through a Musubi link or "
+                    "QR code is credited to that link's source; without one, to “LINE（経路不明）”."))
+    login_channel_secret = forms.CharField(label=_("LINE Login channel secret"), max_length=64, required=False,
+                                           widget=forms.PasswordInput(render_value=False,
+                                                                      attrs={"autocomplete": "off"}))
 
     def __init__(self, *args: Any, coupons: list[tuple[int, str]], editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["coupon_id"].choices = [("", "—"), *coupons]  # type: ignore[attr-defined]
         if editing:
             self.fields["channel_id"].disabled = True
-            for name in ("channel_secret", "access_token"):
+            for name in ("channel_secret", "access_token", "login_channel_secret"):
                 self.fields[name].help_text = _("Saved and hidden. Leave empty to keep it; paste a new one to "
                                                 "replace it.")

@@ -72,14 +72,15 @@ def test_what_this_path_does_not_handle_goes_on_to_django(link):
 
 def test_clicks_waiting_together_are_committed_in_one_transaction(link):
     writer = fastlink.ClickWriter()
-    pending = [fastlink._Pending(Click(workspace_id=link.workspace_id, link_id=link.pk, at=link.created_at,
-                                       visitor_id=str(uuid.uuid4()), ip_hash="x"), None) for _ in range(25)]
+    pending = [fastlink._Pending((link.workspace_id, link.pk, link.created_at, str(uuid.uuid4()), "x", "", "", False),
+                                 link.code, link.source_id) for _ in range(25)]
     for p in pending:
         writer._queue.put(p)
     writer._ensure_started()
     for p in pending:
         assert p.done.wait(10) and p.error is None
     assert writer.commits == 1 and Click.objects.count() == 25
+    assert Fact.objects.filter(kind="link.clicked", source_id=link.source_id).count() == 25
     writer.stop()
 
 

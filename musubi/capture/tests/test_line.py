@@ -5,12 +5,13 @@ import hashlib
 import hmac
 import json
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
 
-from musubi.capture import line
-from musubi.capture.models import Coupon, LineEvent, LineMessage
+from musubi.capture import line, services
+from musubi.capture.models import Coupon, LineEvent, LineMessage, LineVisit
 from musubi.capture.tests.factories import coupon_definition, owner_actor
 from musubi.contacts import services as contacts
 from musubi.contacts.models import ConsentRecord, Contact, Suppression
@@ -162,3 +163,66 @@ def test_a_channel_is_connected_once(channel, other_workspace):
     with pytest.raises(Conflict):
         line.connect_channel(workspace=other_workspace, actor=owner_actor(), name="x", channel_id=channel.channel_id,
                              channel_secret=SECRET, access_token="t" * 40)
+
+
+LOGIN_SECRET = "fedcba9876543210fedcba9876543210"
+
+
+@pytest.fixture
+def linked(channel):
+    """The channel with a LINE Login channel, and a table QR link leading to its add-friend address."""
+    line.update_channel(workspace=channel.workspace, actor=owner_actor(), line_channel_id=channel.pk,
+                        name=channel.name, greeting=channel.greeting, coupon_id=channel.coupon_id,
+                        basic_id="@musubi", login_channel_id="2000999999", login_channel_secret=LOGIN_SECRET)
+    source = services.create_source(workspace=channel.workspace, actor=owner_actor(), kind="store_spot",
+                                    name="テーブル7")
+    link = services.create_link(workspace=channel.workspace, actor=owner_actor(), source_id=source.pk,
+                                target_url=f"http://testserver/line/join/{channel.channel_id}")
+    return link
+
+
+def scan_and_sign_in(client, link, user):
+    """What a guest's phone does: the QR's tracking link, the join address, LINE Login (skipped here: it
+    comes back with a code for this user), then the callback."""
+    join = client.get(f"/r/{link.code}")["Location"]
+    authorize = client.get(join.replace("http://testserver", ""))["Location"]
+    query = parse_qs(urlsplit(authorize).query)
+    assert query["bot_prompt"] == ["aggressive"] and query["client_id"] == ["2000999999"]
+    return client.get("/line/callback", {"state": query["state"][0], "code": f"code-for-{user}"})
+
+
+def test_a_friend_who_came_through_a_table_qr_is_credited_to_that_table(linked, line_api):
+    client = Client(HTTP_USER_AGENT="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
+    assert scan_and_sign_in(client, linked, USER).status_code == 200
+    post("2000123456", [event("follow")])  # LINE delivers the follow after the sign-in
+    contact = Contact.objects.get()
+    assert (contact.first_source_id, contact.last_source_id) == (linked.source_id, linked.source_id)
+    assert ConsentRecord.objects.get().source_id == linked.source_id
+
+
+def test_a_follow_that_arrives_before_the_sign_in_returns_is_credited_afterwards(linked, line_api):
+    client = Client(HTTP_USER_AGENT="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
+    post("2000123456", [event("follow")])  # added on LINE's consent screen: the webhook comes first
+    assert Contact.objects.get().last_source_id != linked.source_id  # "LINE, source unknown" for now
+    assert scan_and_sign_in(client, linked, USER).status_code == 200
+    contact = Contact.objects.get()
+    assert (contact.first_source_id, contact.last_source_id) == (linked.source_id, linked.source_id)
+    assert Fact.objects.filter(kind="line.attributed", source_id=linked.source_id).count() == 1
+
+
+def test_a_forged_state_or_a_code_line_refuses_changes_nothing(linked, line_api):
+    assert Client().get("/line/callback", {"state": "forged", "code": f"code-for-{USER}"}).status_code == 400
+    client = Client()
+    join = client.get(f"/line/join/{linked.source.pk}")
+    assert join.status_code == 404  # not a channel id
+    authorize = client.get("/line/join/2000123456")["Location"]
+    state = parse_qs(urlsplit(authorize).query)["state"][0]
+    assert client.get("/line/callback", {"state": state, "code": "wrong"}).status_code == 400
+    assert not LineVisit.objects.exists()
+
+
+def test_without_line_login_the_join_address_opens_the_add_friend_page(channel):
+    line.update_channel(workspace=channel.workspace, actor=owner_actor(), line_channel_id=channel.pk,
+                        name=channel.name, greeting="", coupon_id=None, basic_id="@musubi")
+    response = Client().get(f"/line/join/{channel.channel_id}")
+    assert response.status_code == 302 and response["Location"] == "https://line.me/R/ti/p/@musubi"

@@ -311,3 +311,45 @@ def test_an_owner_builds_a_segment_on_a_phone_and_watches_the_count_change(live_
     page.get_by_role("link", name="条件を変更").click()
     shot(page, "seg-05-builder-desktop-ja")
     desktop.close()
+
+
+def test_an_owner_connects_line_and_a_friend_add_gets_the_coupon(live_server, page, line_api, run_worker):
+    import base64
+    import hashlib
+    import hmac
+
+    from django.test import Client
+
+    from musubi.capture.models import Coupon
+    from musubi.contacts.models import Contact
+
+    call_command("demo")
+    sign_in_as_demo(page, live_server.url)
+    page.goto(f"{live_server.url}/w/izakaya-musubi/line/")
+    page.get_by_label("名前").fill("居酒屋むすび 公式")
+    page.get_by_label("チャネルID", exact=True).fill("2000123456")
+    page.get_by_label("チャネルシークレット", exact=True).fill("0123456789abcdef0123456789abcdef")
+    page.get_by_label("チャネルアクセストークン（長期）").fill("t" * 40)
+    page.get_by_label("友だち追加時のあいさつメッセージ").fill("友だち追加ありがとうございます！")
+    page.get_by_label("あいさつと一緒に送るクーポン").select_option(label="友だち登録の一品無料")
+    page.get_by_role("button", name="連携する").click()
+    expect(page.get_by_text("/line/webhook/2000123456")).to_be_visible()
+    expect(page.get_by_text("0123456789abcdef")).to_have_count(0)  # the secret is never shown back
+    shot(page, "22-line-connected-ja")
+
+    user = "U" + "c" * 32
+    body = (b'{"destination":"U0","events":[{"type":"follow","mode":"active","timestamp":1763800000000,'
+            b'"source":{"type":"user","userId":"' + user.encode() + b'"},"webhookEventId":"01J0000000000000000000000A",'
+            b'"deliveryContext":{"isRedelivery":false},"replyToken":"r","follow":{"isUnblocked":false}}]}')
+    signature = base64.b64encode(hmac.new(b"0123456789abcdef0123456789abcdef", body, hashlib.sha256).digest())
+    response = Client().post("/line/webhook/2000123456", data=body, content_type="application/json",
+                             HTTP_X_LINE_SIGNATURE=signature.decode())
+    assert response.status_code == 200
+    line_api.names[user] = "LINEの山田"
+    run_worker()
+    coupon = Coupon.objects.get(contact__identities__value=user)
+    assert any(coupon.code[:5] in text for text in line_api.delivered_to(user))
+    contact = Contact.objects.get(identities__value=user)
+    page.goto(f"{live_server.url}/w/izakaya-musubi/contacts/{contact.pk}/")
+    expect(page.get_by_role("heading", name="LINEの山田")).to_be_visible()
+    shot(page, "23-line-friend-contact-ja")

@@ -18,7 +18,7 @@ NOT_WORKSPACE_ROUTES = {
     "web:home", "web:favicon", "web:login", "web:logout", "web:password_reset", "web:password_reset_done",
     "web:password_reset_confirm", "web:password_reset_complete", "web:account", "web:password_change",
     "web:new_workspace", "follow_link", "capture_page", "capture_embed", "capture_thanks", "capture_confirm",
-    "capture_image", "coupon_page", "coupon_qr", "line_webhook",
+    "capture_image", "coupon_page", "coupon_qr", "line_webhook", "line_join", "line_callback",
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id",
                     "import_id", "line_channel_id", "segment_id"}

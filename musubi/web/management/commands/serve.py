@@ -39,7 +39,11 @@ class Command(BaseCommand):
         env.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.settings")
         granian = [sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws",
                    "--host", options["host"], "--port", str(options["port"]),
-                   "--workers", str(options["web_workers"]), "--backpressure", "8"]
+                   "--workers", str(options["web_workers"]),
+                   # Threads per worker: concurrent tracking-link clicks wait for one shared commit (capture.fastlink),
+                   # so more threads mean bigger groups; the backpressure keeps the queue in front of them short.
+                   "--blocking-threads", os.environ.get("MUSUBI_WEB_THREADS", "32"),
+                   "--backpressure", os.environ.get("MUSUBI_WEB_BACKPRESSURE", "64")]
         # Children run in their own sessions so Ctrl+C reaches only this process, which then stops them
         # in order; otherwise the terminal's SIGINT hits granian's workers mid-request.
         web = subprocess.Popen([*granian, "musubi.config.wsgi:application"], env=env, start_new_session=True)
