@@ -102,3 +102,12 @@ def capture_point_behind(workspace: Workspace, url: str) -> CapturePointVersion 
         return None
     return (CapturePointVersion.objects.for_workspace(workspace)
             .filter(capture_point__code=match.group(1).upper()).order_by("-number").first())
+
+
+def question_labels(workspace: Workspace) -> dict[str, str]:
+    """The question each answer key stands for, from the newest wording that asked it."""
+    labels: dict[str, str] = {}
+    for questions in (CapturePointVersion.objects.for_workspace(workspace).order_by("created_at", "pk")
+                      .values_list("questions", flat=True)):
+        labels.update({q["key"]: q["label"] for q in questions})
+    return labels

@@ -69,6 +69,18 @@ class EventKind(models.TextChoices):
     ORDER_PAID = "order.paid", _("Paid for an order")
 
 
+# Labels of the other facts a person's timeline shows.
+TIMELINE_LABELS = {
+    "contact.created": _("Joined the list"),
+    "contact.merged": _("Found to be the same person as another record; merged"),
+    "contact.stage_changed": _("Moved to a new stage"),
+    "suppression.added": _("Stopped receiving messages on a channel"),
+    "suppression.lifted": _("Receives messages on a channel again"),
+    "line.attributed": _("LINE friend-add credited to the link they came through"),
+    **{kind.value: kind.label for kind in EventKind},
+}
+
+
 class TagOp(models.TextChoices):
     HAS = "has", _("has the tag")
     HAS_NOT = "has_not", _("does not have the tag")

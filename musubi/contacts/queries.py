@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from musubi.contacts.models import ConsentRecord, Contact, Identity, Segment, Tag
 from musubi.contacts.services import history_ids, members
 from musubi.kernel.errors import NotFound
+from musubi.kernel.models import Fact
 from musubi.workspaces.models import Workspace
 
 
@@ -67,3 +68,9 @@ def segment_members(workspace: Workspace, segment: Segment) -> QuerySet[Contact]
     """The segment's people now, newest first, with what a list shows of them."""
     return members(workspace=workspace, segment=segment).prefetch_related(
         Prefetch("identities", queryset=Identity.objects.order_by("kind", "pk")), "tags")
+
+
+def timeline(workspace: Workspace, contact: Contact, *, limit: int = 50) -> list[Fact]:
+    """What happened to the person, newest first, including what was recorded under records merged into them."""
+    return list(Fact.objects.for_workspace(workspace).filter(contact_id__in=history_ids(workspace, contact))
+                .order_by("-occurred_at", "-pk")[:limit])

@@ -24,3 +24,15 @@ class LinkForm(ServiceErrorsMixin):
     def __init__(self, *args: Any, sources: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["source_id"].choices = sources  # type: ignore[attr-defined]
+
+
+class CostForm(ServiceErrorsMixin):
+    source_id = forms.TypedChoiceField(label=_("Source"), coerce=int)
+    amount = forms.IntegerField(label=_("Amount (yen)"), min_value=0, max_value=10**12)
+    spent_on = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label=_("Note"), max_length=200, required=False,
+                           help_text=_("e.g. “チラシ印刷 500枚” or “号外広告 11月号”"))
+
+    def __init__(self, *args: Any, sources: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["source_id"].choices = sources  # type: ignore[attr-defined]

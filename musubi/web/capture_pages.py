@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -11,7 +13,8 @@ from django.utils.translation import gettext as _
 from musubi.capture import queries, rules, services
 from musubi.kernel.errors import MusubiError
 from musubi.web.access import WorkspaceRequest, workspace_page
-from musubi.web.capture_forms import LinkForm, SourceForm
+from musubi.web.capture_forms import CostForm, LinkForm, SourceForm
+from musubi.web.forms import ServiceErrorsMixin
 from musubi.workspaces.rules import Action, role_allows
 
 
@@ -21,10 +24,18 @@ def sources(request: WorkspaceRequest, slug: str) -> HttpResponse:
     source_form = SourceForm(request.POST if request.POST.get("form") == "source" else None, prefix="source")
     choices = [(s.pk, s.name) for s in queries.sources(workspace)]
     link_form = LinkForm(request.POST if request.POST.get("form") == "link" else None, prefix="link", sources=choices)
+    cost_form = CostForm(request.POST if request.POST.get("form") == "cost" else None, prefix="cost", sources=choices)
     if request.method == "POST":
         request.actor.require(Action.MANAGE)
-        form, create = ((source_form, services.create_source) if request.POST.get("form") == "source"
-                        else (link_form, services.create_link))
+        kind = request.POST.get("form", "")
+        form: ServiceErrorsMixin
+        create: Callable[..., object]
+        if kind == "source":
+            form, create = source_form, services.create_source
+        elif kind == "cost":
+            form, create = cost_form, services.add_cost
+        else:
+            form, create = link_form, services.create_link
         if form.is_valid():
             try:
                 create(workspace=workspace, actor=request.actor, **form.cleaned_data)
@@ -35,7 +46,7 @@ def sources(request: WorkspaceRequest, slug: str) -> HttpResponse:
                 return redirect("web:sources", slug=slug)
     return render(request, "web/capture/sources.html", {
         "sources": queries.sources(workspace), "links": queries.links(workspace), "base_url": settings.MUSUBI_BASE_URL,
-        "source_form": source_form, "link_form": link_form,
+        "source_form": source_form, "link_form": link_form, "cost_form": cost_form,
         "can_manage": role_allows(request.membership.role, Action.MANAGE)})
 
 

@@ -9,7 +9,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from musubi.capture import queries as capture_queries
 from musubi.contacts import queries, services
+from musubi.contacts.choices import TIMELINE_LABELS
 from musubi.web.access import WorkspaceRequest, workspace_page
 from musubi.web.buttons import act
 from musubi.workspaces.rules import Action, role_allows
@@ -27,8 +29,17 @@ def contact_list(request: WorkspaceRequest, slug: str) -> HttpResponse:
 @workspace_page()
 def contact_detail(request: WorkspaceRequest, slug: str, contact_id: int) -> HttpResponse:
     contact = queries.contact(request.workspace, contact_id)
+    sources = dict(capture_queries.sources(request.workspace).values_list("pk", "name"))
+    labels = capture_queries.question_labels(request.workspace)
+    events = [{"at": fact.occurred_at, "label": TIMELINE_LABELS.get(fact.kind, fact.kind),
+               "source": sources.get(fact.source_id or 0, ""), "amount": fact.amount, "data": fact.data}
+              for fact in queries.timeline(request.workspace, contact)]
     return render(request, "web/contacts/detail.html", {
-        "contact": contact, "consents": queries.consents(request.workspace, contact),
+        "contact": contact, "consents": queries.consents(request.workspace, contact), "events": events,
+        "fields": [(labels.get(key, key), "、".join(map(str, value)) if isinstance(value, list) else value)
+                   for key, value in contact.fields.items()],
+        "first_source": sources.get(contact.first_source_id or 0, ""),
+        "last_source": sources.get(contact.last_source_id or 0, ""),
         "can_manage": role_allows(request.membership.role, Action.MANAGE)})
 
 

@@ -79,3 +79,26 @@ def test_a_link_to_a_form_prints_on_an_a6_card_with_the_forms_headline(owner_cli
     link = TrackingLink.objects.get()
     card = owner_client.get(f"/w/kenko/links/{link.pk}/card/").content.decode()
     assert "@page { size: A6" in card and "唐揚げ1皿無料" in card and "<svg" in card
+
+
+def test_an_owner_records_a_sources_cost_and_sees_the_total(owner_client, workspace):
+    owner_client.post("/w/kenko/sources/", {"form": "source", "source-kind": "newsletter_ad", "source-name": "号外A"})
+    from musubi.capture.models import Source, SourceCost
+
+    source = Source.objects.get()
+    owner_client.post("/w/kenko/sources/", {"form": "cost", "cost-source_id": source.pk, "cost-amount": "30000",
+                                            "cost-spent_on": "2026-11-01", "cost-note": "11月号"})
+    owner_client.post("/w/kenko/sources/", {"form": "cost", "cost-source_id": source.pk, "cost-amount": "-5",
+                                            "cost-spent_on": "2026-11-02"})
+    assert list(SourceCost.objects.values_list("amount", flat=True)) == [30000]
+    assert "30,000" in owner_client.get("/w/kenko/sources/").content.decode()
+
+
+def test_a_contacts_page_shows_answers_sources_and_timeline(owner_client, workspace):
+    from musubi.capture import points
+    from musubi.capture.tests.factories import capture_point, entry
+
+    submission = points.submit(point=capture_point(workspace), entry=entry())
+    page = owner_client.get(f"/w/kenko/contacts/{submission.contact_id}/").content.decode()
+    assert "ご来店の頻度" in page and "唐揚げ、刺身" in page  # answers under their questions
+    assert "登録フォームを送信" in page or "Sent an opt-in form" in page
