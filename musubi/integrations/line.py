@@ -8,12 +8,15 @@ same request and LINE delivers it once (LINE answers 409 to a key it already acc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, PushMessageRequest, TextMessage
-from linebot.v3.messaging.exceptions import ApiException
-from linebot.v3.webhook import WebhookParser, WebhookPayload
+
+# The SDK is imported where it is used: importing it costs about a second, which every process (the web
+# server, each worker, every management command) would otherwise pay at start even if LINE is never used.
+if TYPE_CHECKING:
+    from linebot.v3.messaging import ApiClient
+    from linebot.v3.webhook import WebhookPayload
 
 __all__ = ["BadSignature", "LineError", "parse_webhook", "profile_name", "push_texts"]
 
@@ -35,6 +38,9 @@ class LineError(Exception):
 
 def parse_webhook(*, channel_secret: str, body: str, signature: str) -> WebhookPayload:
     """Verify ``X-Line-Signature`` on the exact body, then parse it; nothing is parsed before the check."""
+    from linebot.v3.exceptions import InvalidSignatureError
+    from linebot.v3.webhook import WebhookParser
+
     try:
         return WebhookParser(channel_secret).parse(body, signature, as_payload=True)  # type: ignore[no-any-return]
     except InvalidSignatureError as exc:
@@ -42,11 +48,16 @@ def parse_webhook(*, channel_secret: str, body: str, signature: str) -> WebhookP
 
 
 def _api(access_token: str) -> ApiClient:
+    from linebot.v3.messaging import ApiClient, Configuration
+
     return ApiClient(Configuration(host=settings.MUSUBI_LINE_API_HOST, access_token=access_token))
 
 
 def push_texts(*, access_token: str, user_id: str, texts: list[str], retry_key: str) -> None:
     """Push up to five text messages to one user, once."""
+    from linebot.v3.messaging import MessagingApi, PushMessageRequest, TextMessage
+    from linebot.v3.messaging.exceptions import ApiException
+
     request = PushMessageRequest(to=user_id, messages=[TextMessage(text=t) for t in texts[:5]])
     with _api(access_token) as client:
         try:
@@ -59,6 +70,9 @@ def push_texts(*, access_token: str, user_id: str, texts: list[str], retry_key: 
 
 def profile_name(*, access_token: str, user_id: str) -> str:
     """The user's LINE display name, or "" when LINE will not say (the user blocked the account)."""
+    from linebot.v3.messaging import MessagingApi
+    from linebot.v3.messaging.exceptions import ApiException
+
     with _api(access_token) as client:
         try:
             return str(MessagingApi(client).get_profile(user_id).display_name or "")
