@@ -40,9 +40,11 @@ def serve(kind: str, port: int) -> subprocess.Popen[bytes]:
     common = ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-ws", "--log-level", "warning"]
     if kind == "baseline":
         command = [python, "-m", "granian", "--interface", "asgi", *common, "benchmarks.raw_redirect:app"]
-    else:
+    elif kind == "musubi-wsgi":
         command = [python, "-m", "granian", "--interface", "wsgi", "--blocking-threads", "32",
                    "--backpressure", "64", *common, "musubi.config.wsgi:application"]
+    else:
+        command = [python, "-m", "granian", "--interface", "asgi", *common, "musubi.config.asgi:application"]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "musubi.config.settings", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     for _ in range(200):
@@ -109,6 +111,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--durations", default="5,15")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--interface", choices=("asgi", "wsgi"), default="asgi",
+                        help="serve Musubi as musubi serve does (asgi) or through the WSGI application")
     args = parser.parse_args()
     from django.db import connection
 
@@ -130,7 +134,7 @@ def main() -> None:
             code = setup_link()
             connection.close()
             port = free_port()
-            server = serve("musubi", port)
+            server = serve(f"musubi-{args.interface}", port)
             ours = run_wrk(f"http://127.0.0.1:{port}/r/{code}", seconds)
             ours_peak = peak_kb(server)
             os.killpg(server.pid, signal.SIGTERM)

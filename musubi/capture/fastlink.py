@@ -15,11 +15,12 @@ Django, which gives the same answers as ever.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -60,6 +61,7 @@ class _Pending:
     source_id: int
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    notify: Callable[[BaseException | None], None] | None = None  # for a waiter on an event loop
 
 
 # On PostgreSQL one statement writes a batch: the clicks from arrays, and the facts of the clicks by people.
@@ -133,6 +135,18 @@ class ClickWriter:
         if pending.error is not None:
             raise pending.error
 
+    async def record_async(self, click: tuple[Any, ...], *, code: str, source_id: int) -> None:
+        """``record`` for a request on an event loop: it waits without holding a thread."""
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def notify(error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_settle, future, error)
+
+        self._queue.put(_Pending(click, code, source_id, notify=notify))
+        await future
+
     def _ensure_started(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             with self._lock:
@@ -175,6 +189,8 @@ class ClickWriter:
             for p in batch:
                 p.error = error
                 p.done.set()
+                if p.notify is not None:
+                    p.notify(error)
 
 
 _STOP: Any = object()
@@ -244,5 +260,66 @@ def wrap(django_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[b
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         handled = answer(environ, start_response)
         return handled if handled is not None else django_app(environ, start_response)
+
+    return application
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if not future.done():
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
+# --- The same path for an ASGI server ----------------------------------------------------------------------
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def answer_async(scope: dict[str, Any], send: Send) -> bool:
+    """Answer a tracking-link request on an event loop; False to let the rest of the site answer it. Thousands
+    of clicks can wait for their commit at once without a thread each, so the writer's groups grow with load."""
+    path = scope.get("path", "")
+    if scope.get("type") != "http" or scope.get("method") != "GET" or not path.startswith("/r/") \
+            or path.count("/") != 2:
+        return False
+    code = path[3:].upper()
+    cached = _links.get(code)
+    link = cached[1] if cached is not None and cached[0] > time.monotonic() else await asyncio.to_thread(_link, code)
+    if link is None:
+        return False
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    visitor = _visitor({"HTTP_COOKIE": headers.get("cookie", "")}) or str(uuid.uuid4())
+    user_agent = headers.get("user-agent", "")
+    client = scope.get("client") or ("", 0)
+    click = (link.workspace_id, link.pk, clock.now(), visitor,
+             rules.hash_ip(client[0], key=settings.SECRET_KEY), user_agent[:300],
+             headers.get("referer", "")[:500], rules.looks_like_bot(user_agent))
+    try:
+        await _writer.record_async(click, code=link.code, source_id=link.source_id)
+    except Exception:  # noqa: BLE001 — whatever failed the commit, the click was not kept: say so
+        await send({"type": "http.response.start", "status": 503,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"1")]})
+        await send({"type": "http.response.body", "body": b"Please try again in a moment."})
+        return True
+    secure = "; Secure" if scope.get("scheme") == "https" else ""
+    await send({"type": "http.response.start", "status": 302, "headers": [
+        (b"location", iri_to_uri(link.target).encode("latin-1")),
+        (b"set-cookie", f"{VISITOR_COOKIE}={visitor}; Max-Age={ONE_YEAR}; Path=/; HttpOnly; SameSite=Lax{secure}"
+         .encode("latin-1")),
+        (b"cache-control", b"no-store"), (b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+    return True
+
+
+def wrap_asgi(site: Callable[[dict[str, Any], Receive, Send], Awaitable[None]],
+              ) -> Callable[[dict[str, Any], Receive, Send], Awaitable[None]]:
+    """The ASGI application: tracking links here, everything else to ``site``."""
+
+    async def application(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if not await answer_async(scope, send):
+            await site(scope, receive, send)
 
     return application

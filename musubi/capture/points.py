@@ -26,6 +26,7 @@ from musubi.capture.models import (
     CapturePoint,
     CapturePointVersion,
     ConfirmationMail,
+    Coupon,
     CouponDefinition,
     Source,
     Submission,
@@ -357,11 +358,16 @@ def _confirm(submission: Submission, *, ip_address: str, user_agent: str) -> Non
         contacts.record_consent(
             workspace=workspace, contact=submission.contact, channel=Channel.EMAIL, address=submission.email,
             basis=LegalBasis.CONSENT, ip_address=ip_address, user_agent=user_agent, capture_point_id=point.pk,
-            capture_point_version=version.number, wording=rules.version_wording(_shown(version)),
+            capture_point_version=version.number, wording_hash=version.wording_hash,
             source_id=submission.source_id)
     if point.incentive == Incentive.COUPON and point.coupon is not None:
-        submission.coupon = coupons.issue(workspace=workspace, definition=point.coupon, contact=submission.contact,
-                                          source_id=submission.source_id)
+        # One coupon per person. Someone who has one already is not shown it again here: whoever typed the
+        # address would otherwise see another person's code.
+        had_one = Coupon.objects.for_workspace(workspace).filter(
+            definition=point.coupon, contact=submission.contact.merged_into or submission.contact).exists()
+        coupon = coupons.issue(workspace=workspace, definition=point.coupon, contact=submission.contact,
+                               source_id=submission.source_id)
+        submission.coupon = None if had_one else coupon
     submission.save(update_fields=["status", "confirmed_at", "coupon"])
     record_fact(workspace_id=workspace.pk, kind="optin.confirmed", contact_id=submission.contact_id,
                 source_id=submission.source_id, subject=("capture.submission", submission.pk),

@@ -111,3 +111,7 @@ def question_labels(workspace: Workspace) -> dict[str, str]:
                       .values_list("questions", flat=True)):
         labels.update({q["key"]: q["label"] for q in questions})
     return labels
+
+
+def capture_point_names(workspace: Workspace) -> dict[int, str]:
+    return dict(CapturePoint.objects.for_workspace(workspace).values_list("pk", "name"))

@@ -48,6 +48,14 @@ def is_web_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def qr_svg_inline(url: str) -> str:
+    """The QR code of ``url`` as an SVG element to put in a page: no fixed size, so it fills whatever box the
+    page gives it (a card printed at 62 mm, a thumbnail on screen) without being cut."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=1, border=4, omitsize=True, xmldecl=False)
+    return buffer.getvalue().decode()
+
+
 def qr_code(url: str, *, kind: str, scale: int = 10) -> bytes:
     """The QR code of ``url`` as SVG or PNG. Error correction M survives a little table-top wear."""
     buffer = io.BytesIO()

@@ -148,10 +148,12 @@ def optin_thanks(request: HttpRequest, code: str, token: str) -> HttpResponse:
         submission = points.submission_for(token, purpose=points.THANKS_PURPOSE, point=point)
     except NotFound as exc:
         raise Http404(exc.message) from exc
+    coupon = submission.coupon
+    verdict = coupons.state(coupon) if coupon is not None else None
     return render(request, "capture/thanks.html", {
-        "point": point, "version": submission.version, "submission": submission,
-        "coupon": submission.coupon, "coupon_code": rules.format_coupon_code(submission.coupon.code)
-        if submission.coupon else ""})
+        "point": point, "version": submission.version, "submission": submission, "coupon": coupon,
+        "coupon_code": rules.format_coupon_code(coupon.code) if coupon else "",
+        "refusal": coupons.refusal(coupon, verdict.reason) if coupon and verdict and not verdict.usable else ""})
 
 
 @require_http_methods(["GET", "POST"])

@@ -56,7 +56,7 @@ class EventKind(models.TextChoices):
 
     LINK_CLICKED = "link.clicked", _("Clicked a tracking link")
     OPTIN_SUBMITTED = "optin.submitted", _("Sent an opt-in form")
-    OPTIN_CONFIRMED = "optin.confirmed", _("Confirmed their email address")
+    OPTIN_CONFIRMED = "optin.confirmed", _("Completed an opt-in")
     COUPON_ISSUED = "coupon.issued", _("Received a coupon")
     COUPON_REDEEMED = "coupon.redeemed", _("Used a coupon")
     LINE_FOLLOWED = "line.followed", _("Added the shop as a LINE friend")

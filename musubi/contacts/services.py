@@ -182,7 +182,9 @@ def history_ids(workspace: Workspace, contact: Contact) -> list[int]:
 def record_consent(*, workspace: Workspace, contact: Contact, channel: str, address: str,
                    basis: str = LegalBasis.CONSENT, granted: bool = True, ip_address: str = "", user_agent: str = "",
                    capture_point_id: int | None = None, capture_point_version: int | None = None,
-                   wording: str = "", source_id: int | None = None) -> ConsentRecord:
+                   wording: str = "", wording_hash: str = "", source_id: int | None = None) -> ConsentRecord:
+    """Record consent (or its withdrawal). ``wording`` is hashed here; a caller that keeps its own fingerprint
+    of what was shown (a capture point's version) passes ``wording_hash`` so both records carry the same one."""
     if channel not in Channel.values or basis not in LegalBasis.values:
         raise InvalidInput(_("Some fields need attention."), fields={
             **({"channel": _("Unknown channel.")} if channel not in Channel.values else {}),
@@ -191,7 +193,7 @@ def record_consent(*, workspace: Workspace, contact: Contact, channel: str, addr
         workspace=workspace, contact=_survivor(contact), channel=channel, address=address, basis=basis,
         granted=granted, at=clock.now(), ip_address=ip_address[:64], user_agent=user_agent[:500],
         capture_point_id=capture_point_id, capture_point_version=capture_point_version,
-        wording_hash=rules.wording_hash(wording) if wording else "", source_id=source_id)
+        wording_hash=wording_hash or (rules.wording_hash(wording) if wording else ""), source_id=source_id)
     record_fact(workspace_id=workspace.pk, kind="consent.granted" if granted else "consent.withdrawn",
                 contact_id=record.contact_id, source_id=source_id, subject=("contacts.consentrecord", record.pk),
                 data={"channel": channel, "basis": basis})

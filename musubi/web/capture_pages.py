@@ -71,5 +71,5 @@ def link_card(request: WorkspaceRequest, slug: str, link_id: int) -> HttpRespons
     form = queries.capture_point_behind(request.workspace, link.target_url)
     headline = request.GET.get("headline", form.headline if form else "")[:60]
     return render(request, "web/capture/link_card.html", {
-        "link": link, "url": url, "qr_svg": rules.qr_code(url, kind="svg", scale=8).decode(),
+        "link": link, "url": url, "qr_svg": rules.qr_svg_inline(url),
         "headline": headline, "note": request.GET.get("note", "")[:120]})

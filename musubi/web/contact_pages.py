@@ -34,8 +34,12 @@ def contact_detail(request: WorkspaceRequest, slug: str, contact_id: int) -> Htt
     events = [{"at": fact.occurred_at, "label": TIMELINE_LABELS.get(fact.kind, fact.kind),
                "source": sources.get(fact.source_id or 0, ""), "amount": fact.amount, "data": fact.data}
               for fact in queries.timeline(request.workspace, contact)]
+    consents = list(queries.consents(request.workspace, contact))
+    point_names = capture_queries.capture_point_names(request.workspace)
+    for record in consents:
+        record.point_name = point_names.get(record.capture_point_id or 0, "")  # type: ignore[attr-defined]
     return render(request, "web/contacts/detail.html", {
-        "contact": contact, "consents": queries.consents(request.workspace, contact), "events": events,
+        "contact": contact, "consents": consents, "events": events,
         "fields": [(labels.get(key, key), "、".join(map(str, value)) if isinstance(value, list) else value)
                    for key, value in contact.fields.items()],
         "first_source": sources.get(contact.first_source_id or 0, ""),

@@ -103,5 +103,5 @@ def capture_point(request: WorkspaceRequest, slug: str, point_id: int) -> HttpRe
         "point": point, "version": version, "page_url": page_url, "snippet": snippet.strip(),
         "versions": queries.versions(point), "submissions": queries.submissions(workspace, point)[:50],
         "counts": queries.submission_counts(workspace, point),
-        "qr_svg": rules.qr_code(page_url, kind="svg", scale=5).decode(),
+        "qr_svg": rules.qr_svg_inline(page_url),
         "can_manage": role_allows(request.membership.role, Action.MANAGE)})

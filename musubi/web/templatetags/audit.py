@@ -31,6 +31,12 @@ ACTION_LABELS = {
     "source.cost_added": _("Source cost added"), "link.created": _("Tracking link created"),
     "segment.created": _("Segment created"), "segment.updated": _("Segment changed"),
     "segment.deleted": _("Segment deleted"),
+    "capture_point.created": _("Opt-in form created"), "capture_point.changed": _("Opt-in form changed"),
+    "coupon_definition.created": _("Coupon created"), "coupon_definition.changed": _("Coupon changed"),
+    "coupon.redeemed": _("Coupon redeemed"), "contacts.exported": _("Contacts exported as CSV"),
+    "import.uploaded": _("CSV file uploaded"), "import.configured": _("Import set up"),
+    "import.started": _("Import started"), "line.connected": _("LINE account connected"),
+    "line.changed": _("LINE account changed"),
 }
 
 
@@ -49,13 +55,20 @@ FIELD_LABELS = {
     "name": _("Name"), "slug": _("Short name for URLs"), "timezone": _("Time zone"), "role": _("Role"),
     "email": _("Email address"), "prefix": _("Key starts with"), "price": _("Price"), "premium": _("Premium"),
     "legal_value": _("Normal price"), "take_rate": _("Take rate"), "front": _("Front-end"), "back": _("Back-end"),
-    "definition": _("Conditions"),
+    "definition": _("Conditions"), "code": _("Code"), "number": _("Use"), "new_version": _("New version"),
+    "channel_id": _("Channel ID"), "rows": _("Rows"), "encoding": _("Encoding"), "basis": _("Legal basis"),
+    "dry_run": _("Dry run"), "skip_invalid": _("Skip bad rows"), "active": _("Open"),
+    "secret_replaced": _("Secret replaced"), "token_replaced": _("Token replaced"),
 }
 
 
 def _readable(field: str, value: Any) -> str:
     if field == "role" and value in Role.values:
         return str(Role(value).label)
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if field == "definition":
+        return str(_("(changed)"))
     return str(value)
 
 

@@ -5,6 +5,8 @@ from typing import Any
 
 from django import template
 
+from musubi.capture.rules import format_coupon_code
+
 register = template.Library()
 
 
@@ -31,3 +33,9 @@ def count(value: Any) -> str:
 @register.filter
 def negative(value: Any) -> Any:
     return None if value is None else -int(value)
+
+
+@register.filter
+def coupon_code(code: str) -> str:
+    """A coupon code in the two groups of five people read aloud."""
+    return format_coupon_code(code)

@@ -241,7 +241,7 @@ def test_a_guest_opts_in_from_a_table_qr_on_a_phone_and_the_staff_redeem_the_cou
     expect(page.get_by_role("cell", name="テーブル5")).to_be_visible()
     shot(page, "20-optin-form-owner-ja")
     page.goto(f"{live_server.url}/w/izakaya-musubi/contacts/{submission.contact_id}/")
-    expect(page.get_by_text(f"登録フォーム {point.pk}（バージョン 1）")).to_be_visible()
+    expect(page.get_by_text("登録フォーム「卓上QR：登録で一品無料」（バージョン 1）")).to_be_visible()
     shot(page, "21-contact-from-optin-ja")
 
 
