@@ -90,7 +90,12 @@ class CsvExport:
         fields = contact.fields or {}
         return [first.get(IdentityKind.EMAIL, ""), contact.name, phone_for_spreadsheets(phone) if phone else "",
                 first.get(IdentityKind.LINE, ""), ", ".join(sorted(t.name for t in contact.tags.all())),
-                *(fields.get(key, "") for key in keys)]
+                *(_cell(fields.get(key, "")) for key in keys)]
+
+
+def _cell(value: Any) -> Any:
+    """A custom field as a spreadsheet shows it: several choices as one cell, separated the way tags are."""
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else value
 
 
 def export_csv(workspace: Any, contacts: QuerySet[Contact], *, encoding: str) -> CsvExport:

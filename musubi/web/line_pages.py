@@ -35,7 +35,8 @@ def line_channels(request: WorkspaceRequest, slug: str) -> HttpResponse:
             return redirect("web:line_channels", slug=slug)
     channels = list(LineChannel.objects.for_workspace(workspace).select_related("coupon").order_by("name"))
     return render(request, "web/capture/line_channels.html", {
-        "channels": [(c, line.webhook_url(c)) for c in channels], "form": form})
+        "channels": [(c, line.webhook_url(c)) for c in channels], "form": form,
+        "secure_base": settings.MUSUBI_BASE_URL.startswith("https://")})
 
 
 @workspace_page(Action.MANAGE)

@@ -127,18 +127,19 @@ def has_groups(definition: dict[str, Any]) -> bool:
     return any(c.get("type") == "group" for c in definition.get("conditions", []))
 
 
-def describe(definition: dict[str, Any], *, sources: dict[int, str]) -> str:
-    """The segment in words, e.g. “タグ「VIP」がある かつ 30日以内に「リンクをクリックした」”."""
+def describe(definition: dict[str, Any], *, sources: dict[int, str], labels: dict[str, str] | None = None) -> str:
+    """The segment in words, e.g. “タグ「VIP」がある かつ 30日以内に「リンクをクリックした」”; ``labels`` name
+    survey answers by their question instead of their key."""
     if not definition.get("conditions"):
         return _("Everyone")
     joiner = _(" and ") if definition.get("match", Match.ALL) == Match.ALL else _(" or ")
-    return joiner.join(_condition_words(c, sources) for c in definition["conditions"])
+    return joiner.join(_condition_words(c, sources, labels or {}) for c in definition["conditions"])
 
 
-def _condition_words(c: dict[str, Any], sources: dict[int, str]) -> str:
+def _condition_words(c: dict[str, Any], sources: dict[int, str], labels: dict[str, str]) -> str:
     match c["type"]:
         case "group":
-            return "（" + describe(c, sources=sources) + "）"
+            return "（" + describe(c, sources=sources, labels=labels) + "）"
         case "tag":
             return (_("has the tag “%(tag)s”") if c["op"] == TagOp.HAS else _("does not have the tag “%(tag)s”")) % c
         case "field":
@@ -146,7 +147,7 @@ def _condition_words(c: dict[str, Any], sources: dict[int, str]) -> str:
                        FieldOp.CONTAINS: _("“%(key)s” contains “%(value)s”"),
                        FieldOp.INCLUDES: _("“%(key)s” includes the choice “%(value)s”"),
                        FieldOp.IS_SET: _("“%(key)s” is answered"), FieldOp.IS_NOT_SET: _("“%(key)s” is not answered")}
-            return answers[FieldOp(c["op"])] % {"key": c["key"], "value": c.get("value", "")}
+            return answers[FieldOp(c["op"])] % {"key": labels.get(c["key"], c["key"]), "value": c.get("value", "")}
         case "stage":
             stage = _("Stage is “%(stage)s”") if c["op"] == IsOp.IS else _("Stage is not “%(stage)s”")
             return stage % {"stage": Stage(c["stage"]).label}

@@ -32,8 +32,9 @@ def _source_names(request: WorkspaceRequest) -> dict[int, str]:
 @workspace_page()
 def segment_list(request: WorkspaceRequest, slug: str) -> HttpResponse:
     sources = _source_names(request)
+    labels = capture.question_labels(request.workspace)
     rows = [(segment, services.count(workspace=request.workspace, segment=segment),
-             segment_forms.describe(segment.definition, sources=sources))
+             segment_forms.describe(segment.definition, sources=sources, labels=labels))
             for segment in queries.segments(request.workspace)]
     return render(request, "web/segments/list.html", {
         "rows": rows, "everyone": services.count(workspace=request.workspace, definition={}),
@@ -46,16 +47,19 @@ def segment_detail(request: WorkspaceRequest, slug: str, segment_id: int) -> Htt
     page = Paginator(queries.segment_members(request.workspace, segment), 50).get_page(request.GET.get("page"))
     return render(request, "web/segments/detail.html", {
         "segment": segment, "page": page,
-        "words": segment_forms.describe(segment.definition, sources=_source_names(request)),
+        "words": segment_forms.describe(segment.definition, sources=_source_names(request),
+                                        labels=capture.question_labels(request.workspace)),
         "can_manage": role_allows(request.membership.role, Action.MANAGE)})
 
 
 def _choices(request: WorkspaceRequest) -> dict[str, Any]:
     """What the builder's selects offer: what exists in the workspace, and the fixed sets in the owner's words."""
+    labels = capture.question_labels(request.workspace)
     return {
         "types": segment_forms.type_choices(),
         "ops": {kind: ops.choices for kind, ops in OPS.items()},
-        "tags": queries.tag_names(request.workspace), "keys": queries.field_keys(request.workspace),
+        "tags": queries.tag_names(request.workspace),
+        "keys": [(key, labels.get(key, key)) for key in queries.field_keys(request.workspace)],
         "sources": sorted(_source_names(request).items(), key=lambda item: item[1]),
         "stages": Stage.choices, "channels": Channel.choices, "kinds": EventKind.choices,
         "sides": SourceSide.choices, "matches": Match.choices, "consent_ops": ConsentOp.choices,
