@@ -353,3 +353,19 @@ def test_an_owner_connects_line_and_a_friend_add_gets_the_coupon(live_server, pa
     page.goto(f"{live_server.url}/w/izakaya-musubi/contacts/{contact.pk}/")
     expect(page.get_by_role("heading", name="LINEの山田")).to_be_visible()
     shot(page, "23-line-friend-contact-ja")
+
+
+def test_the_a6_card_prints_the_whole_qr_code(live_server, page):
+    from musubi.capture.models import TrackingLink
+
+    call_command("demo")
+    sign_in_as_demo(page, live_server.url)
+    link = TrackingLink.objects.filter(workspace__slug="izakaya-musubi").order_by("pk").first()
+    page.goto(f"{live_server.url}/w/izakaya-musubi/links/{link.pk}/card/")
+    card = page.locator(".a6 .qr svg").bounding_box()
+    drawn = page.evaluate("() => { const b = document.querySelector('.a6 .qr svg path').getBBox();"
+                          " const v = document.querySelector('.a6 .qr svg').viewBox.baseVal;"
+                          " return [b.x + b.width <= v.width, b.y + b.height <= v.height]; }")
+    assert card is not None and abs(card["width"] - card["height"]) < 1 and drawn == [True, True]
+    page.emulate_media(media="print")
+    shot(page, "24-a6-card-print-ja")
