@@ -111,14 +111,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--durations", default="5,15")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--interface", choices=("asgi", "wsgi"), default="asgi",
-                        help="serve Musubi as musubi serve does (asgi) or through the WSGI application")
+    parser.add_argument("--interface", choices=("asgi", "wsgi"), default="wsgi",
+                        help="Musubi through its WSGI application, as musubi serve runs it (wsgi), or through "
+                             "musubi.config.asgi, where clicks wait on the event loop (asgi)")
     args = parser.parse_args()
     from django.db import connection
 
     database = "PostgreSQL" if "postgres" in os.environ.get("DATABASE_URL", "") else "SQLite"
-    print(f"B1 tracking-link redirects on {database}: {CONNECTIONS} connections, granian 1 worker (median of "
-          f"{args.repeat})")
+    print(f"B1 tracking-link redirects on {database}, Musubi over {args.interface.upper()}: {CONNECTIONS} "
+          f"connections, granian 1 worker (median of {args.repeat})")
     print(f"{'seconds':>8} {'baseline req/s':>15} {'musubi req/s':>13} {'ratio':>6} {'p99 ms':>8} "
           f"{'answered':>9} {'clicks':>8} {'peak MB base/musubi':>20}")
     results = []
@@ -158,7 +159,7 @@ def main() -> None:
             print(f"         {row['bad']} answers were not redirects")
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
-    (out / f"redirects-{database.lower()}.json").write_text(json.dumps(results, indent=2))
+    (out / f"redirects-{database.lower()}-{args.interface}.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
