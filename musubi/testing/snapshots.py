@@ -40,7 +40,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999,
            "contact_id": 999999, "source_id": 999999, "link_id": 999999, "point_id": 999999,
            "capture_point_id": 999999, "code": "ZZZZZZZZZZ", "import_id": 999999,
-           "line_channel_id": 999999, "segment_id": 999999,
+           "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999,
            "kind": "svg"}
 
 
@@ -92,6 +92,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
             "line_channel_id": line_channel.pk, "segment_id": segment.pk,
+            "coupon_id": definition.pk,
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}

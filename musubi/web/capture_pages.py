@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from musubi.capture import queries, rules, services
@@ -24,7 +25,8 @@ def sources(request: WorkspaceRequest, slug: str) -> HttpResponse:
     source_form = SourceForm(request.POST if request.POST.get("form") == "source" else None, prefix="source")
     choices = [(s.pk, s.name) for s in queries.sources(workspace)]
     link_form = LinkForm(request.POST if request.POST.get("form") == "link" else None, prefix="link", sources=choices)
-    cost_form = CostForm(request.POST if request.POST.get("form") == "cost" else None, prefix="cost", sources=choices)
+    cost_form = CostForm(request.POST if request.POST.get("form") == "cost" else None, prefix="cost", sources=choices,
+                         initial={"spent_on": timezone.localdate()})
     if request.method == "POST":
         request.actor.require(Action.MANAGE)
         kind = request.POST.get("form", "")

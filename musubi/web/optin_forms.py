@@ -150,6 +150,8 @@ class CouponDefinitionForm(ServiceErrorsMixin):
     valid_until = forms.DateField(label=_("Last day it can be used"), required=False,
                                   widget=forms.DateInput(attrs={"type": "date"}))
     max_redemptions = forms.IntegerField(label=_("Uses per coupon"), min_value=1, max_value=1000, initial=1)
+    active = forms.BooleanField(label=_("Being given out (untick to stop giving it and to refuse it at the counter)"),
+                                required=False, initial=True)
 
     def __init__(self, *args: Any, offers: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

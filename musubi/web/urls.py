@@ -67,6 +67,7 @@ urlpatterns = [
     path("w/<slug:slug>/forms/<int:point_id>/", optin_pages.capture_point, name="capture_point"),
     path("w/<slug:slug>/forms/<int:point_id>/edit/", optin_pages.capture_point_edit, name="capture_point_edit"),
     path("w/<slug:slug>/coupons/", coupon_pages.coupon_definitions, name="coupons"),
+    path("w/<slug:slug>/coupons/<int:coupon_id>/edit/", coupon_pages.coupon_edit, name="coupon_edit"),
     path("w/<slug:slug>/counter/", coupon_pages.counter, name="counter"),
     path("w/<slug:slug>/line/", line_pages.line_channels, name="line_channels"),
     path("w/<slug:slug>/line/<int:line_channel_id>/", line_pages.line_channel_edit, name="line_channel_edit"),

@@ -102,3 +102,25 @@ def test_a_contacts_page_shows_answers_sources_and_timeline(owner_client, worksp
     page = owner_client.get(f"/w/kenko/contacts/{submission.contact_id}/").content.decode()
     assert "ご来店の頻度" in page and "唐揚げ、刺身" in page  # answers under their questions
     assert "登録フォームを送信" in page or "Sent an opt-in form" in page
+
+
+def test_an_owner_stops_a_coupon_and_the_counter_refuses_it(owner_client, workspace):
+    from musubi.capture import coupons, points
+    from musubi.capture.tests.factories import capture_point, coupon_definition, entry
+
+    definition = coupon_definition(workspace)
+    code = points.submit(point=capture_point(workspace, incentive="coupon", coupon_id=definition.pk),
+                         entry=entry()).coupon.code
+    form = owner_client.get(f"/w/kenko/coupons/{definition.pk}/edit/").context["form"]
+    data = {k: v for k, v in form.initial.items() if v is not None}
+    owner_client.post(f"/w/kenko/coupons/{definition.pk}/edit/", {**data, "active": ""})
+    definition.refresh_from_db()
+    assert not definition.active
+    import pytest
+
+    from musubi.kernel.errors import Conflict
+    from musubi.workspaces.services import SYSTEM
+
+    with pytest.raises(Conflict) as refused:
+        coupons.redeem(workspace=workspace, actor=SYSTEM, code=code)
+    assert refused.value.code == "coupon_inactive"

@@ -21,7 +21,8 @@ NOT_WORKSPACE_ROUTES = {
     "capture_image", "coupon_page", "coupon_qr", "line_webhook", "line_join", "line_callback",
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id",
-                    "import_id", "line_channel_id", "segment_id"}
+                    "import_id", "line_channel_id", "segment_id",
+                    "coupon_id"}
 
 
 @pytest.fixture
