@@ -103,29 +103,3 @@ def test_concurrent_clicks_are_all_recorded_before_they_are_answered(link):
     assert answered == [("302 Found", True)] * 16  # each answer came after its own click was visible
     assert Click.objects.count() == 16
 
-
-def test_the_event_loop_path_records_the_click_before_its_302(link):
-    import asyncio
-
-    from musubi.config.asgi import application
-
-    sent = []
-
-    async def send(message):
-        sent.append(message)
-
-    async def receive():  # pragma: no cover — a tracking link has no body to read
-        return {"type": "http.request"}
-
-    fastlink._link(link.code)  # in the cache, as after the first click
-    scope = {"type": "http", "method": "GET", "path": f"/r/{link.code}", "scheme": "https",
-             "headers": [(b"user-agent", PHONE.encode()), (b"cookie", b"mvid=not-a-uuid")],
-             "client": ("203.0.113.9", 1)}
-    asyncio.run(application(scope, receive, send))
-    start = sent[0]
-    headers = dict(start["headers"])
-    assert start["status"] == 302 and headers[b"location"].startswith(b"https://izakaya.example.jp/")
-    click = Click.objects.get()
-    assert headers[b"set-cookie"].startswith(f"mvid={click.visitor_id};".encode())  # a bad cookie gets a new id
-    assert Fact.objects.get(kind="link.clicked").subject_id == str(click.pk)
-    assert asyncio.run(fastlink.answer_async({**scope, "path": "/p/ABCDEFGH"}, send)) is False
