@@ -46,6 +46,18 @@ def normalise_phone(value: str, *, default_country: str = "JP") -> str:
     return e164
 
 
+def written_phone(e164: str) -> str:
+    """A number as people write it: Japanese ones the Japanese way with hyphens (090-1234-5678), which a
+    spreadsheet also keeps as text with its leading zero; others as +country digits with a space.
+    ``normalise_phone`` reads both back."""
+    if e164.startswith("+81"):
+        digits = "0" + e164[3:]
+        if len(digits) == 11:
+            return f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"
+        return f"{digits[:-8]}-{digits[-8:-4]}-{digits[-4:]}"
+    return f"{e164[:3]} {e164[3:]}"
+
+
 def normalise_line_user_id(value: str) -> str:
     """LINE user ids are "U" followed by 32 hexadecimal characters."""
     value = value.strip()

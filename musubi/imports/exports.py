@@ -12,21 +12,11 @@ from django.db.models import QuerySet
 
 from musubi.contacts.choices import IdentityKind
 from musubi.contacts.models import Contact
+from musubi.contacts.rules import written_phone
 from musubi.imports.choices import Encoding
 
 COLUMNS = ["メールアドレス", "氏名", "電話番号", "LINE ID", "タグ"]
 BATCH = 500
-
-
-def phone_for_spreadsheets(e164: str) -> str:
-    """A Japanese number the Japanese way with hyphens (090-1234-5678), which a spreadsheet keeps as text with
-    its leading zero; others as +country digits with a space, which it keeps as text too. An import reads both."""
-    if e164.startswith("+81"):
-        digits = "0" + e164[3:]
-        if len(digits) == 11:
-            return f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"
-        return f"{digits[:-8]}-{digits[-8:-4]}-{digits[-4:]}"
-    return f"{e164[:3]} {e164[3:]}"
 
 
 class CsvExport:
@@ -88,7 +78,7 @@ class CsvExport:
             first.setdefault(identity.kind, identity.value)
         phone = first.get(IdentityKind.PHONE)
         fields = contact.fields or {}
-        return [first.get(IdentityKind.EMAIL, ""), contact.name, phone_for_spreadsheets(phone) if phone else "",
+        return [first.get(IdentityKind.EMAIL, ""), contact.name, written_phone(phone) if phone else "",
                 first.get(IdentityKind.LINE, ""), ", ".join(sorted(t.name for t in contact.tags.all())),
                 *(_cell(fields.get(key, "")) for key in keys)]
 

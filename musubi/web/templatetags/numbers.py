@@ -6,6 +6,7 @@ from typing import Any
 from django import template
 
 from musubi.capture.rules import format_coupon_code
+from musubi.contacts.rules import written_phone
 
 register = template.Library()
 
@@ -39,3 +40,9 @@ def negative(value: Any) -> Any:
 def coupon_code(code: str) -> str:
     """A coupon code in the two groups of five people read aloud."""
     return format_coupon_code(code)
+
+
+@register.filter
+def address(identity: Any) -> str:
+    """An identity as people read it: phone numbers written the national way."""
+    return written_phone(identity.value) if identity.kind == "phone" else str(identity.value)
