@@ -44,7 +44,7 @@ def line_channel_edit(request: WorkspaceRequest, slug: str, line_channel_id: int
     channel = line.channel_of(request.workspace, line_channel_id)
     initial = {"name": channel.name, "channel_id": channel.channel_id, "greeting": channel.greeting,
                "coupon_id": channel.coupon_id, "basic_id": channel.basic_id,
-               "login_channel_id": channel.login_channel_id}
+               "login_channel_id": channel.login_channel_id, "active": channel.active}
     form = LineChannelForm(request.POST or None, initial=initial, coupons=_coupons(request), editing=True)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -53,7 +53,7 @@ def line_channel_edit(request: WorkspaceRequest, slug: str, line_channel_id: int
                                 name=data["name"], greeting=data["greeting"], coupon_id=data["coupon_id"],
                                 channel_secret=data["channel_secret"], access_token=data["access_token"],
                                 basic_id=data["basic_id"], login_channel_id=data["login_channel_id"],
-                                login_channel_secret=data["login_channel_secret"])
+                                login_channel_secret=data["login_channel_secret"], active=data["active"])
         except MusubiError as exc:
             form.add_service_error(exc)
         else:

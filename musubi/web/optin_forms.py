@@ -196,6 +196,8 @@ class LineChannelForm(ServiceErrorsMixin):
         super().__init__(*args, **kwargs)
         self.fields["coupon_id"].choices = [("", "—"), *coupons]  # type: ignore[attr-defined]
         if editing:
+            self.fields["active"] = forms.BooleanField(
+                label=_("Connected (untick to stop: the webhook is refused and nothing is sent)"), required=False)
             self.fields["channel_id"].disabled = True
             for name in ("channel_secret", "access_token", "login_channel_secret"):
                 self.fields[name].help_text = _("Saved and hidden. Leave empty to keep it; paste a new one to "

@@ -226,3 +226,10 @@ def test_without_line_login_the_join_address_opens_the_add_friend_page(channel):
                         name=channel.name, greeting="", coupon_id=None, basic_id="@musubi")
     response = Client().get(f"/line/join/{channel.channel_id}")
     assert response.status_code == 302 and response["Location"] == "https://line.me/R/ti/p/@musubi"
+
+
+def test_a_stopped_channel_refuses_its_webhook(channel):
+    line.update_channel(workspace=channel.workspace, actor=owner_actor(), line_channel_id=channel.pk,
+                        name=channel.name, greeting="", coupon_id=None, active=False)
+    assert post(channel.channel_id, [event("follow")]).status_code == 404
+    assert not Contact.objects.exists()

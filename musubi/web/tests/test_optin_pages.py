@@ -124,3 +124,17 @@ def test_an_owner_stops_a_coupon_and_the_counter_refuses_it(owner_client, worksp
     with pytest.raises(Conflict) as refused:
         coupons.redeem(workspace=workspace, actor=SYSTEM, code=code)
     assert refused.value.code == "coupon_inactive"
+
+
+def test_an_owner_stops_a_line_channel_from_its_page_and_the_secrets_are_kept(owner_client, workspace):
+    from musubi.capture import line
+    from musubi.capture.models import LineChannel
+    from musubi.workspaces.services import SYSTEM
+
+    channel = line.connect_channel(workspace=workspace, actor=SYSTEM, name="公式", channel_id="2000123456",
+                                   channel_secret="0" * 32, access_token="t" * 40)
+    page = owner_client.get(f"/w/kenko/line/{channel.pk}/").content.decode()
+    assert "0" * 32 not in page and "t" * 40 not in page
+    owner_client.post(f"/w/kenko/line/{channel.pk}/", {"name": "公式", "greeting": "", "active": ""})
+    channel = LineChannel.objects.get()
+    assert not channel.active and channel.channel_secret == "0" * 32 and channel.access_token == "t" * 40
