@@ -16,10 +16,10 @@ import json
 import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from common import in_own_process, save  # benchmarks/ is the script's directory
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 500
@@ -66,9 +66,7 @@ def measure(kind: str, rows: int) -> dict[str, float]:
 
 
 def run(kind: str, rows: int) -> dict[str, float]:
-    output = subprocess.run([sys.executable, __file__, "--one", kind, str(rows)], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return in_own_process(__file__, kind, str(rows))
 
 
 def main() -> None:
@@ -97,9 +95,7 @@ def main() -> None:
                          "ratio": round(claims_rate / base_rate, 3), "peak_rss_mb": [round(p, 1) for p in peak]})
         print(f"{rows:>8} {claims_rate:>14,.0f} {base_rate:>16,.0f} {claims_rate / base_rate:>6.2f} "
               f"{peak[0]:>10.1f} / {peak[1]:.1f}")
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"claims-{backend}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    save(f"claims-{backend}", results)
 
 
 if __name__ == "__main__":

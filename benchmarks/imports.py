@@ -22,10 +22,10 @@ import os
 import random
 import resource
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from common import in_own_process, save  # benchmarks/ is the script's directory
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MUSUBI_DATA_DIR", ROOT / "var" / "bench"))
@@ -58,7 +58,12 @@ def generate(rows: int, encoding: str) -> Path:
 
 
 def _reset_tables(connection) -> None:  # type: ignore[no-untyped-def]
-    tables = ["imports_importrow", "imports_importblock", "imports_import", "contacts_consentrecord",
+    # Children before parents (SQLite checks each DELETE); the other benchmarks of a bin/bench run leave rows here.
+    tables = ["imports_importrow", "imports_importblock", "imports_import", "capture_redemption",
+              "capture_confirmationmail", "capture_submission", "capture_coupon", "capture_capturepointversion",
+              "capture_capturepoint", "capture_linemessage", "capture_lineevent", "capture_linevisit",
+              "capture_linechannel", "capture_coupondefinition", "capture_click", "capture_trackinglink",
+              "capture_sourcecost", "contacts_segment", "contacts_consentrecord",
               "contacts_contacttag", "contacts_tag", "contacts_identity", "contacts_suppression", "contacts_contact",
               "kernel_fact", "capture_source", "workspaces_auditentry"]
     with connection.cursor() as cursor:
@@ -129,9 +134,7 @@ def _baseline(connection, path: Path, encoding: str) -> int:  # type: ignore[no-
 
 
 def run(kind: str, rows: int, encoding: str) -> dict[str, float]:
-    output = subprocess.run([sys.executable, __file__, "--one", kind, str(rows), encoding], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return in_own_process(__file__, kind, str(rows), encoding)
 
 
 def main() -> None:
@@ -169,10 +172,7 @@ def main() -> None:
                             "created": last["created"], "merged": last["merged"], "skipped": last["skipped"]})
             print(f"{rows:>8} {encoding:>8} {rate:>14,.0f} {base_rate:>16,.0f} {rate / base_rate:>6.3f} "
                   f"{peak[0]:>10.1f} / {peak[1]:.1f}  created {last['created']:,}, skipped {last['skipped']:,}")
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"imports-{backend}-{args.sizes.replace(',', '-')}.json").write_text(json.dumps(results, indent=2),
-                                                                               encoding="utf-8")
+    save(f"imports-{backend}-{args.sizes.replace(',', '-')}", results)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,10 @@ import json
 import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from common import in_own_process, save  # benchmarks/ is the script's directory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,9 +67,7 @@ def measure(kind: str, people: int) -> dict[str, float]:
 
 
 def run(kind: str, people: int) -> dict[str, float]:
-    output = subprocess.run([sys.executable, __file__, "--one", kind, str(people)], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return in_own_process(__file__, kind, str(people))
 
 
 def main() -> None:
@@ -98,9 +96,7 @@ def main() -> None:
                         "ratio": round(rate / base_rate, 3), "peak_rss_mb": [round(p, 1) for p in peak]})
         print(f"{people:>8} {rate:>10,.0f} {base_rate:>11,.0f} {rate / base_rate:>6.2f} {1000 / rate:>14.2f} "
               f"{peak[0]:>10.1f} / {peak[1]:.1f}")
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"optins-{backend}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    save(f"optins-{backend}", results)
 
 
 if __name__ == "__main__":

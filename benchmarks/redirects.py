@@ -13,7 +13,6 @@ baseline, clicks vs answers, and the server's peak memory (VmHWM of the worker p
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -24,6 +23,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from common import save  # benchmarks/ is the script's directory
 
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTIONS = 64
@@ -157,9 +158,7 @@ def main() -> None:
               f"{row['peak_mb_base']:>9.1f}/{row['peak_mb_musubi']:<9.1f}")
         if row["bad"]:
             print(f"         {row['bad']} answers were not redirects")
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"redirects-{database.lower()}-{args.interface}.json").write_text(json.dumps(results, indent=2))
+    save(f"redirects-{database.lower()}-{args.interface}", results)
 
 
 if __name__ == "__main__":

@@ -228,7 +228,7 @@ def _on_unfollow(channel: LineChannel, user_id: str) -> None:
                 contact_id=identity_contact.pk if identity_contact else None,
                 data={"channel": channel.channel_id})
     # Messages not yet sent to someone who just blocked the account would fail anyway; stop them.
-    LineMessage.objects.filter(channel=channel, user_id=user_id, status="pending").update(
+    LineMessage.objects.for_workspace(workspace).filter(channel=channel, user_id=user_id, status="pending").update(
         status="failed", finished_at=clock.now(), last_error="the user blocked the account")
 
 
