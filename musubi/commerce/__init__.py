@@ -1,0 +1,1 @@
+"""Sales: checkout, orders, payments, refunds, subscriptions (layer 4)."""

@@ -1,0 +1,1 @@
+"""Education: templates, sequences, broadcasts, deliveries, tracking and replies (layer 5)."""
