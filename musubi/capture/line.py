@@ -20,13 +20,14 @@ from django.utils.translation import gettext as _
 
 from musubi.capture import coupons, rules
 from musubi.capture.choices import SourceKind
+from musubi.capture.events import LineFriendAdded
 from musubi.capture.models import CouponDefinition, LineChannel, LineEvent, LineMessage, LineVisit, Source
 from musubi.capture.services import attributed_source
 from musubi.contacts import services as contacts
 from musubi.contacts.choices import Channel, LegalBasis, SuppressionReason
 from musubi.integrations import line as line_api
 from musubi.integrations import line_login
-from musubi.kernel import clock, tokens
+from musubi.kernel import clock, events, tokens
 from musubi.kernel.errors import Conflict, InvalidInput, MusubiError, NotFound
 from musubi.kernel.facts import record_fact
 from musubi.workspaces.models import Workspace
@@ -204,6 +205,8 @@ def _on_follow(channel: LineChannel, user_id: str, *, unblocked: bool) -> None:
                             wording=f"LINE friend-add: {channel.name} ({channel.channel_id})")
     record_fact(workspace_id=workspace.pk, kind="line.followed", contact_id=contact.pk, source_id=source_id,
                 data={"channel": channel.channel_id, "unblocked": unblocked})
+    events.publish(LineFriendAdded(workspace_id=workspace.pk, contact_id=contact.pk, line_channel_id=channel.pk,
+                                   unblocked=unblocked))
     texts = [channel.greeting] if channel.greeting else []
     if channel.coupon is not None and channel.coupon.active:
         coupon = coupons.issue(workspace=workspace, definition=channel.coupon, contact=contact, source_id=source_id)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from musubi.capture import coupons, rules
 from musubi.capture.choices import Incentive, SubmissionStatus, SubmittedVia
+from musubi.capture.events import OptInCompleted
 from musubi.capture.models import (
     CapturePoint,
     CapturePointVersion,
@@ -35,7 +36,7 @@ from musubi.capture.services import attributed_source, first_touch_source
 from musubi.catalog.models import Offer
 from musubi.contacts import services as contacts
 from musubi.contacts.choices import Channel, LegalBasis
-from musubi.kernel import clock, tokens
+from musubi.kernel import clock, events, tokens
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
 from musubi.kernel.facts import record_fact
 from musubi.workspaces.models import Workspace
@@ -372,6 +373,8 @@ def _confirm(submission: Submission, *, ip_address: str, user_agent: str) -> Non
     record_fact(workspace_id=workspace.pk, kind="optin.confirmed", contact_id=submission.contact_id,
                 source_id=submission.source_id, subject=("capture.submission", submission.pk),
                 data={"capture_point": point.pk, "version": version.number})
+    events.publish(OptInCompleted(workspace_id=workspace.pk, contact_id=submission.contact_id,
+                                  capture_point_id=point.pk))
 
 
 def confirm_token(submission: Submission) -> str:

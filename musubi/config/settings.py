@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "musubi.contacts",
     "musubi.planner",
     "musubi.capture",
+    "musubi.messaging",
     "musubi.imports",
     "musubi.web",
     "musubi.api",
@@ -201,6 +202,14 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = env_str("MUSUBI_DEFAULT_FROM_EMAIL", "musubi@localhost")
+
+# Advertising mail (sequences and broadcasts): "smtp" sends through the mail server above; "outbox" keeps every
+# mail on the outbox page instead (the demo); a mailer named "marketing" in MAILERS (e.g. an email service's
+# django-anymail backend) is used in place of the default one when defined.
+MUSUBI_MARKETING_MAIL = env_str("MUSUBI_MARKETING_MAIL", "smtp")
+# Outcomes of sent mail are written in groups of this many; 1 keeps the window in which a crashed worker can
+# repeat a mail to the one mail in flight.
+MUSUBI_SEND_RECORD_EVERY = env_int("MUSUBI_SEND_RECORD_EVERY", 1)
 
 # --- Background work ------------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

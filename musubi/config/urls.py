@@ -5,5 +5,6 @@ from musubi.api.site import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("musubi.capture.urls")),
+    path("", include("musubi.messaging.urls")),
     path("", include("musubi.web.urls")),
 ]

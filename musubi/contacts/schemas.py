@@ -8,7 +8,7 @@ discriminated union — is left out.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
@@ -138,9 +138,9 @@ class Definition(_Strict):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _paths_as_written(cls, data: Any, handler: Any) -> Definition:
+    def _paths_as_written(cls, data: Any, handler: Any) -> Self:
         try:
-            definition: Definition = handler(data)
+            definition: Self = handler(data)
         except ValidationError as exc:
             raise ValidationError.from_exception_data(cls.__name__, [_as_written(e) for e in exc.errors()]) from None
         if definition.size() > MAX_CONDITIONS:

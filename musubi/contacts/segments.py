@@ -80,14 +80,14 @@ def _condition(workspace: Any, condition: Any, *, now: dt.datetime, top: bool) -
             same = Q(**{column: condition.source_id})
             return same if condition.op == IsOp.IS else ~same
         case ConsentCondition():
-            allowed = Exists(_addresses_open_to_marketing(workspace, condition.channel))
+            allowed = Exists(addresses_open_to_marketing(workspace, condition.channel))
             return Q(allowed) if condition.op == ConsentOp.MAY_RECEIVE else ~Q(allowed)
         case EventCondition():
             return _event(workspace, condition, now=now, top=top)
     raise TypeError(f"not a segment condition: {condition!r}")
 
 
-def _addresses_open_to_marketing(workspace: Any, channel: str) -> QuerySet[Identity]:
+def addresses_open_to_marketing(workspace: Any, channel: str) -> QuerySet[Identity]:
     """The contact's addresses on ``channel`` that may receive advertising now — what
     ``services.marketing_allowed`` answers for each address: the latest consent record for the address on the
     channel (by time, then id), among the contact's and those of records merged into it, grants it, and the

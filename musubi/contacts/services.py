@@ -4,18 +4,20 @@ duplicates, recording consent as evidence, suppression, tags, export and erasure
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
 from django.utils.translation import gettext as _
 
 from musubi.contacts import rules, segments
 from musubi.contacts.choices import Channel, IdentityKind, LegalBasis, Stage, SuppressionReason
+from musubi.contacts.events import ContactTagged
 from musubi.contacts.models import ConsentRecord, Contact, ContactTag, Identity, Segment, Suppression, Tag
 from musubi.contacts.schemas import Definition, parse_definition, stored
-from musubi.kernel import clock
+from musubi.kernel import clock, events
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
 from musubi.kernel.facts import record_fact
 from musubi.workspaces.models import Workspace
@@ -235,6 +237,32 @@ def marketing_allowed(*, workspace: Workspace, contact: Contact, channel: str, a
                                     suppressed=suppressed)
 
 
+def open_addresses(*, workspace: Workspace, channel: str, addresses: Iterable[str]) -> set[str]:
+    """Of ``addresses``, those that may receive advertising on ``channel`` now — ``marketing_allowed`` for a
+    whole batch in two queries, asked at the moment of sending. An address belongs to one person (identities
+    are unique per workspace), so its consent records are those written for it, whichever of that person's
+    merged records they name."""
+    wanted = set(addresses)
+    if not wanted:
+        return set()
+    latest: dict[str, bool] = {}
+    for address, granted in (ConsentRecord.objects.for_workspace(workspace)
+                             .filter(channel=channel, address__in=wanted).order_by("at", "pk")
+                             .values_list("address", "granted")):
+        latest[address] = granted
+    suppressed = set(Suppression.objects.for_workspace(workspace)
+                     .filter(channel=channel, value__in=wanted).values_list("value", flat=True))
+    return {a for a in wanted if rules.may_send_marketing(has_basis=a in latest, withdrawn=not latest.get(a, True),
+                                                          suppressed=a in suppressed)}
+
+
+def count_open(*, workspace: Workspace, channel: str, contact_ids: Any) -> int:
+    """How many of ``contact_ids`` (a list or a subquery) have an address that may receive advertising on
+    ``channel`` now — the count shown before a broadcast."""
+    return (Contact.objects.for_workspace(workspace).filter(pk__in=contact_ids)
+            .filter(Exists(segments.addresses_open_to_marketing(workspace, channel))).count())
+
+
 @transaction.atomic
 def tag(*, workspace: Workspace, contact: Contact, names: list[str]) -> None:
     now = clock.now()
@@ -245,6 +273,7 @@ def tag(*, workspace: Workspace, contact: Contact, names: list[str]) -> None:
         if added:
             record_fact(workspace_id=workspace.pk, kind="contact.tagged", contact_id=link.contact_id,
                         data={"tag": name})
+            events.publish(ContactTagged(workspace_id=workspace.pk, contact_id=link.contact_id, tag=name))
 
 
 def export(*, workspace: Workspace, contact_id: int) -> dict[str, Any]:

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from linebot.v3.messaging import ApiClient
     from linebot.v3.webhook import WebhookPayload
 
-__all__ = ["BadSignature", "LineError", "parse_webhook", "profile_name", "push_texts"]
+__all__ = ["BadSignature", "LineError", "Quota", "message_quota", "multicast_texts", "parse_webhook", "profile_name",
+           "push_texts"]
 
 
 class BadSignature(Exception):
@@ -66,6 +67,49 @@ def push_texts(*, access_token: str, user_id: str, texts: list[str], retry_key: 
             if exc.status == 409:  # this retry key was already accepted: the message went out before
                 return
             raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
+
+
+def multicast_texts(*, access_token: str, user_ids: list[str], texts: list[str], retry_key: str) -> None:
+    """Send up to five text messages to up to 500 users in one request, once."""
+    from linebot.v3.messaging import MessagingApi, MulticastRequest, TextMessage
+    from linebot.v3.messaging.exceptions import ApiException
+
+    if not 1 <= len(user_ids) <= 500:
+        raise ValueError("a multicast goes to between 1 and 500 users")
+    request = MulticastRequest(to=user_ids, messages=[TextMessage(text=t) for t in texts[:5]])
+    with _api(access_token) as client:
+        try:
+            MessagingApi(client).multicast(request, x_line_retry_key=retry_key)
+        except ApiException as exc:
+            if exc.status == 409:
+                return
+            raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
+
+
+@dataclass(frozen=True)
+class Quota:
+    limit: int | None  # None: the plan has no monthly limit
+    used: int
+
+    @property
+    def left(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+
+def message_quota(*, access_token: str) -> Quota:
+    """This month's message limit of the account's plan and how much of it is used."""
+    from linebot.v3.messaging import MessagingApi
+    from linebot.v3.messaging.exceptions import ApiException
+
+    with _api(access_token) as client:
+        api = MessagingApi(client)
+        try:
+            quota = api.get_message_quota()
+            used = api.get_message_quota_consumption()
+        except ApiException as exc:
+            raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
+    limit = quota.value if quota.type == "limited" else None
+    return Quota(limit=limit, used=int(used.total_usage or 0))
 
 
 def profile_name(*, access_token: str, user_id: str) -> str:

@@ -37,6 +37,10 @@ class BatchOutcome:
     done: list[int] = field(default_factory=list)
     retry: dict[int, str] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
+    # Rows whose outcome the handler already wrote itself, as each happened (a sender records every message the
+    # moment the server accepted it, to keep the window in which a crash repeats it small).
+    recorded: list[int] = field(default_factory=list)
+    worker: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,18 @@ class WorkQueue:
 
 
 _queues: dict[str, WorkQueue] = {}
+# Passes turn time into work (due sequence steps into deliveries, scheduled broadcasts into runs); each returns
+# how much it did. They run before the queues in every round, and must be safe to run in several workers at
+# once (they take their rows with SKIP LOCKED or a conditional update).
+_passes: dict[str, Callable[[], int]] = {}
 
 
 def register_queue(queue: WorkQueue) -> None:
     _queues[queue.name] = queue
+
+
+def register_pass(name: str, run: Callable[[], int]) -> None:
+    _passes[name] = run
 
 
 def registered_queues() -> dict[str, WorkQueue]:
@@ -82,16 +94,16 @@ def process_batch(queue: WorkQueue, *, worker: str) -> BatchReport:
     if not rows:
         return report
     model = type(rows[0])
-    outcome = BatchOutcome()
+    outcome = BatchOutcome(worker=worker)
     unfinished = "the handler reported no outcome"
     try:
         queue.handle(rows, outcome)
     except Exception as exc:  # a handler error means "try the unfinished rows again later"
         logger.exception("queue %s: handler failed in a batch of %d", queue.name, len(rows))
         unfinished = f"{type(exc).__name__}: {exc}"
-    mentioned = set(outcome.done) | set(outcome.retry) | set(outcome.failed)
+    mentioned = set(outcome.done) | set(outcome.retry) | set(outcome.failed) | set(outcome.recorded)
     forgotten = {row.pk: unfinished for row in rows if row.pk not in mentioned}
-    report.done = claims.complete(model, outcome.done, worker=worker)
+    report.done = claims.complete(model, outcome.done, worker=worker) + len(outcome.recorded)
     report.retried = claims.retry(model, {**outcome.retry, **forgotten}, worker=worker)
     report.failed = claims.fail(model, outcome.failed, worker=worker)
     report.lost = len(rows) - report.done - report.retried - report.failed
@@ -103,6 +115,9 @@ def drain_queues(*, worker: str, only: set[str] | None = None, max_batches: int 
     total = 0
     for _ in range(max_batches):
         claimed_this_round = 0
+        for name, run_pass in list(_passes.items()):
+            if only is None or name in only:
+                claimed_this_round += run_pass()
         for name, queue in registered_queues().items():
             if only is not None and name not in only:
                 continue

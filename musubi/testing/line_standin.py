@@ -22,9 +22,13 @@ class LineStandIn:
     names: dict[str, str] = field(default_factory=dict)
     fail_next: list[int] = field(default_factory=list)
     accepted_keys: set[str] = field(default_factory=set)
+    multicasts: list[dict[str, Any]] = field(default_factory=list)
+    quota: int | None = 200  # the account's monthly limit (None: unlimited)
+    used: int = 0
 
     def delivered_to(self, user_id: str) -> list[str]:
-        return [m["text"] for p in self.pushes if p["to"] == user_id for m in p["messages"]]
+        pushed = [m["text"] for p in self.pushes if p["to"] == user_id for m in p["messages"]]
+        return pushed + [m["text"] for p in self.multicasts if user_id in p["to"] for m in p["messages"]]
 
 
 def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
@@ -47,6 +51,12 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
                 if token.startswith("at-"):
                     return self._answer(200, {"userId": token[3:], "displayName": state.names.get(token[3:], "")})
                 return self._answer(401, {"message": "invalid token"})
+            if self.path == "/v2/bot/message/quota":
+                if state.quota is None:
+                    return self._answer(200, {"type": "none"})
+                return self._answer(200, {"type": "limited", "value": state.quota})
+            if self.path == "/v2/bot/message/quota/consumption":
+                return self._answer(200, {"totalUsage": state.used})
             if self.path.startswith("/v2/bot/profile/"):
                 user_id = self.path.rsplit("/", 1)[1]
                 if user_id in state.names:
@@ -67,15 +77,20 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
             state.requests.append(("POST", self.path, key))
             if not self.headers.get("Authorization", "").startswith("Bearer "):
                 return self._answer(401, {"message": "Authentication failed"})
-            if self.path != "/v2/bot/message/push":
+            if self.path not in ("/v2/bot/message/push", "/v2/bot/message/multicast"):
                 return self._answer(404, {"message": "Not found"})
+            multicast = self.path.endswith("multicast")
+            if multicast and not 1 <= len(body.get("to", [])) <= 500:
+                return self._answer(400, {"message": "The request body has 1 error(s)",
+                                          "details": [{"message": "Size must be between 1 and 500", "property": "to"}]})
             if state.fail_next:
                 return self._answer(state.fail_next.pop(0), {"message": "failing on purpose"})
             if key and key in state.accepted_keys:
                 return self._answer(409, {"message": "The retry key is already accepted"})
             state.accepted_keys.add(key)
-            state.pushes.append(body)
-            return self._answer(200, {"sentMessages": [{"id": str(len(state.pushes))}]})
+            (state.multicasts if multicast else state.pushes).append(body)
+            state.used += len(body["to"]) if multicast else 1
+            return self._answer(200, {"sentMessages": [{"id": str(len(state.pushes) + len(state.multicasts))}]})
 
     return Handler
 

@@ -1,0 +1,123 @@
+"""From a template and a contact to the mail or LINE texts one person receives.
+
+The legally required footer (sender, postal address, contact point, a visible way to stop the mail) and the
+``List-Unsubscribe`` headers (RFC 2369 / RFC 8058 one-click) are added here for every advertising mail,
+whatever the template says. Links become tracked links and an open pixel is added to HTML mail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+from email.utils import formataddr
+from typing import Any
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from musubi.kernel import clock
+from musubi.kernel.errors import InvalidInput
+from musubi.messaging import rendering, tracking
+from musubi.messaging.models import SenderProfile, Template
+
+REQUIRED_SENDER_FIELDS = ("from_name", "from_address", "legal_name", "postal_address", "contact_info")
+
+
+def missing_sender_fields(profile: SenderProfile | None) -> list[str]:
+    if profile is None:
+        return list(REQUIRED_SENDER_FIELDS)
+    return [name for name in REQUIRED_SENDER_FIELDS if not str(getattr(profile, name)).strip()]
+
+
+def require_complete_sender(profile: SenderProfile | None) -> SenderProfile:
+    """Advertising mail may not go out without the sender's name, address and contact point."""
+    missing = missing_sender_fields(profile)
+    if missing or profile is None:
+        labels = {name: str(getattr(SenderProfile._meta.get_field(name), "verbose_name", name))
+                  for name in REQUIRED_SENDER_FIELDS}
+        raise InvalidInput(_("Email cannot be sent until the sender details are complete (the law requires "
+                             "them on every advertising mail)."),
+                           fields={name: _("Required before sending: %(field)s.") % {"field": labels[name]}
+                                   for name in missing})
+    return profile
+
+
+@dataclass(frozen=True)
+class Recipient:
+    delivery_id: int
+    address: str
+    name: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ComposedMail:
+    delivery_id: int
+    sender: str
+    envelope_from: str
+    recipient: str
+    reply_to: str
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def compile_template(template: Template) -> rendering.Compiled:
+    return rendering.Compiled.of(subject=template.subject, html_source=template.html, text=template.text,
+                                 line_texts=template.line_texts)
+
+
+def _context(recipient: Recipient, *, workspace_name: str, tz: str) -> dict[str, Any]:
+    today = clock.now().astimezone(zoneinfo.ZoneInfo(tz)).date()
+    return rendering.context(name=recipient.name, email=recipient.address, fields=recipient.fields,
+                             workspace=workspace_name, today=f"{today:%Y-%m-%d}")
+
+
+def compose_mail(compiled: rendering.Compiled, profile: SenderProfile, recipient: Recipient, *,
+                 workspace_name: str, tz: str) -> ComposedMail:
+    ctx = _context(recipient, workspace_name=workspace_name, tz=tz)
+    delivery_id = recipient.delivery_id
+
+    def track(url: str) -> str:
+        return tracking.click_url(delivery_id, url)
+
+    subject = " ".join(compiled.subject.render(ctx).split())
+    html_body = compiled.html.render(ctx) if compiled.html is not None else ""
+    text_body = compiled.text.render(ctx) if compiled.text is not None else rendering.text_from_html(html_body)
+    unsubscribe = tracking.unsubscribe_url(delivery_id)
+    footer = {"profile": profile, "unsubscribe": unsubscribe, "preferences": tracking.preferences_url(delivery_id)}
+    with override(settings.LANGUAGE_CODE):
+        text_footer = render_to_string("messaging/mail/footer.txt", footer)
+        html_footer = render_to_string("messaging/mail/footer.html", {
+            **footer, "pixel": tracking.open_url(delivery_id)}) if html_body else ""
+    text = rendering.rewrite_text_links(text_body, track).rstrip() + "\n\n" + text_footer
+    html = ""
+    if html_body:
+        html = rendering.rewrite_html_links(html_body, track)
+        html = html.replace("</body>", html_footer + "</body>") if "</body>" in html else html + html_footer
+    return ComposedMail(
+        delivery_id=delivery_id, sender=formataddr((profile.from_name, profile.from_address)),
+        envelope_from=profile.from_address, recipient=recipient.address, reply_to=profile.reply_to,
+        subject=subject, text=text, html=html,
+        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+
+
+def compose_line(compiled: rendering.Compiled, recipient: Recipient | None, *, delivery_id: int | None,
+                 workspace_name: str, tz: str) -> list[str]:
+    """The texts of a LINE message. A multicast is rendered once for everyone (``recipient`` None), so its
+    links are tracked per request rather than per person."""
+    ctx = _context(recipient, workspace_name=workspace_name, tz=tz) if recipient else rendering.context(
+        name="", email="", fields={}, workspace=workspace_name,
+        today=f"{clock.now().astimezone(zoneinfo.ZoneInfo(tz)).date():%Y-%m-%d}")
+    texts = [t.render(ctx).strip() for t in compiled.line_texts]
+    if delivery_id is not None:
+        texts = [rendering.rewrite_text_links(t, lambda url: tracking.click_url(delivery_id, url)) for t in texts]
+    return [t for t in texts if t][:5]
+
+
+def local_time(at: dt.datetime, tz: str) -> dt.datetime:
+    return at.astimezone(zoneinfo.ZoneInfo(tz))

@@ -1,0 +1,215 @@
+"""The two send queues: ``messaging.email`` over delivery rows and ``messaging.line`` over LINE requests.
+
+Consent and suppression are asked of the contacts app for the whole batch at the moment of sending, never
+trusted from when the delivery was queued. An email's outcome is written the moment the transport knows it
+(see ``Recorder``), so a crash can repeat only the mails accepted by the server and not yet recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db import transaction
+
+from musubi.contacts import services as contacts
+from musubi.contacts.choices import Channel, SuppressionReason
+from musubi.contacts.models import Identity
+from musubi.integrations import line as line_api
+from musubi.kernel import clock
+from musubi.kernel.claims import WorkStatus
+from musubi.kernel.models import Fact
+from musubi.kernel.worker import BatchOutcome
+from musubi.messaging import composing, transports
+from musubi.messaging.choices import Outcome
+from musubi.messaging.models import Delivery, LineRequest, SenderProfile
+from musubi.messaging.transports import Sent
+
+
+class Recorder:
+    """Writes each delivery's outcome as soon as it is known, in groups of ``every`` (1 by default: the
+    smallest window a crash can repeat over SMTP, at the cost of one short transaction per mail)."""
+
+    def __init__(self, outcome: BatchOutcome, deliveries: dict[int, Delivery], *, every: int) -> None:
+        self.outcome = outcome
+        self.deliveries = deliveries
+        self.every = max(1, every)
+        self.pending: list[tuple[int, str, str]] = []
+
+    def add(self, delivery_id: int, result: str, detail: str = "") -> None:
+        if result == "retry":
+            self.outcome.retry[delivery_id] = detail
+            return
+        self.pending.append((delivery_id, result, detail))
+        if len(self.pending) >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        now = clock.now()
+        by_result: dict[str, list[int]] = defaultdict(list)
+        for delivery_id, result, _detail in self.pending:
+            by_result[result].append(delivery_id)
+        errors = {delivery_id: detail for delivery_id, _result, detail in self.pending}
+        with transaction.atomic():
+            for result, ids in by_result.items():
+                held = Delivery.objects.filter(pk__in=ids, status=WorkStatus.CLAIMED, claimed_by=self.outcome.worker)
+                status = WorkStatus.FAILED if result in (Outcome.BOUNCED, Outcome.FAILED) else WorkStatus.DONE
+                held.update(status=status, outcome=result, claimed_by="", lease_until=None, finished_at=now,
+                            sent_at=now if result == Outcome.SENT else None,
+                            last_error=errors[ids[0]][:2000] if status == WorkStatus.FAILED else "")
+            sent = [self.deliveries[i] for i in by_result.get(Outcome.SENT, [])]
+            Fact.objects.bulk_create([_sent_fact(d, now) for d in sent])
+            for delivery_id in by_result.get(Outcome.BOUNCED, []):
+                delivery = self.deliveries[delivery_id]
+                contacts.suppress(workspace=delivery.workspace, channel=delivery.channel, value=delivery.address,
+                                  reason=SuppressionReason.BOUNCED, note=errors[delivery_id][:200])
+        self.outcome.recorded.extend(i for i, _r, _d in self.pending)
+        self.pending.clear()
+
+
+def _sent_fact(delivery: Delivery, at: dt.datetime) -> Fact:
+    return Fact(workspace_id=delivery.workspace_id, kind="message.sent", occurred_at=at,
+                contact_id=delivery.contact_id, subject_type="messaging.delivery", subject_id=str(delivery.pk),
+                data={"channel": delivery.channel, "step": delivery.step_id, "run": delivery.run_id,
+                      "template": delivery.template_id})
+
+
+def _addresses(workspace_id: int, contact_ids: set[int], kind: str) -> dict[int, str]:
+    """Each contact's address of ``kind`` (the first one given, when they have several)."""
+    found: dict[int, str] = {}
+    for contact_id, value in (Identity.objects.filter(workspace_id=workspace_id, contact_id__in=contact_ids, kind=kind)
+                              .order_by("created_at", "pk").values_list("contact_id", "value")):
+        found.setdefault(contact_id, value)
+    return found
+
+
+def handle_email(batch: list[Delivery], outcome: BatchOutcome) -> None:
+    rows = {d.pk: d for d in Delivery.objects.select_related("contact", "template", "workspace")
+            .filter(pk__in=[d.pk for d in batch])}
+    by_workspace: dict[int, list[Delivery]] = defaultdict(list)
+    for delivery in batch:
+        by_workspace[rows[delivery.pk].workspace_id].append(rows[delivery.pk])
+    for workspace_id, deliveries in by_workspace.items():
+        _send_email_batch(workspace_id, deliveries, outcome)
+
+
+def _send_email_batch(workspace_id: int, deliveries: list[Delivery], outcome: BatchOutcome) -> None:
+    workspace = deliveries[0].workspace
+    recorder = Recorder(outcome, {d.pk: d for d in deliveries}, every=settings.MUSUBI_SEND_RECORD_EVERY)
+    profile = SenderProfile.objects.filter(workspace_id=workspace_id).first()
+    missing = composing.missing_sender_fields(profile)
+    if missing or profile is None:
+        for delivery in deliveries:
+            outcome.retry[delivery.pk] = "the sender details are incomplete: " + ", ".join(missing)
+        return
+    addresses = _addresses(workspace_id, {d.contact_id for d in deliveries}, "email")
+    for delivery in deliveries:
+        delivery.address = addresses.get(delivery.contact_id, "")
+    Delivery.objects.bulk_update(deliveries, ["address"])
+    allowed = contacts.open_addresses(workspace=workspace, channel=Channel.EMAIL,
+                                      addresses=[d.address for d in deliveries if d.address])
+    sendable = []
+    for delivery in deliveries:
+        if delivery.address in allowed:
+            sendable.append(delivery)
+        else:
+            recorder.add(delivery.pk, Outcome.SUPPRESSED if delivery.address else Outcome.SKIPPED,
+                         "" if delivery.address else "no email address")
+    recorder.flush()
+    compiled = {}
+    for template in {d.template_id: d.template for d in sendable}.values():
+        compiled[template.pk] = composing.compile_template(template)
+
+    def mails() -> Iterator[composing.ComposedMail]:
+        for delivery in sendable:
+            contact = delivery.contact
+            yield composing.compose_mail(
+                compiled[delivery.template_id], profile,
+                composing.Recipient(delivery_id=delivery.pk, address=delivery.address, name=contact.name,
+                                    fields=contact.fields),
+                workspace_name=workspace.name, tz=workspace.timezone)
+
+    result: Sent
+    for result in transports.send(mails(), workspace_id=workspace_id):
+        recorder.add(result.delivery_id, result.outcome, result.detail)
+    recorder.flush()
+
+
+def handle_line(batch: list[LineRequest], outcome: BatchOutcome) -> None:
+    for request in LineRequest.objects.select_related("line_channel", "workspace").filter(
+            pk__in=[r.pk for r in batch]).order_by("pk"):
+        if not request.fixed:
+            _fix(request)
+        if not request.user_ids:
+            outcome.done.append(request.pk)
+            continue
+        token = request.line_channel.access_token
+        try:
+            if len(request.user_ids) == 1:
+                line_api.push_texts(access_token=token, user_id=request.user_ids[0], texts=request.messages,
+                                    retry_key=str(request.retry_key))
+            else:
+                line_api.multicast_texts(access_token=token, user_ids=request.user_ids, texts=request.messages,
+                                         retry_key=str(request.retry_key))
+        except line_api.LineError as exc:
+            detail = f"LINE {exc.status}: {exc.body}"
+            if exc.permanent:
+                _finish_line(request, Outcome.FAILED, detail)
+                outcome.failed[request.pk] = detail
+            else:
+                outcome.retry[request.pk] = detail
+            continue
+        _finish_line(request, Outcome.SENT, "")
+        outcome.done.append(request.pk)
+
+
+@transaction.atomic
+def _fix(request: LineRequest) -> None:
+    """Decide, once, who this request goes to and what it says; every later attempt repeats exactly this."""
+    workspace = request.workspace
+    deliveries = list(request.deliveries.select_related("contact", "template").filter(status=WorkStatus.PENDING))
+    user_ids = _addresses(workspace.pk, {d.contact_id for d in deliveries}, "line")
+    allowed = contacts.open_addresses(workspace=workspace, channel=Channel.LINE, addresses=user_ids.values())
+    now = clock.now()
+    members: list[Delivery] = []
+    for delivery in deliveries:
+        delivery.address = user_ids.get(delivery.contact_id, "")
+        if delivery.address in allowed and delivery.address not in {m.address for m in members}:
+            members.append(delivery)
+            continue
+        delivery.status, delivery.finished_at = WorkStatus.DONE, now
+        delivery.outcome = Outcome.SUPPRESSED if delivery.address else Outcome.SKIPPED
+    Delivery.objects.bulk_update(deliveries, ["address", "status", "finished_at", "outcome"])
+    texts: list[str] = []
+    if members:
+        compiled = composing.compile_template(members[0].template)
+        one = members[0] if len(members) == 1 else None
+        recipient = composing.Recipient(delivery_id=one.pk, address=one.address, name=one.contact.name,
+                                        fields=one.contact.fields) if one else None
+        texts = composing.compose_line(compiled, recipient, delivery_id=one.pk if one else None,
+                                       workspace_name=workspace.name, tz=workspace.timezone)
+    request.user_ids = [m.address for m in members] if texts else []
+    request.messages = texts
+    request.fixed = True
+    request.save(update_fields=["user_ids", "messages", "fixed"])
+    if not texts:
+        Delivery.objects.filter(pk__in=[m.pk for m in members]).update(
+            status=WorkStatus.DONE, outcome=Outcome.SKIPPED, finished_at=now, last_error="the message is empty")
+
+
+def _finish_line(request: LineRequest, result: str, detail: str) -> None:
+    now = clock.now()
+    with transaction.atomic():
+        members = list(request.deliveries.filter(status=WorkStatus.PENDING, address__in=request.user_ids))
+        Delivery.objects.filter(pk__in=[d.pk for d in members]).update(
+            status=WorkStatus.DONE if result == Outcome.SENT else WorkStatus.FAILED, outcome=result,
+            sent_at=now if result == Outcome.SENT else None, finished_at=now, last_error=detail[:2000])
+        if result == Outcome.SENT:
+            for d in members:
+                d.sent_at = now
+            Fact.objects.bulk_create([_sent_fact(d, now) for d in members])
+

@@ -1,0 +1,96 @@
+"""Where composed mail goes: an SMTP server, an email service through a Django mail backend
+(django-anymail), or the outbox (the demo, where nothing leaves the machine).
+
+Each transport takes composed mails lazily and yields one ``Sent`` per mail as soon as its fate is known, so
+the caller can record it at once: over SMTP, the time between the server's acceptance and that record is the
+only window in which a crash repeats a message.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, mailers
+
+from musubi.kernel import clock
+from musubi.messaging import rules
+from musubi.messaging.composing import ComposedMail
+from musubi.messaging.models import OutboxMessage
+
+
+@dataclass(frozen=True)
+class Sent:
+    delivery_id: int
+    outcome: str  # "sent", "retry", "failed", "bounced"
+    detail: str = ""
+
+
+def _django_message(mail: ComposedMail, connection: object) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(subject=mail.subject, body=mail.text, from_email=mail.sender,
+                                     to=[mail.recipient], reply_to=[mail.reply_to] if mail.reply_to else None,
+                                     headers=mail.headers, connection=connection)  # type: ignore[arg-type]
+    if mail.html:
+        message.attach_alternative(mail.html, "text/html")
+    return message
+
+
+def send_with_django(mails: Iterable[ComposedMail], *, mailer: str = "default") -> Iterator[Sent]:
+    """Through a Django mail backend: Django's SMTP backend, or an email service's anymail backend. One
+    connection for the batch; a connection failure gives every mail not yet sent back for a later retry."""
+    pending = iter(mails)
+    try:
+        with mailers[mailer] as connection:
+            for mail in pending:
+                try:
+                    connection.send_messages([_django_message(mail, connection)])
+                except smtplib.SMTPRecipientsRefused as exc:
+                    code, reason = next(iter(exc.recipients.values()), (550, b""))
+                    detail = f"{code} {reason.decode(errors='replace') if isinstance(reason, bytes) else reason}"
+                    yield Sent(mail.delivery_id, _refusal(code, detail), detail)
+                    continue
+                except smtplib.SMTPResponseException as exc:
+                    error = exc.smtp_error
+                    detail = f"{exc.smtp_code} {error.decode(errors='replace') if isinstance(error, bytes) else error}"
+                    if 400 <= exc.smtp_code < 500:
+                        yield Sent(mail.delivery_id, "retry", detail)
+                        raise _ConnectionLost(detail) from exc
+                    yield Sent(mail.delivery_id, _refusal(exc.smtp_code, detail), detail)
+                    continue
+                except (smtplib.SMTPException, OSError) as exc:
+                    yield Sent(mail.delivery_id, "retry", f"{type(exc).__name__}: {exc}")
+                    raise _ConnectionLost(str(exc)) from exc
+                yield Sent(mail.delivery_id, "sent")
+    except (TimeoutError, _ConnectionLost, smtplib.SMTPException, OSError) as exc:
+        for mail in pending:
+            yield Sent(mail.delivery_id, "retry", f"not sent: the mail server could not be reached ({exc})")
+
+
+class _ConnectionLost(Exception):
+    pass
+
+
+def _refusal(code: int, detail: str) -> str:
+    if 400 <= code < 500:
+        return "retry"
+    return "bounced" if rules.smtp_bounce_is_hard(code, detail) else "failed"
+
+
+def keep_in_outbox(mails: Iterable[ComposedMail], *, workspace_id: int) -> Iterator[Sent]:
+    """The demo's transport: each mail is kept, readable on the outbox page, and counts as sent."""
+    for mail in mails:
+        message = _django_message(mail, connection=None)
+        OutboxMessage.objects.create(workspace_id=workspace_id, delivery_id=mail.delivery_id,
+                                     recipient=mail.recipient, subject=mail.subject,
+                                     raw=message.message().as_string(), at=clock.now())
+        yield Sent(mail.delivery_id, "sent")
+
+
+def send(mails: Iterable[ComposedMail], *, workspace_id: int) -> Iterator[Sent]:
+    """Send through the installation's marketing transport (``MUSUBI_MARKETING_MAIL``)."""
+    transport = settings.MUSUBI_MARKETING_MAIL
+    if transport == "outbox":
+        return keep_in_outbox(mails, workspace_id=workspace_id)
+    return send_with_django(mails, mailer="marketing" if "marketing" in settings.MAILERS else "default")

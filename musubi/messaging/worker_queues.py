@@ -1,0 +1,24 @@
+"""The worker's share of messaging: two send queues, run planning, and the passes that turn time into work."""
+
+from __future__ import annotations
+
+from musubi.kernel.worker import WorkQueue, register_pass, register_queue
+from musubi.messaging import broadcasts, enrollments, sending
+from musubi.messaging.choices import MessageChannel, RunState
+from musubi.messaging.models import BroadcastRun, Delivery, LineRequest
+
+HELD = [RunState.PAUSED, RunState.CANCELLED]
+
+
+def register() -> None:
+    register_pass("messaging.scheduler", enrollments.run_scheduler)
+    register_pass("messaging.schedule", broadcasts.start_scheduled)
+    register_pass("messaging.finish", broadcasts.finish_runs)
+    register_queue(WorkQueue(name="messaging.runs", rows=lambda: BroadcastRun.objects.exclude(
+        state=RunState.CANCELLED), handle=broadcasts.plan, batch_size=1, lease_seconds=300))
+    # A paused run's rows stay pending and are simply not taken until it resumes.
+    register_queue(WorkQueue(name="messaging.email", rows=lambda: Delivery.objects.filter(
+        channel=MessageChannel.EMAIL).exclude(run__state__in=HELD), handle=sending.handle_email,
+        batch_size=200, lease_seconds=300))
+    register_queue(WorkQueue(name="messaging.line", rows=lambda: LineRequest.objects.exclude(
+        run__state__in=HELD), handle=sending.handle_line, batch_size=20, lease_seconds=300))
