@@ -4,6 +4,7 @@ serves profiles, and can be told to fail the next pushes with a status."""
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 import urllib.parse
@@ -46,6 +47,8 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             state.requests.append(("GET", self.path, ""))
+            if self.path == "/":  # what a person running the demo reads: every message "delivered" so far
+                return self._page()
             if self.path == "/v2/profile":  # LINE Login: the signed-in user's profile
                 token = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 if token.startswith("at-"):
@@ -63,6 +66,20 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
                     return self._answer(200, {"userId": user_id, "displayName": state.names[user_id]})
                 return self._answer(404, {"message": "Not found"})
             return self._answer(404, {"message": "Not found"})
+
+        def _page(self) -> None:
+            sent = [(p["to"], p["messages"]) for p in state.pushes] + [(", ".join(m["to"]), m["messages"])
+                                                                       for m in state.multicasts]
+            rows = "".join(f"<li><b>{html.escape(str(to))}</b><br>"
+                           + "<br>".join(html.escape(m.get("text", "")) for m in messages) + "</li>"
+                           for to, messages in reversed(sent))
+            data = (f"<!doctype html><meta charset=utf-8><title>LINE stand-in</title><h1>LINE stand-in</h1>"
+                    f"<p>{len(sent)} requests, {state.used} messages</p><ol>{rows}</ol>").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -96,9 +113,9 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def line_standin() -> Iterator[LineStandIn]:
+def line_standin(port: int = 0) -> Iterator[LineStandIn]:
     state = LineStandIn()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(state))
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -19,6 +19,7 @@ from musubi.capture import coupons, points
 from musubi.capture import services as capture
 from musubi.catalog import services as catalog
 from musubi.planner import services as planner
+from musubi.web import demo_messaging
 from musubi.workspaces.models import Workspace
 from musubi.workspaces.services import Actor
 
@@ -51,6 +52,7 @@ def health_food(workspace: Workspace, actor: Actor) -> None:
             "uncertainty": uncertainty})
     planner.create_plan(**ws, name="初回割引の定期便", ladder_id=ladder.pk, front_offer_id=discounted.pk, inputs={
         "acquisition": {"ad_cost": 3000}, "monthly_profit_target": 1_000_000, "lead_conversion": "0.25"})
+    demo_messaging.health_food_education(workspace, actor, trial_offer_id=trial.pk)
 
 
 def izakaya(workspace: Workspace, actor: Actor) -> None:
@@ -81,6 +83,7 @@ def izakaya(workspace: Workspace, actor: Actor) -> None:
                                                 "ranges": {"backs.0.take_rate": ["0.3", "0.6"],
                                                            "backs.0.retention": ["0.4", "0.75"]}}})
     _izakaya_capture(workspace, actor, free_dish.pk)
+    demo_messaging.izakaya_education(workspace, actor)
 
 
 def _izakaya_capture(workspace: Workspace, actor: Actor, offer_id: int) -> None:
