@@ -22,7 +22,7 @@ from musubi.workspaces.services import Actor
 GUIDE = "https://sukoyaka.example.jp/aojiru/guide"
 SUBSCRIBE = "https://sukoyaka.example.jp/aojiru/teiki"
 
-STEP_MAILS = [
+STEP_MAILS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("お試しセット 0日目：ご請求ありがとうございます", "{{ name }}様、お試しセットのご請求ありがとうございます",
      "<p>{{ name }}様</p><p>すこやか健康食品店です。青汁お試しセット（7包）のご請求ありがとうございます。"
      "2〜3日でお届けします。</p><p>おいしい飲み方は<a href=\"" + GUIDE + "\">こちらのガイド</a>をご覧ください。</p>",
