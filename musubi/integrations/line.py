@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from linebot.v3.webhook import WebhookPayload
 
 __all__ = ["BadSignature", "LineError", "Quota", "message_quota", "multicast_texts", "parse_webhook", "profile_name",
-           "push_texts"]
+           "push_texts", "reply_texts"]
 
 
 class BadSignature(Exception):
@@ -66,6 +66,20 @@ def push_texts(*, access_token: str, user_id: str, texts: list[str], retry_key: 
         except ApiException as exc:
             if exc.status == 409:  # this retry key was already accepted: the message went out before
                 return
+            raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
+
+
+def reply_texts(*, access_token: str, reply_token: str, texts: list[str]) -> None:
+    """Answer a message with its reply token: free of the monthly quota, usable once and only for a short
+    time (LINE answers 400 once it has expired or been used)."""
+    from linebot.v3.messaging import MessagingApi, ReplyMessageRequest, TextMessage
+    from linebot.v3.messaging.exceptions import ApiException
+
+    request = ReplyMessageRequest(reply_token=reply_token, messages=[TextMessage(text=t) for t in texts[:5]])
+    with _api(access_token) as client:
+        try:
+            MessagingApi(client).reply_message(request)
+        except ApiException as exc:
             raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
 
 

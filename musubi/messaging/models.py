@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +21,17 @@ from musubi.capture.models import LineChannel
 from musubi.contacts.models import Contact, Segment
 from musubi.kernel.claims import DurableWork, WorkStatus
 from musubi.kernel.models import WorkspaceOwned
-from musubi.messaging.choices import EnrollmentStatus, MessageChannel, Outcome, Reentry, RunState, Timing, Trigger
+from musubi.messaging.choices import (
+    Direction,
+    EnrollmentStatus,
+    Match,
+    MessageChannel,
+    Outcome,
+    Reentry,
+    RunState,
+    Timing,
+    Trigger,
+)
 
 
 class SenderProfile(WorkspaceOwned):
@@ -274,3 +285,70 @@ class OutboxMessage(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.recipient}: {self.subject}"
+
+
+# --- Conversations: messages people send the business, answers, and keyword auto-replies --------------------
+
+class AutoReply(WorkspaceOwned):
+    """A keyword rule on LINE: a friend's message that matches gets these texts back at once (through the
+    free reply API), and optionally a tag — how Japanese shops answer 「予約」「メニュー」「クーポン」."""
+
+    name = models.CharField(max_length=200)
+    line_channel = models.ForeignKey(LineChannel, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                                     help_text="Empty: every connected account of the workspace.")
+    keywords = models.JSONField(default=list)
+    match = models.CharField(max_length=8, choices=Match.choices, default=Match.EXACT)
+    texts = models.JSONField(default=list, help_text="Up to five LINE text bubbles.")
+    tag = models.CharField(max_length=100, blank=True, default="", help_text="A tag given to whoever matches.")
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["position", "pk"]
+        indexes = [models.Index(fields=["workspace", "active", "position"], name="autoreply_ws_active")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InboxMessage(WorkspaceOwned):
+    """One message of a conversation with a contact: what they wrote (``in``) or what the business answered
+    (``out``, by a person or an auto-reply). ``external_id`` is the provider's id of an incoming message, so a
+    message delivered twice is kept once."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=8, choices=MessageChannel.choices)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    subject = models.CharField(max_length=300, blank=True, default="")
+    text = models.TextField()
+    line_channel = models.ForeignKey(LineChannel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    postback = models.BooleanField(default=False)
+    at = models.DateTimeField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    auto_reply = models.ForeignKey(AutoReply, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "channel", "external_id"],
+                                               condition=~Q(external_id=""), name="inbox_unique_external")]
+        indexes = [models.Index(fields=["workspace", "contact", "at"], name="inbox_ws_contact_at"),
+                   models.Index(fields=["workspace", "at"], name="inbox_ws_at")]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.channel} {self.contact_id}"
+
+
+class Answer(WorkspaceOwned, DurableWork):
+    """An answer on its way out. On LINE it uses the reply token while it is fresh (free of the monthly
+    quota) and otherwise a push with a retry key saved here, so a retried push is delivered once."""
+
+    message = models.OneToOneField(InboxMessage, on_delete=models.CASCADE, related_name="sending")
+    reply_token = models.CharField(max_length=200, blank=True, default="")
+    reply_until = models.DateTimeField(null=True, blank=True)
+    retry_key = models.UUIDField(default=uuid.uuid4)
+
+    def __str__(self) -> str:
+        return f"answer {self.message_id}"

@@ -6,11 +6,11 @@ or tag that caused it does. They only write rows; the worker's scheduler pass se
 
 from __future__ import annotations
 
-from musubi.capture.events import LineFriendAdded, OptInCompleted
+from musubi.capture.events import LineFriendAdded, LineMessageReceived, OptInCompleted
 from musubi.contacts.events import ContactTagged
 from musubi.contacts.models import Contact
 from musubi.kernel.events import subscribe
-from musubi.messaging import enrollments
+from musubi.messaging import conversations, enrollments
 from musubi.messaging.choices import Trigger
 
 
@@ -39,3 +39,4 @@ def subscribe_all() -> None:
     subscribe(OptInCompleted, on_optin)
     subscribe(LineFriendAdded, on_line_follow)
     subscribe(ContactTagged, on_tagged)
+    subscribe(LineMessageReceived, conversations.on_line_message)

@@ -24,6 +24,8 @@ class LineStandIn:
     fail_next: list[int] = field(default_factory=list)
     accepted_keys: set[str] = field(default_factory=set)
     multicasts: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    used_reply_tokens: set[str] = field(default_factory=set)
     quota: int | None = 200  # the account's monthly limit (None: unlimited)
     used: int = 0
 
@@ -94,6 +96,13 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
             state.requests.append(("POST", self.path, key))
             if not self.headers.get("Authorization", "").startswith("Bearer "):
                 return self._answer(401, {"message": "Authentication failed"})
+            if self.path == "/v2/bot/message/reply":
+                token = body.get("replyToken", "")
+                if not token or token in state.used_reply_tokens or token.startswith("expired"):
+                    return self._answer(400, {"message": "Invalid reply token"})
+                state.used_reply_tokens.add(token)
+                state.replies.append(body)
+                return self._answer(200, {"sentMessages": [{"id": str(len(state.replies))}]})
             if self.path not in ("/v2/bot/message/push", "/v2/bot/message/multicast"):
                 return self._answer(404, {"message": "Not found"})
             multicast = self.path.endswith("multicast")
