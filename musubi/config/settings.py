@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "anymail",
     "django_tasks_db",
     "ninja",  # serves the API docs' assets from our own static files rather than a CDN
     "axes",
@@ -207,6 +208,9 @@ DEFAULT_FROM_EMAIL = env_str("MUSUBI_DEFAULT_FROM_EMAIL", "musubi@localhost")
 # mail on the outbox page instead (the demo); a mailer named "marketing" in MAILERS (e.g. an email service's
 # django-anymail backend) is used in place of the default one when defined.
 MUSUBI_MARKETING_MAIL = env_str("MUSUBI_MARKETING_MAIL", "smtp")
+# An email service's webhooks (bounces, complaints, inbound mail) at /anymail/<service>/tracking|inbound/ must
+# present these credentials (HTTP basic auth, "user:password"); without them the webhooks refuse everything.
+ANYMAIL = {"WEBHOOK_SECRET": env_str("MUSUBI_EMAIL_WEBHOOK_SECRET") or None}
 # Outcomes of sent mail are written in groups of this many; 1 keeps the window in which a crashed worker can
 # repeat a mail to the one mail in flight.
 MUSUBI_SEND_RECORD_EVERY = env_int("MUSUBI_SEND_RECORD_EVERY", 1)

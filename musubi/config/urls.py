@@ -6,5 +6,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("musubi.capture.urls")),
     path("", include("musubi.messaging.urls")),
+    path("anymail/", include("anymail.urls")),  # email services' webhooks: bounces, complaints, inbound mail
     path("", include("musubi.web.urls")),
 ]

@@ -62,6 +62,6 @@ class Direction(models.TextChoices):
     OUT = "out", _("To the contact")
 
 
-class Match(models.TextChoices):
+class KeywordMatch(models.TextChoices):
     EXACT = "exact", _("The whole message is the keyword")
     CONTAINS = "contains", _("The message contains the keyword")

@@ -29,7 +29,7 @@ from musubi.kernel.errors import InvalidInput, NotFound
 from musubi.kernel.facts import record_fact
 from musubi.kernel.worker import BatchOutcome
 from musubi.messaging import composing, rendering
-from musubi.messaging.choices import Direction, Match, MessageChannel
+from musubi.messaging.choices import Direction, KeywordMatch, MessageChannel
 from musubi.messaging.models import Answer, AutoReply, InboxMessage, SenderProfile
 from musubi.workspaces.models import User, Workspace
 from musubi.workspaces.rules import Action
@@ -47,7 +47,7 @@ def matching_rule(rules: list[AutoReply], text: str) -> AutoReply | None:
     for rule in rules:
         for keyword in rule.keywords:
             word = _plain(keyword)
-            if word and (said == word if rule.match == Match.EXACT else word in said):
+            if word and (said == word if rule.match == KeywordMatch.EXACT else word in said):
                 return rule
     return None
 
@@ -210,7 +210,7 @@ def _send_mail(answer_row: Answer) -> None:
 # --- keyword rules ------------------------------------------------------------------------------------------
 
 def save_auto_reply(*, workspace: Workspace, actor: Actor, name: str, keywords: list[str], texts: list[str],
-                    match: str = Match.EXACT, tag: str = "", line_channel_id: int | None = None,
+                    match: str = KeywordMatch.EXACT, tag: str = "", line_channel_id: int | None = None,
                     active: bool = True, rule_id: int | None = None) -> AutoReply:
     """Make or change a keyword rule; every bad field is named and nothing is written."""
     actor.require(Action.MANAGE)
@@ -223,7 +223,7 @@ def save_auto_reply(*, workspace: Workspace, actor: Actor, name: str, keywords: 
         errors["keywords"] = _("Give at least one keyword.")
     elif any(len(k) > 100 for k in keywords) or len(keywords) > 50:
         errors["keywords"] = _("At most 50 keywords of up to 100 characters.")
-    if match not in Match.values:
+    if match not in KeywordMatch.values:
         errors["match"] = _("Choose how the keyword must match.")
     if not texts:
         errors["texts"] = _("Write the answer.")

@@ -24,7 +24,7 @@ from musubi.kernel.models import WorkspaceOwned
 from musubi.messaging.choices import (
     Direction,
     EnrollmentStatus,
-    Match,
+    KeywordMatch,
     MessageChannel,
     Outcome,
     Reentry,
@@ -297,7 +297,7 @@ class AutoReply(WorkspaceOwned):
     line_channel = models.ForeignKey(LineChannel, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
                                      help_text="Empty: every connected account of the workspace.")
     keywords = models.JSONField(default=list)
-    match = models.CharField(max_length=8, choices=Match.choices, default=Match.EXACT)
+    match = models.CharField(max_length=8, choices=KeywordMatch.choices, default=KeywordMatch.EXACT)
     texts = models.JSONField(default=list, help_text="Up to five LINE text bubbles.")
     tag = models.CharField(max_length=100, blank=True, default="", help_text="A tag given to whoever matches.")
     position = models.PositiveIntegerField(default=0)

@@ -34,6 +34,8 @@ def _django_message(mail: ComposedMail, connection: object) -> EmailMultiAlterna
                                      headers=mail.headers, connection=connection)  # type: ignore[arg-type]
     if mail.html:
         message.attach_alternative(mail.html, "text/html")
+    # Email services reached through django-anymail echo this in their bounce and complaint webhooks.
+    message.metadata = {"musubi_delivery": str(mail.delivery_id)}  # type: ignore[attr-defined]
     return message
 
 

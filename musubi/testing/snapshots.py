@@ -28,12 +28,15 @@ from musubi.imports.models import Import, ImportRow
 from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
 from musubi.messaging import authoring as messaging
-from musubi.messaging import broadcasts, enrollments
+from musubi.messaging import broadcasts, conversations, enrollments
 from musubi.messaging.models import (
+    Answer,
+    AutoReply,
     Broadcast,
     BroadcastRun,
     Delivery,
     Enrollment,
+    InboxMessage,
     LineRequest,
     SenderProfile,
     Sequence,
@@ -55,7 +58,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "capture_point_id": 999999, "code": "ZZZZZZZZZZ", "import_id": 999999,
            "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999, "template_id": 999999,
            "sequence_id": 999999, "sequence_step_id": 999999, "broadcast_id": 999999, "delivery_id": 999999,
-           "run_id": 999999,
+           "run_id": 999999, "auto_reply_id": 999999,
            "kind": "svg"}
 
 
@@ -135,7 +138,12 @@ def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segm
         name=f"broadcast {MARKER}", template_id=line_template.pk, segment_id=segment.pk,
         line_channel_id=line_channel.pk))
     run, _started = broadcasts.start_run(broadcast=broadcast)
-    return {"template_id": template.pk, "sequence_id": sequence.pk, "sequence_step_id": step.pk,
+    rule = conversations.save_auto_reply(workspace=workspace, actor=actor, name=f"rule {MARKER}",
+                                         keywords=[MARKER], texts=[f"answer {MARKER}"])
+    conversations.answer(workspace=workspace, actor=actor, contact_id=contact.pk, channel="email",
+                         text=f"hello {MARKER}")
+    return {"auto_reply_id": rule.pk, "template_id": template.pk, "sequence_id": sequence.pk,
+            "sequence_step_id": step.pk,
             "broadcast_id": broadcast.pk, "run_id": run.pk,
             "delivery_id": Delivery.objects.for_workspace(workspace).get(step=step).pk}
 
@@ -161,6 +169,7 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Sequence, "name", "active", "trigger"), rows(Step, "position", "template_id", "archived_at"),
         rows(Enrollment, "status", "last_position"), rows(Broadcast, "name", "scheduled_at"),
         rows(BroadcastRun, "state", "status", "planned"), rows(Delivery, "status", "outcome", "opened_at"),
-        rows(LineRequest, "status", "fixed"),
+        rows(LineRequest, "status", "fixed"), rows(AutoReply, "name", "keywords", "texts", "active"),
+        rows(InboxMessage, "text", "read_at"), rows(Answer, "status"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )
