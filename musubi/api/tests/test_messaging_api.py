@@ -77,7 +77,8 @@ def test_keyword_rules_and_the_inbox(workspace, owner_key):
     person = f.person(workspace, "c@example.jp")
     rule = call(owner_key, "post", "/auto-replies", {"name": "予約", "keywords": ["予約"], "texts": ["こちら"]})
     assert rule.status_code == 201
-    answer = call(owner_key, "post", f"/inbox/{person.pk}/answers", {"channel": "email", "text": "ありがとうございます"})
+    answer = call(owner_key, "post", f"/inbox/{person.pk}/answers",
+                  {"channel": "email", "text": "ありがとうございます"})
     assert answer.status_code == 202
     [conversation] = call(owner_key, "get", "/inbox").json()
     assert conversation["contact_id"] == person.pk and conversation["last_text"] == "ありがとうございます"
