@@ -18,7 +18,7 @@ from musubi.contacts import services as contacts
 from musubi.contacts.choices import Channel, SuppressionReason
 from musubi.contacts.models import Identity
 from musubi.integrations import line as line_api
-from musubi.kernel import clock
+from musubi.kernel import bulk, clock
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.models import Fact
 from musubi.kernel.worker import BatchOutcome
@@ -109,7 +109,7 @@ def _send_email_batch(workspace_id: int, deliveries: list[Delivery], outcome: Ba
     addresses = _addresses(workspace_id, {d.contact_id for d in deliveries}, "email")
     for delivery in deliveries:
         delivery.address = addresses.get(delivery.contact_id, "")
-    Delivery.objects.bulk_update(deliveries, ["address"])
+    bulk.update_rows(Delivery, ["address"], [(d.address, d.pk) for d in deliveries])
     allowed = contacts.open_addresses(workspace=workspace, channel=Channel.EMAIL,
                                       addresses=[d.address for d in deliveries if d.address])
     sendable = []
@@ -183,7 +183,8 @@ def _fix(request: LineRequest) -> None:
             continue
         delivery.status, delivery.finished_at = WorkStatus.DONE, now
         delivery.outcome = Outcome.SUPPRESSED if delivery.address else Outcome.SKIPPED
-    Delivery.objects.bulk_update(deliveries, ["address", "status", "finished_at", "outcome"])
+    bulk.update_rows(Delivery, ["address", "status", "finished_at", "outcome"],
+                     [(d.address, d.status, d.finished_at, d.outcome, d.pk) for d in deliveries])
     texts: list[str] = []
     if members:
         compiled = composing.compile_template(members[0].template)
