@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SIGNED_HEADERS", "DkimKey", "DkimSigner", "generate_key", "public_record"]
 
-SIGNED_HEADERS: tuple[str, ...] = ("from", "to", "subject", "date", "message-id", "list-unsubscribe",
-                                   "list-unsubscribe-post")
+SIGNED_HEADERS: tuple[str, ...] = ("from", "reply-to", "to", "subject", "date", "message-id", "list-unsubscribe",
+                                   "list-unsubscribe-post", "mime-version", "content-type")
 _OVERSIGNED = frozenset({"from"})
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
@@ -124,6 +124,19 @@ def split_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
     return headers, body
 
 
+def _header_list_words(names: list[str]) -> list[str]:
+    """The ``h=`` tag in pieces short enough to fold between (FWS is allowed around its colons)."""
+    words, word = [], "h="
+    for index, name in enumerate(names):
+        piece = name + (";" if index == len(names) - 1 else ":")
+        if len(word) + len(piece) > 60 and word != "h=":
+            words.append(word)
+            word = ""
+        word += piece
+    words.append(word)
+    return words
+
+
 def _fold_tag_list(tags: Sequence[str]) -> str:
     """The DKIM-Signature value, folded between tags so lines stay under 78 characters."""
     lines, line = [], "DKIM-Signature:"
@@ -176,7 +189,7 @@ class DkimSigner:
             if name in _OVERSIGNED and values:
                 signed_names.append(name)  # an instance that is not there: signs that none is added
         tags = ["v=1;", "a=rsa-sha256;", "c=relaxed/relaxed;", f"d={self.domain};", f"s={self.selector};",
-                f"t={int(time.time()) if timestamp is None else timestamp};", f"h={':'.join(signed_names)};",
+                f"t={int(time.time()) if timestamp is None else timestamp};", *_header_list_words(signed_names),
                 f"bh={body_hash};"]
         unsigned = _fold_tag_list(tags) + "\r\n\tb="
         name, _, value = unsigned.encode("ascii").partition(b":")

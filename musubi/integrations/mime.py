@@ -40,6 +40,7 @@ _ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")  # a phrase of atoms: 
 _ADDRESS = re.compile(r"^[^\s<>()\[\],;:\"@\\]+@[A-Za-z0-9.-]+$")
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except colon (RFC 5322 §2.2)
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_SPACES = re.compile(r" {2,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
@@ -124,12 +125,13 @@ def format_mailbox(address: str, display_name: str = "", *, header: str = "From"
     encoded-words as it needs, or the bare address."""
     _check_address(header, address)
     _check_line_free(header, display_name)
-    display_name = _CONTROL.sub(" ", display_name).strip()
+    # Runs of spaces in a phrase are not significant to readers, so they are written as one.
+    display_name = _SPACES.sub(" ", _CONTROL.sub(" ", display_name)).strip()
     if not display_name:
         return [address]
     if display_name.isascii() and "=?" not in display_name:
         if _ATOM.match(display_name):
-            return [*display_name.split(), f"<{address}>"]
+            return [*display_name.split(" "), f"<{address}>"]
         quoted = display_name.replace("\\", "\\\\").replace('"', '\\"')
         if len(quoted) + 2 <= MAX_LINE - len(header) - 2:
             return [f'"{quoted}"', f"<{address}>"]
