@@ -32,11 +32,13 @@ closed before :func:`send_all` returns.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import queue
 import ssl
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -115,13 +117,21 @@ _END = object()  # no more envelopes for this worker
 class _Pool:
     """The asyncio side; everything here runs on the background thread's loop."""
 
-    def __init__(self, server: SmtpServer, results: queue.SimpleQueue[Any]) -> None:
+    def __init__(self, server: SmtpServer, results: queue.SimpleQueue[Any],
+                 sign: Callable[[bytes], bytes] | None, sign_threads: int) -> None:
         self.server = server
         self.results = results
         self.stopping = False
         self.down: SmtpResult | None = None  # set once the server is known to be unreachable
         self.failures_in_row = 0
-        self.inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self.sign = sign
+        self.signing = ThreadPoolExecutor(sign_threads, "musubi-dkim") if sign is not None else None
+        # Envelopes come from the caller's thread through a deque (thread-safe append/popleft); the loop is
+        # woken only when a worker waits for one, not once per envelope.
+        self.waiting: collections.deque[Any] = collections.deque()
+        self.hungry = 0
+        self.wakeup = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
 
     async def run(self) -> None:
         workers = [asyncio.create_task(self._worker()) for _ in range(self.server.connections)]
@@ -131,15 +141,40 @@ class _Pool:
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            if self.signing is not None:
+                self.signing.shutdown(cancel_futures=True)
+
+    # Called from the caller's thread.
+
+    def hand_over(self, envelope: Any) -> None:
+        self.waiting.append(envelope)
+        if self.hungry:  # read after the append: a worker going to sleep re-checks the deque first
+            self.loop.call_soon_threadsafe(self.wakeup.set)
+
+    def finish(self) -> None:
+        """No more envelopes: each worker leaves once the deque is empty."""
+        for _ in range(self.server.connections):
+            self.hand_over(_END)
 
     def stop(self) -> None:
         """No new message is started; workers finish the one in hand and leave."""
         self.stopping = True
         self.finish()
 
-    def finish(self) -> None:
-        for _ in range(self.server.connections):
-            self.inbox.put_nowait(_END)
+    # On the loop.
+
+    async def _next(self) -> Any:
+        while True:
+            with contextlib.suppress(IndexError):
+                return self.waiting.popleft()
+            self.hungry += 1
+            try:
+                if self.waiting:
+                    continue
+                self.wakeup.clear()
+                await self.wakeup.wait()
+            finally:
+                self.hungry -= 1
 
     async def _worker(self) -> None:
         import aiosmtplib
@@ -148,11 +183,14 @@ class _Pool:
         sent_here = 0
         try:
             while True:
-                envelope = await self.inbox.get()
+                envelope = await self._next()
                 if envelope is _END:
                     return
                 if self.stopping:
                     continue
+                if self.sign is not None:
+                    signed = await self.loop.run_in_executor(self.signing, self.sign, envelope.data)
+                    envelope = Envelope(envelope.key, envelope.mail_from, envelope.rcpt_to, signed)
                 if self.down is not None:
                     self.results.put(SmtpResult(envelope.key, Outcome.RETRY, self.down.code, self.down.detail,
                                                 "connect"))
@@ -239,23 +277,30 @@ class _Failed:
         self.error = error
 
 
-def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int = 0) -> Iterator[SmtpResult]:
+def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int = 0,
+             sign: Callable[[bytes], bytes] | None = None, sign_threads: int = 2) -> Iterator[SmtpResult]:
     """Send every envelope and yield one :class:`SmtpResult` per envelope as the server answers it (not in
     the input's order). ``envelopes`` is consumed lazily in the caller's thread; at most ``window``
     (default: 16 per connection) are on their way at any moment. The sending runs on an event loop of its
     own in a background thread; the caller's thread only hands over envelopes and takes results (call it
     from synchronous code: inside a running event loop it would block that loop).
 
+    ``sign`` (e.g. ``DkimSigner.sign``) is applied to each envelope's data just before it is sent, on
+    ``sign_threads`` threads: RSA signing releases the interpreter lock, so signatures are made on other
+    cores while the caller builds the next messages and the loop talks SMTP.
+
     Closing the returned generator early stops the sending (see the module's docstring)."""
     window = window or 16 * server.connections
+    if sign_threads < 1:
+        raise ValueError("sign_threads must be at least 1")
     results: queue.SimpleQueue[Any] = queue.SimpleQueue()
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
     def loop_thread() -> None:
         async def main() -> None:
-            pool = _Pool(server, results)
-            holder["pool"], holder["loop"] = pool, asyncio.get_running_loop()
+            pool = _Pool(server, results, sign, sign_threads)
+            holder["pool"] = pool
             ready.set()
             await pool.run()
 
@@ -270,7 +315,6 @@ def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int =
     thread = threading.Thread(target=loop_thread, name="musubi-smtp-pool", daemon=True)
     thread.start()
     ready.wait()
-    loop: asyncio.AbstractEventLoop = holder["loop"]
     pool: _Pool = holder["pool"]
     pending = 0
     finished = False
@@ -297,9 +341,9 @@ def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int =
                 envelope = next(source, None)
                 if envelope is None:
                     exhausted = True
-                    loop.call_soon_threadsafe(pool.finish)
+                    pool.finish()
                 else:
-                    loop.call_soon_threadsafe(pool.inbox.put_nowait, envelope)
+                    pool.hand_over(envelope)
                     pending += 1
                 continue
             if pending:
@@ -310,5 +354,5 @@ def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int =
     finally:
         if not finished and thread.is_alive():
             with contextlib.suppress(RuntimeError):  # the loop may have just ended
-                loop.call_soon_threadsafe(pool.stop)
+                pool.stop()
         thread.join(server.timeout + 10)

@@ -178,3 +178,13 @@ def test_login_is_used_when_a_username_is_given():
     assert {r.outcome for r in good.values()} == {Outcome.SENT}
     assert {(r.outcome, r.code) for r in bad.values()} == {(Outcome.RETRY, 535)}
     assert received_keys(inbox) == collections.Counter(range(3))
+
+
+def test_messages_are_signed_on_the_way_when_a_signer_is_given(smtp):
+    def sign(data: bytes) -> bytes:
+        return b"X-Signed: yes\r\n" + data
+
+    results = by_key(list(send_all(server_for(smtp, connections=2), envelopes(20), sign=sign, sign_threads=2)))
+
+    assert {r.outcome for r in results.values()} == {Outcome.SENT}
+    assert sorted(r.data for r in smtp.received) == sorted(b"X-Signed: yes\r\n" + message(n) for n in range(20))
