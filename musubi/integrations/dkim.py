@@ -177,23 +177,23 @@ class DkimSigner:
         body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest()).decode("ascii")
         # RFC 6376 §5.4.2: with several instances of a header, sign from the bottom up.
         by_name: dict[bytes, list[bytes]] = {}
-        for name, value in headers:
-            by_name.setdefault(name.strip().lower(), []).append(value)
+        for raw_name, raw_value in headers:
+            by_name.setdefault(raw_name.strip().lower(), []).append(raw_value)
         signed_names: list[str] = []
         signed = bytearray()
-        for name in self.headers:
-            values = by_name.get(name.encode("ascii"), [])
+        for wanted in self.headers:
+            values = by_name.get(wanted.encode("ascii"), [])
             for value in reversed(values):
-                signed += canonical_header(name.encode("ascii"), value)
-                signed_names.append(name)
-            if name in _OVERSIGNED and values:
-                signed_names.append(name)  # an instance that is not there: signs that none is added
+                signed += canonical_header(wanted.encode("ascii"), value)
+                signed_names.append(wanted)
+            if wanted in _OVERSIGNED and values:
+                signed_names.append(wanted)  # an instance that is not there: signs that none is added
         tags = ["v=1;", "a=rsa-sha256;", "c=relaxed/relaxed;", f"d={self.domain};", f"s={self.selector};",
                 f"t={int(time.time()) if timestamp is None else timestamp};", *_header_list_words(signed_names),
                 f"bh={body_hash};"]
         unsigned = _fold_tag_list(tags) + "\r\n\tb="
-        name, _, value = unsigned.encode("ascii").partition(b":")
-        signed += canonical_header(name, value)[:-2]  # the signature header itself, without its CRLF
+        own_name, _, own_value = unsigned.encode("ascii").partition(b":")
+        signed += canonical_header(own_name, own_value)[:-2]  # the signature header itself, without its CRLF
         signature = base64.b64encode(self._key.sign(bytes(signed), self._padding, self._hash)).decode("ascii")
         pieces = [signature[i:i + 72] for i in range(0, len(signature), 72)]  # lines under 78
         return (unsigned + "\r\n\t".join(pieces) + "\r\n").encode("ascii")
