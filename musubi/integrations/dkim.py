@@ -91,7 +91,10 @@ def public_record(private_pem: str) -> str:
 def canonical_body(body: bytes) -> bytes:
     """Relaxed body canonicalisation (RFC 6376 §3.4.4): whitespace runs to one space, none at line ends,
     no empty lines at the end, and a non-empty body ends in CRLF."""
-    body = _WSP_BEFORE_EOL.sub(b"\r\n", _WSP_RUN.sub(b" ", body))
+    # Most bodies (ours are base64) have nothing to change; three substring scans are far cheaper than the
+    # substitutions, and the signature is made for every message.
+    if b"\t" in body or b"  " in body or b" \r\n" in body:
+        body = _WSP_BEFORE_EOL.sub(b"\r\n", _WSP_RUN.sub(b" ", body))
     body = body.rstrip(b"\r\n")
     if body.endswith((b" ", b"\t")):  # whitespace on a last line without CRLF
         body = body.rstrip(b" \t")
@@ -107,7 +110,7 @@ def canonical_header(name: bytes, value: bytes) -> bytes:
 
 def split_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """The headers as (name, raw value) in order, and the body. Bare LFs count as CRLF."""
-    if b"\n" in message and _BARE_LF.search(message):
+    if message.count(b"\n") != message.count(b"\r\n"):  # two C scans; the regex only when needed
         message = _BARE_LF.sub(b"\r\n", message)
     head, separator, body = message.partition(b"\r\n\r\n")
     if not separator:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,17 +64,19 @@ def _check_address(name: str, address: str) -> str:
 
 def _utf8_chunks(text: str, first_room: int, room: int) -> Iterable[bytes]:
     """Split ``text`` between characters into UTF-8 pieces whose encoded-word fits the room of its line."""
-    limit = max(3, (first_room - _ENCODED_WORD_OVERHEAD) // 4 * 3)
-    piece = bytearray()
-    for char in text:
-        data = char.encode("utf-8")
-        if len(piece) + len(data) > limit:
-            yield bytes(piece)
-            piece = bytearray()
-            limit = (room - _ENCODED_WORD_OVERHEAD) // 4 * 3
-        piece += data
-    if piece or not text:
-        yield bytes(piece)
+    data = text.encode("utf-8")
+    limit = max(4, (first_room - _ENCODED_WORD_OVERHEAD) // 4 * 3)
+    later = max(4, (room - _ENCODED_WORD_OVERHEAD) // 4 * 3)
+    start = 0
+    while True:
+        end = start + limit
+        if end >= len(data):
+            yield data[start:]
+            return
+        while data[end] & 0xC0 == 0x80:  # a continuation byte: cut before the character it belongs to
+            end -= 1
+        yield data[start:end]
+        start, limit = end, later
 
 
 def encode_words(text: str, *, first_room: int = MAX_LINE, room: int = MAX_LINE - 1) -> list[str]:
@@ -140,8 +143,19 @@ def format_mailbox(address: str, display_name: str = "", *, header: str = "From"
 
 def _base64_lines(text: str) -> bytes:
     # Text travels in canonical form, lines ending in CRLF (RFC 2046 §4.1.1); readers turn them back.
-    encoded = base64.b64encode(_LINE_END.sub("\r\n", text).encode("utf-8"))
-    return CRLF.join(encoded[i:i + 76] for i in range(0, len(encoded), 76)) + CRLF
+    text = _LINE_END.sub("\r\n", text) if "\r" in text else text.replace("\n", "\r\n")
+    return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")  # 76 characters a line
+
+
+def _date_now() -> str:
+    """Now as an RFC 5322 date; formatted once a second, not once a message."""
+    second = int(time.time())
+    if _last_date[0] != second:
+        _last_date[:] = [second, format_datetime(datetime.fromtimestamp(second, UTC))]
+    return str(_last_date[1])
+
+
+_last_date: list[int | str] = [0, ""]
 
 
 @dataclass(frozen=True)
@@ -206,7 +220,7 @@ class MailSkeleton:
         parts = [self._fixed,  # type: ignore[attr-defined]
                  fold_ascii("To", format_mailbox(to_address, to_name, header="To")),
                  _unstructured("Subject", subject),
-                 f"Date: {format_datetime(date or datetime.now(UTC))}\r\n".encode("ascii"),
+                 f"Date: {format_datetime(date) if date else _date_now()}\r\n".encode("ascii"),
                  f"Message-ID: {self.message_id(message_id)}\r\n".encode("ascii")]
         if unsubscribe_url or unsubscribe_mailto:
             parts.append(self._list_unsubscribe(unsubscribe_url, unsubscribe_mailto))
