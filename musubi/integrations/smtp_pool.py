@@ -117,15 +117,12 @@ _END = object()  # no more envelopes for this worker
 class _Pool:
     """The asyncio side; everything here runs on the background thread's loop."""
 
-    def __init__(self, server: SmtpServer, results: queue.SimpleQueue[Any],
-                 sign: Callable[[bytes], bytes] | None, sign_threads: int) -> None:
+    def __init__(self, server: SmtpServer, results: queue.SimpleQueue[Any]) -> None:
         self.server = server
         self.results = results
         self.stopping = False
         self.down: SmtpResult | None = None  # set once the server is known to be unreachable
         self.failures_in_row = 0
-        self.sign = sign
-        self.signing = ThreadPoolExecutor(sign_threads, "musubi-dkim") if sign is not None else None
         # Envelopes come from the caller's thread through a deque (thread-safe append/popleft); the loop is
         # woken only when a worker waits for one, not once per envelope.
         self.waiting: collections.deque[Any] = collections.deque()
@@ -141,8 +138,6 @@ class _Pool:
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            if self.signing is not None:
-                self.signing.shutdown(cancel_futures=True)
 
     # Called from the caller's thread.
 
@@ -188,9 +183,10 @@ class _Pool:
                     return
                 if self.stopping:
                     continue
-                if self.sign is not None:
-                    signed = await self.loop.run_in_executor(self.signing, self.sign, envelope.data)
-                    envelope = Envelope(envelope.key, envelope.mail_from, envelope.rcpt_to, signed)
+                if isinstance(envelope, tuple):  # (envelope, its signature being made on another thread)
+                    envelope, signing = envelope
+                    data = signing.result() if signing.done() else await asyncio.wrap_future(signing)
+                    envelope = Envelope(envelope.key, envelope.mail_from, envelope.rcpt_to, data)
                 if self.down is not None:
                     self.results.put(SmtpResult(envelope.key, Outcome.RETRY, self.down.code, self.down.detail,
                                                 "connect"))
@@ -285,9 +281,10 @@ def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int =
     own in a background thread; the caller's thread only hands over envelopes and takes results (call it
     from synchronous code: inside a running event loop it would block that loop).
 
-    ``sign`` (e.g. ``DkimSigner.sign``) is applied to each envelope's data just before it is sent, on
+    ``sign`` (e.g. ``DkimSigner.sign``) is applied to each envelope's data as it is handed over, on
     ``sign_threads`` threads: RSA signing releases the interpreter lock, so signatures are made on other
-    cores while the caller builds the next messages and the loop talks SMTP.
+    cores, ahead of the connection that will send them, while the caller builds the next messages and the
+    loop talks SMTP.
 
     Closing the returned generator early stops the sending (see the module's docstring)."""
     window = window or 16 * server.connections
@@ -299,7 +296,7 @@ def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int =
 
     def loop_thread() -> None:
         async def main() -> None:
-            pool = _Pool(server, results, sign, sign_threads)
+            pool = _Pool(server, results)
             holder["pool"] = pool
             ready.set()
             await pool.run()
@@ -318,6 +315,7 @@ def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int =
     pool: _Pool = holder["pool"]
     pending = 0
     finished = False
+    signing = ThreadPoolExecutor(sign_threads, "musubi-dkim") if sign is not None else None
 
     def take(item: Any) -> SmtpResult:
         if isinstance(item, _Failed):
@@ -343,7 +341,7 @@ def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int =
                     exhausted = True
                     pool.finish()
                 else:
-                    pool.hand_over(envelope)
+                    pool.hand_over(envelope if signing is None else (envelope, signing.submit(sign, envelope.data)))  # type: ignore[arg-type]
                     pending += 1
                 continue
             if pending:
@@ -356,3 +354,5 @@ def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int =
             with contextlib.suppress(RuntimeError):  # the loop may have just ended
                 pool.stop()
         thread.join(server.timeout + 10)
+        if signing is not None:
+            signing.shutdown(wait=True, cancel_futures=True)
