@@ -17,11 +17,13 @@ How answers become outcomes:
   the message's content was sent (at MAIL or RCPT) is opened again and the message tried once more on it:
   the server cannot have accepted it. If it drops after the content went out, the server may or may not have
   accepted it and only ``RETRY`` is honest (SMTP cannot say more; a second copy is possible).
-- 5xx → ``FAILED`` with the code; ``stage`` says whether the recipient (``rcpt``), the content (``data``) or
-  the sender (``mail``) was refused, so the caller counts only recipient refusals as bounces.
-- A server that cannot be reached (or refuses our login) is marked down after every connection failed once
-  in a row; from then on each remaining envelope is answered ``RETRY`` at once, so a down server costs one
-  timeout, not one per message.
+- 5xx for the recipient (``stage`` ``rcpt``) or the content (``data``) → ``FAILED`` with the code; the caller
+  counts 5.1.x recipient refusals as hard bounces.
+- A server that cannot be reached, refuses our login or refuses the sender itself (5xx at MAIL: 530
+  STARTTLS or AUTH required, 550 not allowed to send as this address) is marked down: that message and
+  every remaining one is answered ``RETRY`` (with the code and text) at once, so a down or misconfigured
+  server costs one timeout, not one per message, and the caller can pause and show why. Unreachable means
+  every connection failed once in a row.
 
 Connections are closed and opened again after ``max_per_connection`` messages (servers limit it too). If the
 caller stops iterating (``close()`` on the generator, or an exception in its own iterator), no further
@@ -224,6 +226,8 @@ class _Pool:
 
         key = envelope.key
         for attempt in (1, 2):
+            if self.down is not None:
+                return SmtpResult(key, Outcome.RETRY, self.down.code, self.down.detail, "connect"), client, sent_here
             if client is not None and (sent_here >= self.server.max_per_connection or not client.is_connected):
                 await self._quit(client)
                 client = None
@@ -256,6 +260,11 @@ class _Pool:
                 else:
                     with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                         await client.rset()
+                if stage == "mail" and exc.code >= 500:
+                    # The sender itself is refused (530 STARTTLS or AUTH required, 550 not allowed to send as
+                    # this address): every message would fail the same way until someone fixes the settings.
+                    self.down = SmtpResult(key, Outcome.RETRY, exc.code, f"sender refused: {exc.message}", stage)
+                    return self.down, client, sent_here
                 return SmtpResult(key, classify(exc.code), exc.code, exc.message, stage), client, sent_here
             except (aiosmtplib.SMTPException, OSError) as exc:
                 client.close()

@@ -163,6 +163,18 @@ def test_an_error_in_the_callers_iterator_stops_the_pool_and_is_raised(smtp):
     assert len(smtp.received) <= 5
 
 
+def test_a_refused_sender_is_retried_not_failed_and_stops_the_rest(smtp):
+    async def handle_MAIL(server, session, envelope, address, options):
+        return "550 5.7.1 Not allowed to send as this address"
+
+    smtp.handle_MAIL = handle_MAIL  # aiosmtpd looks the hook up on the handler for each command
+    results = by_key(list(send_all(server_for(smtp, connections=2), envelopes(50))))
+
+    assert {(r.outcome, r.code) for r in results.values()} == {(Outcome.RETRY, 550)}
+    assert all("Not allowed" in r.detail for r in results.values())
+    assert smtp.received == []
+
+
 def test_login_is_used_when_a_username_is_given():
     from aiosmtpd.smtp import AuthResult
 
@@ -188,3 +200,61 @@ def test_messages_are_signed_on_the_way_when_a_signer_is_given(smtp):
 
     assert {r.outcome for r in results.values()} == {Outcome.SENT}
     assert sorted(r.data for r in smtp.received) == sorted(b"X-Signed: yes\r\n" + message(n) for n in range(20))
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 and its key, as files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def server_context(certificate):
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return context
+
+
+def test_starttls_is_used_and_the_certificate_checked(certificate):
+    with smtp_server(tls_context=server_context(certificate), require_starttls=True) as inbox:
+        trusted = by_key(list(send_all(server_for(inbox, security="starttls", ca_file=str(certificate[0])),
+                                       envelopes(5))))
+        untrusted = by_key(list(send_all(server_for(inbox, security="starttls"), envelopes(3, start=5))))
+        plain = by_key(list(send_all(server_for(inbox), envelopes(2, start=8))))
+
+    assert {r.outcome for r in trusted.values()} == {Outcome.SENT}
+    assert {(r.outcome, r.stage) for r in untrusted.values()} == {(Outcome.RETRY, "connect")}
+    assert {(r.outcome, r.code) for r in plain.values()} == {(Outcome.RETRY, 530)}  # "must issue STARTTLS"
+    assert received_keys(inbox) == collections.Counter(range(5))
+
+
+def test_implicit_tls_is_used(certificate):
+    with smtp_server(ssl_context=server_context(certificate)) as inbox:
+        results = by_key(list(send_all(server_for(inbox, security="tls", ca_file=str(certificate[0])),
+                                       envelopes(4))))
+
+    assert {r.outcome for r in results.values()} == {Outcome.SENT}
+    assert received_keys(inbox) == collections.Counter(range(4))
