@@ -51,7 +51,7 @@ __all__ = ["Envelope", "Outcome", "SmtpResult", "SmtpServer", "send_all"]
 @dataclass(frozen=True)
 class Envelope:
     """One message to one recipient. ``key`` is the caller's (the delivery's id) and comes back in the
-    result; ``data`` is the whole message, already signed."""
+    result; ``data`` is the whole message, signed already unless :func:`send_all` is given ``sign``."""
 
     key: int
     mail_from: str
