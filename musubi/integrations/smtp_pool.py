@@ -83,7 +83,9 @@ class SmtpServer:
     """Where and how to send. ``security``: ``none``, ``starttls`` (upgrade on port 587 or 25) or ``tls``
     (TLS from the start, port 465). ``username`` empty means no AUTH. ``timeout`` is per SMTP command.
     ``ca_file`` trusts an extra certificate authority (a self-signed server); ``verify_certificates=False``
-    trusts any certificate and is for tests only."""
+    trusts any certificate and is for tests only. ``helo_name`` is the name given in EHLO: the sending
+    host's public name when Musubi delivers to the world itself (receivers compare it with the reverse DNS
+    of the IP). ``max_per_connection`` messages are sent on a connection before it is opened anew."""
 
     host: str
     port: int
