@@ -144,3 +144,16 @@ def test_signatures_still_verify_after_a_real_smtp_server(smtp):
     assert {r.outcome for r in results} == {Outcome.SENT}
     assert len(smtp.received) == 40
     assert all(verify(received.data) for received in smtp.received)
+
+
+def test_signing_inside_the_pool_verifies_after_a_real_smtp_server(smtp):
+    envelopes = [Envelope(key=n, mail_from=f"bounce@{DOMAIN}", rcpt_to=f"user{n}@example.com", data=mail(n))
+                 for n in range(30)]
+
+    results = list(send_all(SmtpServer(host=smtp.host, port=smtp.port, timeout=5), envelopes, sign=SIGNER.sign))
+
+    assert {r.outcome for r in results} == {Outcome.SENT}
+    assert len(smtp.received) == 30
+    assert all(received.data.startswith(b"DKIM-Signature: ") for received in smtp.received)
+    assert all(verify(received.data) for received in smtp.received)
+    assert sorted(m["Subject"] for m in smtp.messages) == sorted(f"{n}日目のご案内" for n in range(30))
