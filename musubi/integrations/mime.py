@@ -148,14 +148,18 @@ def _base64_lines(text: str) -> bytes:
 
 
 def _date_now() -> str:
-    """Now as an RFC 5322 date; formatted once a second, not once a message."""
-    second = int(time.time())
-    if _last_date[0] != second:
-        _last_date[:] = [second, format_datetime(datetime.fromtimestamp(second, UTC))]
-    return str(_last_date[1])
+    """Now as an RFC 5322 date; formatted once a second, not once a message (the cache is one tuple,
+    replaced whole, so threads rendering at once never see half of it)."""
+    global _last_date
+    second, text = _last_date
+    now = int(time.time())
+    if second != now:
+        text = format_datetime(datetime.fromtimestamp(now, UTC))
+        _last_date = (now, text)
+    return text
 
 
-_last_date: list[int | str] = [0, ""]
+_last_date: tuple[int, str] = (0, "")
 
 
 @dataclass(frozen=True)

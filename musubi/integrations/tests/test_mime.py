@@ -184,3 +184,11 @@ def test_any_subject_name_and_bodies_round_trip(subject, name, text, html):
     assert text_of(message.get_body(("plain",))) == (text or "x").replace("\r\n", "\n")
     if html:
         assert text_of(message.get_body(("html",))) == html
+
+
+def test_the_date_is_now_unless_given():
+    before = datetime.now(UTC).replace(microsecond=0)
+    message = parse(render(date=None))
+    after = datetime.now(UTC)
+
+    assert before <= email.utils.parsedate_to_datetime(message["Date"]) <= after
