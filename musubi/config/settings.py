@@ -169,6 +169,8 @@ MUSUBI_OPTIN_LIMIT = env_int("MUSUBI_OPTIN_LIMIT", 20)
 MUSUBI_LINE_API_HOST = env_str("MUSUBI_LINE_API_HOST", "https://api.line.me").rstrip("/")
 MUSUBI_LINE_ACCESS_HOST = env_str("MUSUBI_LINE_ACCESS_HOST", "https://access.line.me").rstrip("/")
 MUSUBI_OPTIN_WINDOW_SECONDS = env_int("MUSUBI_OPTIN_WINDOW_SECONDS", 600)
+# The DNS server that sending-domain checks (SPF, DKIM, DMARC) ask, as "host:port"; empty = the system's.
+MUSUBI_DNS_SERVER = env_str("MUSUBI_DNS_SERVER", "")
 
 # --- Static files (vendored, served by the app through WhiteNoise) --------------------------------
 STATIC_URL = "/static/"
