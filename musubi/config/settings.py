@@ -216,6 +216,8 @@ ANYMAIL = {"WEBHOOK_SECRET": env_str("MUSUBI_EMAIL_WEBHOOK_SECRET") or None}
 # Outcomes of sent mail are written in groups of this many; 1 keeps the window in which a crashed worker can
 # repeat a mail to the one mail in flight.
 MUSUBI_SEND_RECORD_EVERY = env_int("MUSUBI_SEND_RECORD_EVERY", 1)
+# Concurrent connections a worker keeps open to the mail server while sending advertising mail.
+MUSUBI_SMTP_CONNECTIONS = env_int("MUSUBI_SMTP_CONNECTIONS", 4)
 # How long a worker holds a batch of messages (or a broadcast run it is planning) before another may take it
 # over; a batch must be sent well within it.
 MUSUBI_SEND_LEASE_SECONDS = env_int("MUSUBI_SEND_LEASE_SECONDS", 300)

@@ -244,7 +244,10 @@ class MailSkeleton:
             if not value:
                 continue
             _check_line_free(name, value)
-            if not value.isascii() or not value.startswith(scheme) or any(c in value for c in " <>\t"):
+            # A site still on this machine (the demo, development) has no https; anywhere else it must.
+            local = scheme == "https://" and value.startswith(("http://127.0.0.1:", "http://127.0.0.1/",
+                                                               "http://localhost:", "http://localhost/"))
+            if not value.isascii() or not (value.startswith(scheme) or local) or any(c in value for c in " <>\t"):
                 raise BadHeader(f"the {name} must be an ASCII {scheme} URI without spaces: {value!r}")
             targets.append(f"<{value}>")
         words = [target + "," for target in targets[:-1]] + targets[-1:]
