@@ -218,6 +218,10 @@ ANYMAIL = {"WEBHOOK_SECRET": env_str("MUSUBI_EMAIL_WEBHOOK_SECRET") or None}
 MUSUBI_SEND_RECORD_EVERY = env_int("MUSUBI_SEND_RECORD_EVERY", 1)
 # Concurrent connections a worker keeps open to the mail server while sending advertising mail.
 MUSUBI_SMTP_CONNECTIONS = env_int("MUSUBI_SMTP_CONNECTIONS", 4)
+# What the domain check expects a sending domain's SPF record to allow: the addresses this installation sends
+# from, and the include: of an email service if one relays the mail (comma-separated).
+MUSUBI_SENDING_IPS = [v.strip() for v in env_str("MUSUBI_SENDING_IPS").split(",") if v.strip()]
+MUSUBI_SPF_INCLUDES = [v.strip() for v in env_str("MUSUBI_SPF_INCLUDES").split(",") if v.strip()]
 # How long a worker holds a batch of messages (or a broadcast run it is planning) before another may take it
 # over; a batch must be sent well within it.
 MUSUBI_SEND_LEASE_SECONDS = env_int("MUSUBI_SEND_LEASE_SECONDS", 300)

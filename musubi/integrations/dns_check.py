@@ -94,7 +94,7 @@ def resolver() -> Any:
         found = dns.resolver.Resolver(configure=False)
         found.nameservers = [host]
         found.port = port
-    found.lifetime = 5.0
+    found.lifetime = float(getattr(settings, "MUSUBI_DNS_TIMEOUT", 5.0))
     return found
 
 

@@ -44,6 +44,8 @@ class SenderProfile(WorkspaceOwned):
     reply_to = models.EmailField(_("reply-to address"), blank=True, default="")
     legal_name = models.CharField(_("sender's legal name"), max_length=200, blank=True, default="")
     postal_address = models.CharField(_("postal address"), max_length=300, blank=True, default="")
+    dkim_selector = models.CharField(max_length=63, blank=True, default="")
+    dkim_private_key = models.TextField(blank=True, default="", help_text="PEM; never shown.")
     contact_info = models.CharField(_("contact point"), max_length=300, blank=True, default="",
                                     help_text="A telephone number, address or page where people can reach the sender.")
     updated_at = models.DateTimeField(auto_now=True)

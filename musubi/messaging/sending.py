@@ -22,7 +22,7 @@ from musubi.kernel import bulk, clock
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.models import Fact
 from musubi.kernel.worker import BatchOutcome
-from musubi.messaging import composing, transports
+from musubi.messaging import composing, domains, transports
 from musubi.messaging.choices import Outcome
 from musubi.messaging.models import Delivery, LineRequest, SenderProfile
 from musubi.messaging.transports import Sent
@@ -134,7 +134,7 @@ def _send_email_batch(workspace_id: int, deliveries: list[Delivery], outcome: Ba
                 workspace_name=workspace.name, tz=workspace.timezone)
 
     result: Sent
-    for result in transports.send(mails(), workspace_id=workspace_id):
+    for result in transports.send(mails(), workspace_id=workspace_id, signer=domains.signer_for(profile)):
         recorder.add(result.delivery_id, result.outcome, result.detail)
     recorder.flush()
 

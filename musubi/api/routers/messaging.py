@@ -16,7 +16,7 @@ from musubi.api.pagination import Cursor
 from musubi.api.types import NOT_BLANK, DateTimeParam, Input, ObjectId, TimeOfDay
 from musubi.contacts import queries as contact_queries
 from musubi.kernel.errors import NotFound
-from musubi.messaging import authoring, broadcasts, conversations, enrollments
+from musubi.messaging import authoring, broadcasts, conversations, domains, enrollments
 from musubi.messaging.choices import KeywordMatch, MessageChannel, Reentry, RunState, Timing, Trigger
 from musubi.messaging.models import AutoReply, BroadcastRun, Delivery, Enrollment, Sequence, Step, Template
 from musubi.workspaces.rules import Action
@@ -515,3 +515,48 @@ def update_auto_reply(request: ApiRequest, auto_reply_id: ObjectId, payload: Aut
 def delete_auto_reply(request: ApiRequest, auto_reply_id: ObjectId) -> Any:
     conversations.delete_auto_reply(workspace=request.workspace, actor=request.actor, rule_id=auto_reply_id)
     return Status(204, None)
+
+
+class DnsRecordOut(Schema):
+    name: str = Field(description="Where to publish the TXT record.")
+    value: str
+
+
+class CheckOut(Schema):
+    kind: str
+    status: str = Field(description="ok, missing, wrong or unknown.")
+    code: str = Field(description="Why, as a short code (e.g. `spf_missing_sender`).")
+    record: str
+    policy: str
+
+
+class DomainCheckOut(Schema):
+    domain: str
+    spf: CheckOut
+    dkim: CheckOut
+    dmarc: CheckOut
+
+
+@router.post("/sender/dkim", response=with_errors({201: DnsRecordOut}),
+             summary="Make a new DKIM key for the sender's domain; returns the TXT record to publish")
+def create_dkim_key(request: ApiRequest) -> Any:
+    profile = domains.create_dkim_key(workspace=request.workspace, actor=request.actor)
+    return Status(201, domains.dkim_record(profile))
+
+
+@router.get("/sender/dkim", response=with_errors({200: DnsRecordOut}), summary="The DKIM record to publish")
+def get_dkim_record(request: ApiRequest) -> Any:
+    record = domains.dkim_record(authoring.sender_profile(request.workspace))
+    if record is None:
+        raise NotFound(_("No DKIM key yet: make one first."))
+    return record
+
+
+@router.get("/sender/domain-check", response=with_errors({200: DomainCheckOut}),
+            summary="Ask DNS now whether the sender's domain has SPF, DKIM and DMARC in order")
+def check_domain(request: ApiRequest) -> Any:
+    profile = authoring.sender_profile(request.workspace)
+    if not profile.from_address:
+        raise NotFound(_("Set the sender's address first."))
+    result = domains.check(profile)
+    return {"domain": domains.domain_of(profile), "spf": result.spf, "dkim": result.dkim, "dmarc": result.dmarc}
