@@ -157,6 +157,68 @@ def measure_musubi(port: int, count: int) -> dict[str, float]:
     return usage(seconds, sent, cpu_before)
 
 
+def measure_full(port: int, count: int) -> dict[str, float]:
+    """The whole path of a broadcast in the messaging engine: delivery rows claimed by the worker's email
+    queue, consent asked per batch, each mail composed from the template (tracked links, footer, unsubscribe),
+    built, DKIM-signed, sent over the pool and its outcome recorded at once — what a worker does."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.test_settings")
+    os.environ["MUSUBI_TEST_SMTP_PORT"] = str(port)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from musubi.contacts.models import ConsentRecord, Contact, Identity
+    from musubi.kernel import clock
+    from musubi.kernel.worker import drain_queues
+    from musubi.messaging import authoring, broadcasts, domains
+    from musubi.messaging.models import Delivery
+    from musubi.workspaces.choices import Role
+    from musubi.workspaces.models import Workspace
+    from musubi.workspaces.services import Actor
+
+    with connection.cursor() as cursor:
+        tables = ["messaging_delivery", "messaging_broadcastrun", "messaging_broadcast", "messaging_template",
+                  "messaging_senderprofile", "kernel_fact", "contacts_consentrecord", "contacts_identity",
+                  "contacts_contact"]
+        if connection.vendor == "postgresql":
+            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        else:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - our own tables
+    owner = Actor(role=Role.OWNER)
+    workspace, _created = Workspace.objects.get_or_create(slug="bench-b2", defaults={"name": "B2"})
+    authoring.save_sender_profile(workspace=workspace, actor=owner, values={
+        "from_name": "すこやか健康食品店", "from_address": f"news@{DOMAIN}", "legal_name": "株式会社すこやか",
+        "postal_address": "東京都千代田区千代田1-1", "contact_info": f"support@{DOMAIN}"})
+    domains.create_dkim_key(workspace=workspace, actor=owner)
+    now = clock.now()
+    for start in range(0, count, 10_000):
+        people = Contact.objects.bulk_create([Contact(workspace=workspace, name=f"顧客{n}", created_at=now)
+                                              for n in range(start, min(count, start + 10_000))])
+        Identity.objects.bulk_create([Identity(workspace=workspace, contact=c, kind="email",
+                                               value=f"user{start + i}@example.com", created_at=now)
+                                      for i, c in enumerate(people)])
+        ConsentRecord.objects.bulk_create([ConsentRecord(workspace=workspace, contact=c, channel="email",
+                                                         address=f"user{start + i}@example.com", basis="consent",
+                                                         granted=True, at=now) for i, c in enumerate(people)])
+    template = authoring.create_template(workspace=workspace, actor=owner, data=authoring.TemplateInput(
+        name="B2", channel="email", subject="{{ name }}様へ 特別価格のご案内",
+        html=HTML.replace("{name}", "{{ name }}").replace("{link}", "https://kenko.example.jp/order")
+        .replace("{unsubscribe}", "https://kenko.example.jp/")))
+    broadcast = authoring.create_broadcast(workspace=workspace, actor=owner, data=authoring.BroadcastInput(
+        name="B2", template_id=template.pk))
+    broadcasts.start_run(broadcast=broadcast)
+    drain_queues(worker="bench", only={"messaging.runs"})
+    started, cpu_before = time.perf_counter(), cpu_seconds()
+    drain_queues(worker="bench", only={"messaging.email"}, max_batches=10**9)
+    seconds = time.perf_counter() - started
+    sent = Delivery.objects.filter(outcome="sent").count()
+    if sent != count:
+        raise SystemExit(f"the engine sent {sent} of {count}")
+    return usage(seconds, sent, cpu_before)
+
+
 def measure_signing() -> dict[str, float]:
     """Signatures a second on one thread: dkimpy's own signer against ours, for the same message and key."""
     import dkim
@@ -183,11 +245,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="recipient counts, comma-separated")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--full-sizes", default="10000,100000",
+                        help="recipient counts for the whole engine with its delivery rows (needs the database)")
     parser.add_argument("--one", nargs=3, metavar=("KIND", "PORT", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         kind, port, count = args.one[0], int(args.one[1]), int(args.one[2])
-        measure = measure_baseline if kind == "baseline" else measure_musubi
+        measure = {"baseline": measure_baseline, "musubi": measure_musubi, "full": measure_full}[kind]
         print(json.dumps(measure(port, count)))
         return
 
@@ -216,7 +280,19 @@ def main() -> None:
                             "peak_rss_mb": [round(p, 1) for p in peak], "cpu_us_per_msg": [round(c) for c in cpu]})
             print(f"{count:>10,} {base_rate:>15,.0f} {our_rate:>13,.0f} {our_rate / base_rate:>6.2f} "
                   f"{peak[0]:>10.1f} / {peak[1]:<9.1f} {cpu[0]:>12.0f} / {cpu[1]:.0f}")
-        save("b2-email", {"signatures_per_s": {k: round(v) for k, v in signing.items()}, "runs": results})
+        full = []
+        for count in (int(size) for size in args.full_sizes.split(",") if size):
+            base = in_own_process(__file__, "baseline", str(port), str(count))
+            engine = in_own_process(__file__, "full", str(port), str(count))
+            ratio = base["seconds"] / engine["seconds"]
+            full.append({"recipients": count, "baseline_msg_per_s": round(count / base["seconds"]),
+                         "engine_msg_per_s": round(count / engine["seconds"]), "ratio": round(ratio, 3),
+                         "peak_rss_mb": round(engine["peak_rss_mb"], 1)})
+            print(f"B2 whole engine (delivery rows, consent, tracking, footer, DKIM, outcomes recorded as they come) "
+                  f"{count:,}: {count / engine['seconds']:,.0f} msg/s against {count / base['seconds']:,.0f}, "
+                  f"ratio {ratio:.2f}, peak {engine['peak_rss_mb']:.0f} MB")
+        save("b2-email", {"signatures_per_s": {k: round(v) for k, v in signing.items()}, "runs": results,
+                          "engine": full})
     finally:
         sink.terminate()
         sink.wait(10)

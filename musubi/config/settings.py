@@ -213,9 +213,11 @@ MUSUBI_MARKETING_MAIL = env_str("MUSUBI_MARKETING_MAIL", "smtp")
 # An email service's webhooks (bounces, complaints, inbound mail) at /anymail/<service>/tracking|inbound/ must
 # present these credentials (HTTP basic auth, "user:password"); without them the webhooks refuse everything.
 ANYMAIL = {"WEBHOOK_SECRET": env_str("MUSUBI_EMAIL_WEBHOOK_SECRET") or None}
-# Outcomes of sent mail are written in groups of this many; 1 keeps the window in which a crashed worker can
-# repeat a mail to the one mail in flight.
-MUSUBI_SEND_RECORD_EVERY = env_int("MUSUBI_SEND_RECORD_EVERY", 1)
+# Outcomes of sent mail are written once this many are waiting or the oldest has waited this many
+# milliseconds: a crashed worker can repeat only the mails accepted in that window (1 and 0: one at a time,
+# at the cost of a disk flush per mail).
+MUSUBI_SEND_RECORD_EVERY = env_int("MUSUBI_SEND_RECORD_EVERY", 50)
+MUSUBI_SEND_RECORD_MS = env_int("MUSUBI_SEND_RECORD_MS", 50)
 # Concurrent connections a worker keeps open to the mail server while sending advertising mail.
 MUSUBI_SMTP_CONNECTIONS = env_int("MUSUBI_SMTP_CONNECTIONS", 4)
 # What the domain check expects a sending domain's SPF record to allow: the addresses this installation sends
