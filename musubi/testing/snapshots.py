@@ -30,7 +30,8 @@ from musubi.kernel.models import Fact
 from musubi.planner import services as planner
 from musubi.planner.models import Plan
 from musubi.workspaces import services
-from musubi.workspaces.models import ApiKey, AuditEntry, Membership, User, Workspace
+from musubi.workspaces.models import ApiKey, AuditEntry, LegalProfile, Membership, User, Workspace
+from musubi.workspaces.rules import LEGAL_FIELDS
 
 # Every object the owner's workspace gets carries this in a name or in its data: it must never reach an outsider.
 MARKER = "zq-owners-own-zq"
@@ -49,6 +50,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     actor = services.SYSTEM
     key, _ = services.create_api_key(workspace=workspace, actor=actor, name=f"key {MARKER}")
     fact, _ = record_fact(workspace_id=workspace.pk, kind="optin", contact_id=1, data={"marker": MARKER})
+    services.save_legal_profile(workspace=workspace, actor=actor, responsible_person=f"person {MARKER}")
     product = catalog.create_product(workspace=workspace, actor=actor, name=f"product {MARKER}", goods_cost=100)
     front = catalog.create_offer(workspace=workspace, actor=actor, product_id=product.pk, name=f"front {MARKER}",
                                  role="front", price=980)
@@ -115,5 +117,6 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Import, "phase", "status", "mapping", "basis", "note", "tags", "skip_invalid", "dry_run"),
         ImportRow.objects.for_workspace(workspace).count(),
         rows(Segment, "name", "definition"),
+        rows(LegalProfile, *LEGAL_FIELDS),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

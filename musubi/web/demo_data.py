@@ -20,11 +20,34 @@ from musubi.capture import services as capture
 from musubi.catalog import services as catalog
 from musubi.planner import services as planner
 from musubi.workspaces.models import Workspace
-from musubi.workspaces.services import Actor
+from musubi.workspaces.services import Actor, save_legal_profile
+
+_CANCEL = ("次回お届け日の7日前までに、ご案内メールのリンク（解約・変更ページ）からいつでも解約できます。"
+           "ログインは不要です。")
+
+
+def _legal_profile(workspace: Workspace, actor: Actor, **particulars: str) -> None:
+    """The 特商法 particulars every published offer needs; the parts most shops word alike are defaults."""
+    defaults = {
+        "price_note": "表示価格はすべて税込です。送料は商品ページに記載のとおりです。"
+                      "代金引換の場合は手数料330円がかかります。",
+        "payment_methods": "クレジットカード、銀行振込、代金引換",
+        "payment_timing": "クレジットカード：ご注文時。銀行振込：ご注文から7日以内。代金引換：商品お受け取り時。",
+        "delivery_timing": "ご注文（銀行振込はご入金の確認）から5営業日以内に発送します。",
+        "subscription_cancellation": _CANCEL,
+    }
+    save_legal_profile(workspace=workspace, actor=actor, **{**defaults, **particulars})
 
 
 def health_food(workspace: Workspace, actor: Actor) -> None:
     ws: dict[str, Any] = {"workspace": workspace, "actor": actor}
+    _legal_profile(workspace, actor, seller_name="株式会社すこやか健康食品", responsible_person="山田 花子",
+                   address="東京都千代田区神田錦町1-2-3 すこやかビル5階", phone="03-1234-5678",
+                   email="support@kenko-shop.example.jp",
+                   price_note="表示価格はすべて税込です。送料は無料です。代金引換の場合は手数料330円がかかります。",
+                   returns_policy="商品到着後8日以内で未開封の場合に限り、返品を承ります（返送料はお客様負担）。"
+                                  "不良品の場合は当店負担で交換します。",
+                   invoice_registration_number="T1010001000001")
     trial_set = catalog.create_product(**ws, name="青汁 お試しセット（7包）", kind="physical", tax_category="reduced",
                                        goods_cost=220, shipping_cost=180, fulfilment_cost=30, payment_fee=20)
     monthly_box = catalog.create_product(**ws, name="青汁 30包（定期便）", kind="physical", tax_category="reduced",
@@ -55,6 +78,12 @@ def health_food(workspace: Workspace, actor: Actor) -> None:
 
 def izakaya(workspace: Workspace, actor: Actor) -> None:
     ws: dict[str, Any] = {"workspace": workspace, "actor": actor}
+    _legal_profile(workspace, actor, seller_name="株式会社むすびフーズ", responsible_person="佐藤 一郎",
+                   address="大阪府大阪市北区梅田1-1-1", phone="06-1234-5678", email="info@izakaya-musubi.example.jp",
+                   payment_methods="店頭でのお支払い（現金、クレジットカード、電子マネー）",
+                   payment_timing="ご飲食後、店頭でお支払いください。", delivery_timing="ご来店時にご提供します。",
+                   returns_policy="飲食の性質上、ご提供後の返品はお受けできません。",
+                   subscription_cancellation="定期のご契約はありません。")
     line_friend = catalog.create_product(**ws, name="LINE友だち登録（卓上QR）", kind="store_visit",
                                          tax_category="standard")
     visit = catalog.create_product(**ws, name="ご来店（お食事）", kind="store_visit", tax_category="standard",
@@ -122,6 +151,13 @@ def _izakaya_capture(workspace: Workspace, actor: Actor, offer_id: int) -> None:
 
 def info_products(workspace: Workspace, actor: Actor) -> None:
     ws: dict[str, Any] = {"workspace": workspace, "actor": actor}
+    _legal_profile(workspace, actor, seller_name="まなびアカデミー合同会社", responsible_person="鈴木 太郎",
+                   address="福岡県福岡市中央区天神1-1-1", phone="092-123-4567", email="hello@manabi.example.jp",
+                   price_note="表示価格はすべて税込です。デジタル商品のため送料はかかりません。",
+                   payment_methods="クレジットカード、銀行振込",
+                   delivery_timing="お支払いの確認後すぐに、購入者専用ページのリンクをメールでお送りします。",
+                   returns_policy="デジタル商品の性質上、お支払い後の返品・返金はお受けできません。",
+                   subscription_cancellation="定期のご契約はありません。")
     guide = catalog.create_product(**ws, name="副業スタートガイド（PDF）", kind="digital", tax_category="standard")
     course = catalog.create_product(**ws, name="半年間オンライン講座", kind="service", tax_category="standard",
                                     goods_cost=24000, payment_fee=10000)
