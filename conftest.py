@@ -119,3 +119,13 @@ def line_api(settings):
     with line_standin() as standin:
         settings.MUSUBI_LINE_API_HOST = standin.url
         yield standin
+
+
+@pytest.fixture
+def stripe_api(settings):
+    """Stripe's API stood in for on 127.0.0.1; the SDK is pointed at it for the test."""
+    from musubi.testing.stripe_standin import stripe_standin
+
+    with stripe_standin() as standin:
+        settings.MUSUBI_STRIPE_API_BASE = standin.url
+        yield standin

@@ -6,6 +6,7 @@ from musubi.web.legal_pages import legal_notice
 urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("musubi.capture.urls")),
+    path("", include("musubi.commerce.urls")),
     path("legal/<slug:shop>/", legal_notice, name="legal_notice"),
     path("", include("musubi.web.urls")),
 ]
