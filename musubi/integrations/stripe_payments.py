@@ -60,7 +60,8 @@ def _client(secret_key: str) -> StripeClient:
                         max_network_retries=2)
 
 
-def _charge(intent: Any) -> Charge:
+def _charge(resource: Any) -> Charge:
+    intent = resource.to_dict() if hasattr(resource, "to_dict") else resource
     action = intent.get("next_action") or {}
     redirect = (action.get("redirect_to_url") or {}).get("url", "") if action.get("type") == "redirect_to_url" else ""
     error = intent.get("last_payment_error") or {}
