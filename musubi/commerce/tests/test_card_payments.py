@@ -95,7 +95,7 @@ def test_a_partial_then_full_refund_goes_through_stripe(client, shop, stripe_api
 
 # --- Webhooks ------------------------------------------------------------------------------------------------
 
-def signed(client, workspace_slug, event, *, secret="whsec_test_shop", timestamp=None):
+def signed(client, workspace_slug, event, *, secret="whsec_test_shop", timestamp=None):  # noqa: S107
     body = json.dumps(event)
     header = stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=timestamp)
     return client.post(f"/stripe/webhook/{workspace_slug}", body, content_type="application/json",
