@@ -21,6 +21,8 @@ from musubi.capture.models import (
 )
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
+from musubi.commerce import services as commerce
+from musubi.commerce.models import Order, OrderEvent, PaymentSettings, Refund, Renewal, Subscription
 from musubi.contacts import services as contacts
 from musubi.contacts.models import ConsentRecord, Contact, Identity, Segment
 from musubi.imports import services as imports
@@ -29,6 +31,7 @@ from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
 from musubi.planner import services as planner
 from musubi.planner.models import Plan
+from musubi.testing.legal import fill_legal_profile
 from musubi.workspaces import services
 from musubi.workspaces.models import ApiKey, AuditEntry, LegalProfile, Membership, User, Workspace
 from musubi.workspaces.rules import LEGAL_FIELDS
@@ -42,7 +45,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "contact_id": 999999, "source_id": 999999, "link_id": 999999, "point_id": 999999,
            "capture_point_id": 999999, "code": "ZZZZZZZZZZ", "import_id": 999999,
            "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999,
-           "kind": "svg"}
+           "kind": "svg", "order_id": 999999, "subscription_id": 999999}
 
 
 def populate(workspace: Workspace, member: User) -> dict[str, Any]:
@@ -50,7 +53,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     actor = services.SYSTEM
     key, _ = services.create_api_key(workspace=workspace, actor=actor, name=f"key {MARKER}")
     fact, _ = record_fact(workspace_id=workspace.pk, kind="optin", contact_id=1, data={"marker": MARKER})
-    services.save_legal_profile(workspace=workspace, actor=actor, responsible_person=f"person {MARKER}")
+    fill_legal_profile(workspace, responsible_person=f"person {MARKER}")
     product = catalog.create_product(workspace=workspace, actor=actor, name=f"product {MARKER}", goods_cost=100)
     front = catalog.create_offer(workspace=workspace, actor=actor, product_id=product.pk, name=f"front {MARKER}",
                                  role="front", price=980)
@@ -91,13 +94,29 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     contacts.tag(workspace=workspace, contact=contact, names=[f"tag {MARKER}"])
     segment = contacts.create_segment(workspace=workspace, actor=actor, name=f"segment {MARKER}", definition={
         "conditions": [{"type": "tag", "op": "has", "tag": f"tag {MARKER}"}]})
-    return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
+    order = _order(workspace, product)
+    return {"slug": workspace.slug, "contact_id": contact.pk, "order_id": order.pk,
+            "subscription_id": order.subscription_id, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
             "line_channel_id": line_channel.pk, "segment_id": segment.pk,
             "coupon_id": definition.pk,
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
+
+
+def _order(workspace: Workspace, product: Product) -> Order:
+    """An order of a subscription by bank transfer, placed through the checkout's services."""
+    actor = services.SYSTEM
+    monthly = catalog.create_offer(workspace=workspace, actor=actor, product_id=product.pk, name=f"monthly {MARKER}",
+                                   role="back", price=4980, billing="recurring", interval="month")
+    catalog.publish_offer(workspace=workspace, actor=actor, offer_id=monthly.pk)
+    commerce.save_payment_settings(workspace=workspace, actor=actor, bank_transfer_enabled=True,
+                                   bank_account=f"bank {MARKER}")
+    prepared = commerce.prepare(offer=commerce.offer_for_sale(monthly.pk), legal_url="/legal/", entry=commerce.Entry(
+        quantity=1, name=f"buyer {MARKER}", email=f"buyer-{MARKER}@example.jp", payment_method="bank_transfer",
+        phone="090-1234-5678", postal_code="100-0001", address=f"address {MARKER}"))
+    return commerce.place_order(prepared=prepared, seen=prepared.screen).order
 
 
 def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
@@ -118,5 +137,9 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         ImportRow.objects.for_workspace(workspace).count(),
         rows(Segment, "name", "definition"),
         rows(LegalProfile, *LEGAL_FIELDS),
+        rows(Order, "status", "refunded", "tracking_number", "paid_at"), rows(Subscription, "status", "cancelled_at"),
+        rows(Renewal, "next_attempt_at", "status"), rows(Refund, "amount"),
+        rows(PaymentSettings, "bank_account", "stripe_secret_key", "card_enabled"),
+        OrderEvent.objects.for_workspace(workspace).count(),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

@@ -66,6 +66,8 @@ VALID_BODIES = {
         "name": "x", "wording": {"headline": "x", "consent_text": "x", "purpose_text": "x", "sender_name": "x"}},
     ("post", "/api/v1/capture-points/{capture_point_id}/submissions"): {"email": "a@example.jp", "name": "a",
                                                                          "consented": True},
+    ("post", "/api/v1/orders/{order_id}/refunds"): {"amount": 1},
+    ("post", "/api/v1/orders/{order_id}/shipment"): {"carrier": "x", "tracking_number": "x"},
 }
 
 

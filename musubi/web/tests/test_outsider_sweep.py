@@ -19,11 +19,12 @@ NOT_WORKSPACE_ROUTES = {
     "web:password_reset_confirm", "web:password_reset_complete", "web:account", "web:password_change",
     "web:new_workspace", "follow_link", "capture_page", "capture_embed", "capture_thanks", "capture_confirm",
     "capture_image", "coupon_page", "coupon_qr", "line_webhook", "line_join", "line_callback",
-    "legal_notice",
+    "legal_notice", "checkout", "checkout_confirm", "order_status", "order_pay", "subscription_page",
+    "stripe_webhook",
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id",
                     "import_id", "line_channel_id", "segment_id",
-                    "coupon_id"}
+                    "coupon_id", "order_id", "subscription_id"}
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_outsider_gets_nothing_from_another_workspace_page(route, workspace, own
 def test_personal_and_public_pages_show_the_outsider_nothing_of_the_workspace(route, workspace, owners_objects,
                                                                                outsider_client):
     values = {"uidb64": "MQ", "token": "set-password", "code": "NOSUCHCODE", "number": 1, "channel_id": "1",
-              "shop": "no-such-shop"}
+              "shop": "no-such-shop", "offer_id": 999999}
     response = outsider_client.get(route.fill(values), follow=True)
     assert response.status_code < 500
     assert workspace.name.encode() not in response.content
