@@ -11,9 +11,10 @@ from musubi.commerce.choices import PaymentMethod
 from musubi.commerce.rules import MAX_QUANTITY
 
 # Stripe's test-mode payment methods (they work with any sk_test_ key and with the stand-in): a card that
-# pays, one that asks for 3-D Secure, one that is declined. With a live key, Stripe.js fills the field.
+# pays, ones that ask for 3-D Secure, one that is declined. With a live key, Stripe.js fills the field.
 TEST_CARDS = [("pm_card_visa", _("Test card: pays (Visa)")),
-              ("pm_card_threeDSecure2Required", _("Test card: asks for 3-D Secure")),
+              ("pm_card_authenticationRequiredOnSetup", _("Test card: 3-D Secure once, then renewals pay")),
+              ("pm_card_threeDSecure2Required", _("Test card: asks for 3-D Secure every time")),
               ("pm_card_chargeDeclined", _("Test card: declined"))]
 
 

@@ -4,7 +4,8 @@ api.stripe.com (form-encoded requests, JSON answers, ``Idempotency-Key``).
 It knows Stripe's test payment methods: ``pm_card_visa`` pays; ``pm_card_threeDSecure2Required`` answers
 ``requires_action`` with a ``redirect_to_url`` to the stand-in's own authentication page (whose button
 completes or fails the intent and sends the browser to ``return_url``), and, off-session, declines with
-``authentication_required``; ``pm_card_chargeDeclined`` declines. It keeps customers, the cards attached to
+``authentication_required``; ``pm_card_authenticationRequiredOnSetup`` asks for it at checkout only and pays off-session renewals;
+``pm_card_chargeDeclined`` declines. It keeps customers, the cards attached to
 them, intents and refunds; ``decline_next`` makes the next charges fail whatever the card.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 
 PAYS = "pm_card_visa"
 NEEDS_3DS = "pm_card_threeDSecure2Required"
+NEEDS_3DS_ONCE = "pm_card_authenticationRequiredOnSetup"  # 3-D Secure when saved, then renewals go through
 DECLINED = "pm_card_chargeDeclined"
 
 
@@ -176,10 +178,12 @@ def _handler(state: StripeStandIn) -> type[BaseHTTPRequestHandler]:
             if state.decline_next > 0 or card == DECLINED:
                 state.decline_next = max(0, state.decline_next - 1)
                 return self._decline(intent, "card_declined", "generic_decline", "Your card was declined.")
+            if card == NEEDS_3DS_ONCE and off_session:
+                return self._succeed(intent)
             if card == NEEDS_3DS and off_session:
                 return self._decline(intent, "authentication_required", "authentication_required",
                                      "This payment requires authentication.")
-            if card == NEEDS_3DS:
+            if card in (NEEDS_3DS, NEEDS_3DS_ONCE):
                 intent["status"] = "requires_action"
                 intent["next_action"] = {"type": "redirect_to_url", "redirect_to_url": {
                     "url": f"{state.url}/3ds/{intent['id']}", "return_url": intent["return_url"]}}

@@ -10,6 +10,7 @@ numbers make sense and whose offers can be published.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal as D
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.conf import settings
 from musubi.capture import coupons, points
 from musubi.capture import services as capture
 from musubi.catalog import services as catalog
+from musubi.commerce import services as commerce
 from musubi.planner import services as planner
 from musubi.workspaces.models import Workspace
 from musubi.workspaces.services import Actor, save_legal_profile
@@ -37,6 +39,12 @@ def _legal_profile(workspace: Workspace, actor: Actor, **particulars: str) -> No
         "subscription_cancellation": _CANCEL,
     }
     save_legal_profile(workspace=workspace, actor=actor, **{**defaults, **particulars})
+
+
+def _demo_card() -> dict[str, Any]:
+    """Cards in the demo only with a Stripe test key in the environment (MUSUBI_DEMO_STRIPE_KEY)."""
+    key = os.environ.get("MUSUBI_DEMO_STRIPE_KEY", "")
+    return {"card_enabled": True, "stripe_secret_key": key} if key.startswith("sk_test_") else {}
 
 
 def health_food(workspace: Workspace, actor: Actor) -> None:
@@ -60,6 +68,9 @@ def health_food(workspace: Workspace, actor: Actor) -> None:
                                       first_price=1980)
     for offer in (trial, subscription, discounted):
         catalog.publish_offer(**ws, offer_id=offer.pk)
+    commerce.save_payment_settings(**ws, bank_transfer_enabled=True, cod_enabled=True, cod_fee=330, shipping_fee=0,
+                                   bank_account="むすび銀行 本店営業部 普通 1234567\nカ）スコヤカケンコウショクヒン",
+                                   **_demo_card())
     ladder = catalog.create_ladder(**ws, name="青汁ラダー", description="お試しから定期便へ。")
     catalog.add_step(**ws, ladder_id=ladder.pk, front_id=trial.pk, back_id=subscription.pk,
                      take_rate=D("0.25"), retention=D("0.8"))
@@ -165,6 +176,9 @@ def info_products(workspace: Workspace, actor: Actor) -> None:
     back = catalog.create_offer(**ws, product_id=course.pk, name="オンライン講座（本講座）", role="back", price=298000)
     for offer in (front, back):
         catalog.publish_offer(**ws, offer_id=offer.pk)
+    commerce.save_payment_settings(**ws, bank_transfer_enabled=True, bank_transfer_days=5,
+                                   bank_account="むすび銀行 天神支店 普通 7654321\nマナビアカデミー（ド",
+                                   **_demo_card())
     ladder = catalog.create_ladder(**ws, name="ガイド → 本講座",
                                    description="アフィリエイターが報酬88%でガイドを販売。")
     catalog.add_step(**ws, ladder_id=ladder.pk, front_id=front.pk, back_id=back.pk, take_rate=D("0.03"))
