@@ -73,3 +73,14 @@ def test_the_api_refuses_to_publish_without_legal_details(client, owner_key, off
     assert response.json()["error"]["code"] == "legal_profile_incomplete"
     assert "seller_name" in response.json()["error"]["fields"]
     assert Offer.objects.get(pk=offer.pk).status == "draft"
+
+
+def test_an_opt_in_page_without_its_own_legal_link_links_the_generated_page(client, workspace):
+    from musubi.capture import points
+
+    point = points.create_capture_point(
+        workspace=workspace, actor=SYSTEM, setup=points.Setup(name="form", incentive="none"),
+        wording=points.Wording(headline="ご登録ください", consent_text="同意します", purpose_text="お知らせ",
+                               sender_name="すこやか"))
+    page = client.get(f"/p/{point.code}").content.decode()
+    assert 'href="/legal/kenko/"' in page
