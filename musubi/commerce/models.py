@@ -233,3 +233,14 @@ class CustomerMail(WorkspaceOwned, DurableWork):
             models.Index(fields=["status", "lease_until"], name="commerce_mail_lease"),
             models.Index(fields=["workspace", "order"], name="customermail_ws_order"),
         ]
+
+
+class InvitationOnly(WorkspaceOwned):
+    """An offer sold only through a signed invitation to a known customer (a back-end course offered to the
+    guide's buyers), never to whoever finds the checkout's address."""
+
+    offer = models.OneToOneField(Offer, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "offer"], name="invitationonly_ws_offer")]

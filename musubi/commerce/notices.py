@@ -79,3 +79,12 @@ def payment_failed(subscription: Subscription, order: Order, *, paused: bool) ->
                "paused": paused}
     return _queue("payment_failed", to=order.email, workspace_id=order.workspace_id, template="payment_failed",
                   context=context, order=order, subscription=subscription)
+
+
+def access_granted(order: Order) -> CustomerMail:
+    """The member page of a digital product or a course, for its buyer, once paid."""
+    from musubi.commerce.access import member_url
+
+    context = {**_context(order), "member": member_url(order)}
+    return _queue("access_granted", to=order.email, workspace_id=order.workspace_id, template="access_granted",
+                  context=context, order=order)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from musubi.catalog.choices import OfferRole, OfferStatus, ProductKind
 from musubi.catalog.models import Offer
-from musubi.commerce import confirmation, rules
+from musubi.commerce import access, confirmation, notices, rules
 from musubi.commerce.choices import OrderStatus, PaymentMethod
 from musubi.commerce.events import OrderPaid, OrderRefunded
 from musubi.commerce.models import (
@@ -179,7 +179,6 @@ def place_order(*, prepared: Prepared, seen: dict[str, Any]) -> Placed:
         raise Conflict(_("The offer changed while you were ordering. Please check the new details and confirm "
                          "again."), code="offer_changed")
     order = _write_order(prepared, seen)
-    from musubi.commerce import notices
 
     if order.payment_method == PaymentMethod.FREE:
         mark_paid(order=order, note=_("Free order"))
@@ -302,6 +301,8 @@ def mark_paid(*, order: Order, note: str = "", card: Outcome | None = None) -> b
         subscriptions.start(order=order, card=card)
     elif order.subscription_id is not None and card is not None and card.saved_card:
         subscriptions.remember_card(order.subscription_id, customer=card.customer, card=card.saved_card)
+    if access.delivers_access(order):
+        notices.access_granted(order)
     events.publish(OrderPaid(workspace_id=order.workspace_id, order_id=order.pk, contact_id=order.contact_id,
                              offer_id=order.offer_id, role=order.offer.role, amount=order.total,
                              currency=order.currency, subscription_id=order.subscription_id))
@@ -420,7 +421,6 @@ def _who(actor: Actor) -> str:
 
 def handle_deadline(deadline: PaymentDeadline) -> str:
     """Remind before the deadline or expire at it, for an order still unpaid; returns what was done."""
-    from musubi.commerce import notices
 
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=deadline.order_id)
@@ -475,7 +475,6 @@ def apply_stripe_event(*, workspace: Workspace, event_id: str, kind: str, intent
 def pay_with_saved_card(*, order: Order) -> Outcome:
     """The buyer is here to pay a renewal their bank wanted authenticated: charge the saved card on-session,
     which may send them through 3-D Secure."""
-    from musubi.commerce import notices
 
     subscription = order.subscription
     if subscription is None or order.status != OrderStatus.AWAITING_PAYMENT:

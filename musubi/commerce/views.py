@@ -21,13 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from musubi.capture.rules import hash_ip
 from musubi.catalog.choices import ProductKind
 from musubi.catalog.models import Offer
-from musubi.commerce import notices, services, subscriptions
+from musubi.commerce import access, notices, services, subscriptions
 from musubi.commerce.choices import OrderStatus, SubscriptionStatus
 from musubi.commerce.forms import CheckoutForm
 from musubi.commerce.models import Order
 from musubi.integrations import stripe_payments
 from musubi.kernel import ratelimit, tokens
-from musubi.kernel.errors import Conflict, InvalidInput, MusubiError, NotFound
+from musubi.kernel.errors import Conflict, Forbidden, InvalidInput, MusubiError, NotFound
 from musubi.workspaces.models import Workspace
 
 logger = logging.getLogger("musubi.commerce")
@@ -54,15 +54,29 @@ def _legal_url(offer: Offer) -> str:
 
 
 def _checkout_page(request: HttpRequest, offer: Offer, form: CheckoutForm, *, status: int = 200,
-                   problem: str = "") -> HttpResponse:
+                   problem: str = "", invite: str = "") -> HttpResponse:
     from musubi.workspaces.queries import legal_profile
 
     terms = services.terms_of(offer)
     return render(request, "commerce/checkout.html", {
         "offer": offer, "terms": terms, "form": form, "problem": problem, "shop": offer.workspace,
         "legal": legal_profile(offer.workspace), "legal_url": _legal_url(offer),
-        "methods_available": bool(services.methods_for(offer)),
+        "methods_available": bool(services.methods_for(offer)), "invite": invite,
     }, status=status)
+
+
+def _not_invited(request: HttpRequest, offer: Offer, invite: str) -> HttpResponse | None:
+    """For an offer sold only to invited customers: the refusal page, unless ``invite`` is a valid invitation
+    to this very offer."""
+    if not access.is_invitation_only(offer):
+        return None
+    try:
+        access.check_invitation(offer, invite)
+    except Forbidden as exc:
+        return render(request, "commerce/not_invited.html", {
+            "offer": offer, "shop": offer.workspace, "problem": exc.message, "legal_url": _legal_url(offer)},
+            status=403)
+    return None
 
 
 def _too_many(request: HttpRequest) -> bool:
@@ -92,8 +106,11 @@ def _entry(request: HttpRequest, form: CheckoutForm) -> services.Entry:
 def checkout(request: HttpRequest, offer_id: int) -> HttpResponse:
     """Step 1: the offer and the buyer's entries; a valid post shows the final confirmation screen."""
     offer = _offer(offer_id)
+    invite = request.GET.get("invite", "") if request.method == "GET" else request.POST.get("invite", "")
+    if refusal := _not_invited(request, offer, invite):
+        return refusal
     if request.method == "GET":
-        return _checkout_page(request, offer, _form(offer))
+        return _checkout_page(request, offer, _form(offer), invite=invite)
     if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_FORM_BYTES:
         return _refused(request, offer, _("That was more than a checkout form can hold."), status=413)
     if _too_many(request):
@@ -101,20 +118,22 @@ def checkout(request: HttpRequest, offer_id: int) -> HttpResponse:
                                           "minutes and try again."), status=429)
     form = _form(offer, request.POST)
     if not form.is_valid():
-        return _checkout_page(request, offer, form, status=400, problem=_("Some entries need attention."))
+        return _checkout_page(request, offer, form, status=400, problem=_("Some entries need attention."),
+                              invite=invite)
     try:
         prepared = services.prepare(offer=offer, entry=_entry(request, form), legal_url=_legal_url(offer))
     except InvalidInput as exc:
         for name, message in exc.fields.items():
             form.add_error(name if name in form.fields else None, message)
-        return _checkout_page(request, offer, form, status=400, problem=exc.message)
-    return _confirmation_page(request, offer, prepared)
+        return _checkout_page(request, offer, form, status=400, problem=exc.message, invite=invite)
+    return _confirmation_page(request, offer, prepared, invite=invite)
 
 
 def _confirmation_page(request: HttpRequest, offer: Offer, prepared: services.Prepared, *, problem: str = "",
-                       status: int = 200) -> HttpResponse:
+                       status: int = 200, invite: str = "") -> HttpResponse:
     entry = asdict(prepared.entry)
-    token = tokens.sign({"offer": offer.pk, "entry": entry, "screen": prepared.screen}, purpose=CHECKOUT)
+    token = tokens.sign({"offer": offer.pk, "entry": entry, "screen": prepared.screen, "invite": invite},
+                        purpose=CHECKOUT)
     return render(request, "commerce/confirm.html", {
         "offer": offer, "shop": offer.workspace, "screen": prepared.screen, "token": token,
         "lines": prepared.quote.lines, "legal_url": _legal_url(offer), "problem": problem}, status=status)
@@ -139,9 +158,12 @@ def confirm(request: HttpRequest, offer_id: int) -> HttpResponse:
         return _refused(request, offer, _("The order could not be verified (it was changed after the "
                                           "confirmation screen). Please enter it again."), status=400)
     entry = services.Entry(**signed["entry"])
+    invite = signed.get("invite", "")
+    if refusal := _not_invited(request, offer, invite):
+        return refusal
     if request.POST.get("back"):
         initial = {**signed["entry"], "consent": signed["entry"]["consented"]}
-        return _checkout_page(request, offer, _form(offer, initial=initial))
+        return _checkout_page(request, offer, _form(offer, initial=initial), invite=invite)
     screen = signed["screen"]
     if signed["offer"] != offer.pk or screen.get("offer_id") != offer.pk:
         return _refused(request, offer, _("This confirmation belongs to another offer. Please order again."),
@@ -156,7 +178,7 @@ def confirm(request: HttpRequest, offer_id: int) -> HttpResponse:
     except Conflict as exc:  # the offer changed under the buyer: show the new screen to confirm again
         return _confirmation_page(request, offer, services.prepare(offer=offer, entry=entry,
                                                                    legal_url=_legal_url(offer)),
-                                  problem=exc.message, status=409)
+                                  problem=exc.message, status=409, invite=invite)
     except InvalidInput as exc:
         return _refused(request, offer, exc.message, status=400)
     order = placed.order
@@ -191,6 +213,23 @@ def order_status(request: HttpRequest, token: str) -> HttpResponse:
         "legal_url": reverse("legal_notice", args=[order.workspace.slug]),
         "awaiting": order.status == OrderStatus.AWAITING_PAYMENT,
     })
+
+
+@require_GET
+def member_page(request: HttpRequest, token: str) -> HttpResponse:
+    """What a digital product's or a course's buyer opens from the link in their mail: the content, and the
+    next offers of the ladder (an invitation where the offer is for invited customers only)."""
+    try:
+        order = access.member_order(token)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except Forbidden as exc:
+        return render(request, "commerce/not_invited.html", {
+            "offer": None, "shop": None, "problem": exc.message, "legal_url": ""}, status=403)
+    return render(request, "commerce/member.html", {
+        "order": order, "product": order.offer.product, "shop": order.workspace,
+        "next_offers": access.next_offers(order),
+        "legal_url": reverse("legal_notice", args=[order.workspace.slug])})
 
 
 @require_http_methods(["GET", "POST"])

@@ -22,7 +22,15 @@ from musubi.capture.models import (
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
 from musubi.commerce import services as commerce
-from musubi.commerce.models import Order, OrderEvent, PaymentSettings, Refund, Renewal, Subscription
+from musubi.commerce.models import (
+    InvitationOnly,
+    Order,
+    OrderEvent,
+    PaymentSettings,
+    Refund,
+    Renewal,
+    Subscription,
+)
 from musubi.contacts import services as contacts
 from musubi.contacts.models import ConsentRecord, Contact, Identity, Segment
 from musubi.imports import services as imports
@@ -140,6 +148,6 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Order, "status", "refunded", "tracking_number", "paid_at"), rows(Subscription, "status", "cancelled_at"),
         rows(Renewal, "next_attempt_at", "status"), rows(Refund, "amount"),
         rows(PaymentSettings, "bank_account", "stripe_secret_key", "card_enabled"),
-        OrderEvent.objects.for_workspace(workspace).count(),
+        OrderEvent.objects.for_workspace(workspace).count(), rows(InvitationOnly, "offer_id"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

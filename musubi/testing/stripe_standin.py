@@ -4,8 +4,8 @@ api.stripe.com (form-encoded requests, JSON answers, ``Idempotency-Key``).
 It knows Stripe's test payment methods: ``pm_card_visa`` pays; ``pm_card_threeDSecure2Required`` answers
 ``requires_action`` with a ``redirect_to_url`` to the stand-in's own authentication page (whose button
 completes or fails the intent and sends the browser to ``return_url``), and, off-session, declines with
-``authentication_required``; ``pm_card_authenticationRequiredOnSetup`` asks for it at checkout only and pays off-session renewals;
-``pm_card_chargeDeclined`` declines. It keeps customers, the cards attached to
+``authentication_required``; ``pm_card_authenticationRequiredOnSetup`` asks for it at checkout only and
+pays off-session renewals; ``pm_card_chargeDeclined`` declines. It keeps customers, the cards attached to
 them, intents and refunds; ``decline_next`` makes the next charges fail whatever the card.
 """
 

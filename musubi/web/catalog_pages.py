@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from musubi.catalog import queries, services
+from musubi.commerce import access
 from musubi.kernel.errors import MusubiError
 from musubi.web.access import WorkspaceRequest, workspace_page
 from musubi.web.buttons import act
@@ -128,6 +129,7 @@ def offer_detail(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpRes
     return render(request, "web/ladder/offer.html", {
         "offer": offer, "form": form, "limit": queries.premium_limit_of(offer),
         "refusal": services.publishing_refusal(offer), "legal_refusal": services.legal_refusal(request.workspace),
+        "invitation_only": access.is_invitation_only(offer),
         "can_manage": role_allows(request.membership.role, Action.MANAGE),
     })
 

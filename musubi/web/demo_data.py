@@ -19,6 +19,7 @@ from django.conf import settings
 from musubi.capture import coupons, points
 from musubi.capture import services as capture
 from musubi.catalog import services as catalog
+from musubi.commerce import access
 from musubi.commerce import services as commerce
 from musubi.planner import services as planner
 from musubi.workspaces.models import Workspace
@@ -169,13 +170,16 @@ def info_products(workspace: Workspace, actor: Actor) -> None:
                    delivery_timing="お支払いの確認後すぐに、購入者専用ページのリンクをメールでお送りします。",
                    returns_policy="デジタル商品の性質上、お支払い後の返品・返金はお受けできません。",
                    subscription_cancellation="定期のご契約はありません。")
-    guide = catalog.create_product(**ws, name="副業スタートガイド（PDF）", kind="digital", tax_category="standard")
+    guide = catalog.create_product(**ws, name="副業スタートガイド（PDF）", kind="digital", tax_category="standard",
+                                   description="第1章 副業を始める前に決めること\n第2章 最初の1万円を稼ぐまで\n"
+                                               "第3章 続けるための時間の作り方")
     course = catalog.create_product(**ws, name="半年間オンライン講座", kind="service", tax_category="standard",
                                     goods_cost=24000, payment_fee=10000)
     front = catalog.create_offer(**ws, product_id=guide.pk, name="副業スタートガイド", role="front", price=2980)
     back = catalog.create_offer(**ws, product_id=course.pk, name="オンライン講座（本講座）", role="back", price=298000)
     for offer in (front, back):
         catalog.publish_offer(**ws, offer_id=offer.pk)
+    access.set_invitation_only(**ws, offer_id=back.pk, invitation_only=True)  # the course: guide buyers only
     commerce.save_payment_settings(**ws, bank_transfer_enabled=True, bank_transfer_days=5,
                                    bank_account="むすび銀行 天神支店 普通 7654321\nマナビアカデミー（ド",
                                    **_demo_card())

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from musubi.commerce import queries, services, subscriptions
+from musubi.commerce import access, queries, services, subscriptions
 from musubi.commerce.choices import OrderStatus, SubscriptionStatus
 from musubi.kernel.errors import MusubiError
 from musubi.web.access import WorkspaceRequest, workspace_page
@@ -168,3 +168,14 @@ def payment_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
     return render(request, "web/orders/payment_settings.html", {
         "form": form, "has_secret_key": bool(current.stripe_secret_key),
         "has_webhook_secret": bool(current.stripe_webhook_secret), "webhook_path": f"/stripe/webhook/{slug}"})
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def offer_invitation_only(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
+    """Sell the offer only through invitations to existing customers (or to anyone again)."""
+    on = request.POST.get("invitation_only") == "1"
+    return act(request, lambda: access.set_invitation_only(workspace=request.workspace, actor=request.actor,
+                                                           offer_id=offer_id, invitation_only=on),
+               done=_("Only invited customers can buy this offer now.") if on else _("Anyone can buy this offer now."),
+               then=redirect("web:offer", slug=slug, offer_id=offer_id))

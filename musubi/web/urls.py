@@ -47,6 +47,8 @@ urlpatterns = [
     path("w/<slug:slug>/orders/<int:order_id>/", order_pages.order_detail, name="order"),
     path("w/<slug:slug>/orders/<int:order_id>/mark-paid/", order_pages.order_mark_paid, name="order_mark_paid"),
     path("w/<slug:slug>/orders/<int:order_id>/cancel/", order_pages.order_cancel, name="order_cancel"),
+    path("w/<slug:slug>/offers/<int:offer_id>/invitation-only/", order_pages.offer_invitation_only,
+         name="offer_invitation_only"),
     path("w/<slug:slug>/subscriptions/", order_pages.subscription_list, name="subscriptions"),
     path("w/<slug:slug>/subscriptions/<int:subscription_id>/", order_pages.subscription_action,
          name="subscription_action"),

@@ -20,7 +20,7 @@ NOT_WORKSPACE_ROUTES = {
     "web:new_workspace", "follow_link", "capture_page", "capture_embed", "capture_thanks", "capture_confirm",
     "capture_image", "coupon_page", "coupon_qr", "line_webhook", "line_join", "line_callback",
     "legal_notice", "checkout", "checkout_confirm", "order_status", "order_pay", "subscription_page",
-    "stripe_webhook",
+    "stripe_webhook", "member_page",
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id",
                     "import_id", "line_channel_id", "segment_id",
