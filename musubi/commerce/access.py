@@ -92,7 +92,8 @@ def check_invitation(offer: Offer, token: str) -> Contact:
         raise Forbidden(_("This invitation is not valid.")) from exc
     if value.get("offer") != offer.pk or value.get("w") != offer.workspace_id:
         raise Forbidden(_("This invitation is for another offer."))
-    contact = Contact.objects.for_workspace(offer.workspace).filter(pk=value.get("c"), erased_at__isnull=True).first()
+    contact = Contact.objects.for_workspace(offer.workspace).filter(pk=int(value.get("c") or 0),
+                                                                    erased_at__isnull=True).first()
     if contact is None:
         raise Forbidden(_("This invitation is not valid."))
     return contact
