@@ -31,7 +31,7 @@ class ShipForm(ServiceErrorsMixin):
 
 class RefundForm(ServiceErrorsMixin):
     amount = forms.IntegerField(label=gettext_lazy("Amount to refund (yen)"), min_value=1)
-    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=500, required=False)
+    reason = forms.CharField(label=gettext_lazy("Reason for the refund"), max_length=500, required=False)
 
 
 class PaymentSettingsForm(ServiceErrorsMixin):

@@ -135,3 +135,43 @@ def test_a_buyer_orders_the_trial_set_then_the_subscription_and_cancels_it(live_
     shot(page, "28-cancelled-ja")
     subscription.refresh_from_db()
     assert subscription.status == "cancelled" and subscription.cancelled_at is not None
+
+
+def test_a_guide_bought_by_transfer_opens_its_members_page_and_the_course_to_its_buyer_only(
+        live_server, browser, phone, settings):  # noqa: F811
+    from musubi.web.tests.test_browser import sign_in_as_demo
+
+    settings.MUSUBI_BASE_URL = live_server.url
+    call_command("demo")
+    guide = Offer.objects.get(workspace__slug="manabi-academy", name="副業スタートガイド")
+    course = Offer.objects.get(workspace__slug="manabi-academy", name="オンライン講座（本講座）")
+    page = phone
+    page.goto(f"{live_server.url}/buy/{guide.pk}")
+    page.get_by_label("名前", exact=True).fill("田中 次郎")
+    page.get_by_label("メールアドレス").fill("jiro@example.jp")
+    page.get_by_label("銀行振込").check()
+    page.get_by_role("button", name="ご注文内容の確認へ進む").click()
+    page.get_by_role("button", name="注文を確定する").click()
+    expect(page.locator("#bank-account")).to_contain_text("むすび銀行")
+    order = Order.objects.get(offer=guide)
+
+    # The shop sees the transfer arrive and marks the order paid.
+    staff = browser.new_context(locale="ja-JP", viewport={"width": 1100, "height": 760}).new_page()
+    sign_in_as_demo(staff, live_server.url)
+    staff.goto(f"{live_server.url}/w/manabi-academy/orders/")
+    staff.get_by_role("link", name=order.number).click()
+    staff.get_by_role("button", name="入金済みにする").click()
+    expect(staff.locator("#status")).to_have_text("支払い済み")
+    shot(staff, "29-order-marked-paid-ja")
+
+    # The buyer opens the guide from the mailed link and finds the course open to them.
+    mail = CustomerMail.objects.get(kind="access_granted", order=order)
+    page.goto(live_server.url + re.search(r"http://[^/\s]+(/members/\S+)", mail.body).group(1))
+    expect(page.locator("#member-content")).to_contain_text("第1章")
+    shot(page, "30-members-page-ja")
+    page.locator(f"#next-offer-{course.pk}").click()
+    expect(page.get_by_role("heading", name="オンライン講座（本講座）")).to_be_visible()
+    # Anyone else, without the invitation, is refused.
+    page.goto(f"{live_server.url}/buy/{course.pk}")
+    expect(page.locator("#refusal")).to_contain_text("招待されたお客様専用")
+    shot(page, "31-course-refused-without-invitation-ja")
