@@ -43,6 +43,7 @@ from musubi.workspaces.services import Actor, record_audit
 logger = logging.getLogger("musubi.commerce")
 
 REMIND_BEFORE = dt.timedelta(days=2)
+AUTHENTICATION_WINDOW = dt.timedelta(days=1)
 
 
 # --- What is for sale -----------------------------------------------------------------------------------------
@@ -272,21 +273,34 @@ def apply_outcome(*, order: Order, outcome: Outcome) -> None:
         if outcome.reference and locked.stripe_payment_intent != outcome.reference:
             locked.stripe_payment_intent = outcome.reference
             locked.save(update_fields=["stripe_payment_intent"])
+        at_checkout = locked.subscription_id is None  # not a renewal, which keeps waiting for its payment
         if outcome.paid:
             mark_paid(order=locked, note=_("Card payment succeeded"), card=outcome)
         elif outcome.state == "needs_buyer":
             add_to_timeline(locked, "authentication", _("Waiting for the buyer's card authentication (3-D Secure)"))
+            if at_checkout:  # a buyer who never comes back from their bank leaves an order that expires
+                at = clock.now() + AUTHENTICATION_WINDOW
+                PaymentDeadline.objects.get_or_create(workspace_id=locked.workspace_id, order=locked,
+                                                      kind=PaymentDeadline.EXPIRE,
+                                                      defaults={"due_at": at, "next_attempt_at": at})
         elif outcome.state == "failed":
             add_to_timeline(locked, "payment_failed", _("Card payment failed: %(why)s") % {"why": outcome.reason})
+            if at_checkout and locked.status == OrderStatus.AWAITING_PAYMENT:
+                # The buyer is still on the page and tries again with a new order; this one is void.
+                Order.objects.filter(pk=locked.pk).update(status=OrderStatus.CANCELLED)
 
 
 @transaction.atomic
-def mark_paid(*, order: Order, note: str = "", card: Outcome | None = None) -> bool:
+def mark_paid(*, order: Order, note: str = "", card: Outcome | None = None, provider_says_paid: bool = False) -> bool:
     """Record ``order`` as paid, once: the fact, the event, the contact's stage, the subscription. Returns
-    whether it changed (an order already paid, refunded or cancelled stays as it is)."""
+    whether it changed (an order already paid, refunded or cancelled stays as it is — except that Stripe
+    saying a card was charged revives an order voided when the charge looked failed: the money was taken)."""
     from musubi.commerce import subscriptions
 
-    changed = Order.objects.filter(pk=order.pk, status=OrderStatus.AWAITING_PAYMENT).update(
+    payable = [OrderStatus.AWAITING_PAYMENT]
+    if provider_says_paid:
+        payable += [OrderStatus.CANCELLED, OrderStatus.EXPIRED]
+    changed = Order.objects.filter(pk=order.pk, status__in=payable, paid_at__isnull=True).update(
         status=OrderStatus.PAID, paid_at=clock.now())
     if not changed:
         return False
@@ -440,7 +454,8 @@ def handle_deadline(deadline: PaymentDeadline) -> str:
 
 # --- Stripe's webhooks ----------------------------------------------------------------------------------------
 
-def apply_stripe_event(*, workspace: Workspace, event_id: str, kind: str, intent_id: str, amount: int) -> bool:
+def apply_stripe_event(*, workspace: Workspace, event_id: str, kind: str, intent_id: str, amount: int,
+                       order_number: str = "") -> bool:
     """Apply a verified Stripe event once; a second delivery (or one arriving after a later state) changes
     nothing. Returns whether it was new."""
     with transaction.atomic():
@@ -450,13 +465,18 @@ def apply_stripe_event(*, workspace: Workspace, event_id: str, kind: str, intent
                                               received_at=clock.now())
         except IntegrityError:
             return False
-        order = Order.objects.for_workspace(workspace).select_for_update().filter(
-            stripe_payment_intent=intent_id).first() if intent_id else None
+        orders = Order.objects.for_workspace(workspace).select_for_update()
+        order = orders.filter(stripe_payment_intent=intent_id).first() if intent_id else None
+        if order is None and order_number:  # the connection broke before the intent's id was recorded
+            order = orders.filter(number=order_number, stripe_payment_intent="").first()
+            if order is not None and intent_id:
+                order.stripe_payment_intent = intent_id
+                order.save(update_fields=["stripe_payment_intent"])
         if order is None:
             logger.info("stripe event %s (%s) names no order of workspace %s", event_id, kind, workspace.pk)
             return True
         if kind == "payment_intent.succeeded":
-            mark_paid(order=order, note=_("Card payment succeeded"))
+            mark_paid(order=order, note=_("Card payment succeeded"), provider_says_paid=True)
         elif kind == "payment_intent.payment_failed":
             add_to_timeline(order, "payment_failed", _("Card payment failed"))
         elif kind == "charge.refunded" and amount > order.refunded:

@@ -307,6 +307,6 @@ def stripe_webhook(request: HttpRequest, shop: str) -> HttpResponse:
     except stripe_payments.BadSignature:
         return HttpResponse("bad signature", status=400, content_type="text/plain")
     services.apply_stripe_event(workspace=workspace, event_id=event.id, kind=event.type, intent_id=event.intent_id,
-                                amount=event.amount)
+                                amount=event.amount, order_number=event.order_number)
     return HttpResponse(status=200)
 

@@ -51,6 +51,7 @@ class StripeEvent:
     intent_id: str
     amount: int
     data: dict[str, Any]
+    order_number: str = ""  # from the intent's metadata: finds an order whose intent id was never recorded
 
 
 def _client(secret_key: str) -> StripeClient:
@@ -106,6 +107,11 @@ def charge(*, secret_key: str, amount: int, currency: str, payment_method: str, 
         return Charge(intent_id=declined.get("id", ""), status="failed", customer=customer,
                       payment_method=payment_method, decline_code=error.get("decline_code") or exc.code or "",
                       message=error.get("message") or str(exc))
+    except stripe.StripeError as exc:
+        # Stripe unreachable or refusing the request: not a decline. The idempotency key makes a later
+        # retry the same request; a charge that did go through arrives as a webhook.
+        return Charge(intent_id="", status="failed", customer=customer, payment_method=payment_method,
+                      decline_code="provider_error", message=str(exc)[:200])
     return _charge(intent)
 
 
@@ -133,4 +139,6 @@ def verify_event(*, body: bytes, signature: str, webhook_secret: str) -> StripeE
     obj = payload.get("data", {}).get("object", {})
     intent_id = obj.get("id", "") if obj.get("object") == "payment_intent" else obj.get("payment_intent") or ""
     amount = int(obj.get("amount_refunded") or obj.get("amount") or 0)
-    return StripeEvent(id=payload["id"], type=payload["type"], intent_id=intent_id or "", amount=amount, data=obj)
+    number = str((obj.get("metadata") or {}).get("order", ""))
+    return StripeEvent(id=payload["id"], type=payload["type"], intent_id=intent_id or "", amount=amount, data=obj,
+                       order_number=number)

@@ -59,11 +59,12 @@ class NoRedirect(__import__("urllib.request").request.HTTPRedirectHandler):
         return None
 
 
-def test_a_declined_card_leaves_the_order_unpaid_and_says_so(client, shop, stripe_api):
+def test_a_declined_card_voids_the_order_and_asks_to_try_again(client, shop, stripe_api):
     response = buy(client, shop["trial"], DECLINED)
     order = Order.objects.get()
-    assert order.status == OrderStatus.AWAITING_PAYMENT
-    assert "カード決済はまだ完了していません" in client.get(response["Location"]).content.decode()
+    assert order.status == OrderStatus.CANCELLED
+    assert 'id="card-failed"' in client.get(response["Location"]).content.decode()
+    assert not Fact.objects.filter(kind="order.paid").exists()
     assert order.timeline.filter(kind="payment_failed").exists()
     assert stripe_api.charges() == []
 
@@ -172,3 +173,29 @@ def test_another_workspaces_webhook_cannot_touch_this_order(client, waiting_card
     assert signed(client, "izakaya", event, secret="whsec_theirs").status_code == 200
     waiting_card_order.refresh_from_db()
     assert waiting_card_order.status == OrderStatus.AWAITING_PAYMENT
+
+
+def test_a_buyer_who_never_returns_from_3d_secure_leaves_an_order_that_expires(client, shop, stripe_api):
+    import datetime as dt
+
+    from musubi.kernel import clock
+    from musubi.kernel.worker import drain_queues
+
+    buy(client, shop["trial"], NEEDS_3DS)
+    with clock.travel(dt.timedelta(days=1, minutes=1)):
+        drain_queues(worker="w", only={"commerce.deadlines"})
+    assert Order.objects.get().status == OrderStatus.EXPIRED
+
+
+def test_stripe_unreachable_is_not_a_paid_order_and_a_late_success_event_revives_it(client, shop, stripe_api,
+                                                                                    settings):
+    settings.MUSUBI_STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+    buy(client, shop["trial"], PAYS)
+    order = Order.objects.get()
+    assert order.status == OrderStatus.CANCELLED
+    # The charge had gone through before the connection broke: Stripe's event names the order in its metadata.
+    event = intent_event("evt_late", "payment_intent.succeeded", "pi_late")
+    event["data"]["object"]["metadata"] = {"order": order.number}
+    signed(client, "kenko", event)
+    order.refresh_from_db()
+    assert (order.status, order.stripe_payment_intent) == (OrderStatus.PAID, "pi_late")
