@@ -7,6 +7,7 @@ class CommerceConfig(AppConfig):
     verbose_name = "Commerce"
 
     def ready(self) -> None:
-        from musubi.commerce import tasks
+        from musubi.commerce import outgoing, tasks
 
         tasks.register()
+        outgoing.register()

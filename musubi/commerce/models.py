@@ -244,3 +244,31 @@ class InvitationOnly(WorkspaceOwned):
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "offer"], name="invitationonly_ws_offer")]
+
+
+class WebhookEndpoint(WorkspaceOwned):
+    """Where a workspace wants its sales events posted (its own system, a spreadsheet bridge), signed with a
+    secret shown once when the address is saved."""
+
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace"], name="webhookendpoint_one_per_workspace")]
+
+
+class WebhookDelivery(WorkspaceOwned, DurableWork):
+    """One event to post to a workspace's endpoint; its id goes with it so the receiver can apply it once."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(max_length=40, unique=True)
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField()
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta(DurableWork.Meta):
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="commerce_webhook_ready"),
+            models.Index(fields=["status", "lease_until"], name="commerce_webhook_lease"),
+        ]

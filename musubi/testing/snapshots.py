@@ -30,6 +30,7 @@ from musubi.commerce.models import (
     Refund,
     Renewal,
     Subscription,
+    WebhookEndpoint,
 )
 from musubi.contacts import services as contacts
 from musubi.contacts.models import ConsentRecord, Contact, Identity, Segment
@@ -149,5 +150,6 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Renewal, "next_attempt_at", "status"), rows(Refund, "amount"),
         rows(PaymentSettings, "bank_account", "stripe_secret_key", "card_enabled"),
         OrderEvent.objects.for_workspace(workspace).count(), rows(InvitationOnly, "offer_id"),
+        rows(WebhookEndpoint, "url", "secret"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from musubi.commerce import access, queries, services, subscriptions
+from musubi.commerce import access, outgoing, queries, services, subscriptions
 from musubi.commerce.choices import OrderStatus, SubscriptionStatus
+from musubi.commerce.models import WebhookEndpoint
 from musubi.kernel.errors import MusubiError
 from musubi.web.access import WorkspaceRequest, workspace_page
 from musubi.web.buttons import act
@@ -165,8 +166,10 @@ def payment_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, _("The payment settings were saved."))
             return redirect("web:payment_settings", slug=slug)
+    endpoint = WebhookEndpoint.objects.for_workspace(request.workspace).first()
     return render(request, "web/orders/payment_settings.html", {
-        "form": form, "has_secret_key": bool(current.stripe_secret_key),
+        "form": form, "has_secret_key": bool(current.stripe_secret_key), "endpoint": endpoint,
+        "can_administer": role_allows(request.membership.role, Action.ADMINISTER),
         "has_webhook_secret": bool(current.stripe_webhook_secret), "webhook_path": f"/stripe/webhook/{slug}"})
 
 
@@ -179,3 +182,20 @@ def offer_invitation_only(request: WorkspaceRequest, slug: str, offer_id: int) -
                                                            offer_id=offer_id, invitation_only=on),
                done=_("Only invited customers can buy this offer now.") if on else _("Anyone can buy this offer now."),
                then=redirect("web:offer", slug=slug, offer_id=offer_id))
+
+
+@require_POST
+@workspace_page(Action.ADMINISTER)
+def webhook_endpoint(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    """Set the address sales events are posted to; its signing secret is shown this once."""
+    try:
+        secret = outgoing.set_endpoint(workspace=request.workspace, actor=request.actor,
+                                       url=request.POST.get("webhook_url", ""))
+    except MusubiError as exc:
+        messages.error(request, exc.message)
+    else:
+        if secret:
+            messages.success(request, _("Saved. The signing secret, shown only now: %(secret)s") % {"secret": secret})
+        else:
+            messages.success(request, _("The webhook address was saved."))
+    return redirect("web:payment_settings", slug=slug)

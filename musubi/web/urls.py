@@ -42,6 +42,7 @@ urlpatterns = [
     path("w/<slug:slug>/settings/", views.workspace_settings, name="settings"),
     path("w/<slug:slug>/settings/legal/", legal_pages.legal_settings, name="legal_settings"),
     path("w/<slug:slug>/settings/payments/", order_pages.payment_settings, name="payment_settings"),
+    path("w/<slug:slug>/settings/webhook/", order_pages.webhook_endpoint, name="webhook_endpoint"),
     path("w/<slug:slug>/orders/", order_pages.order_list, name="orders"),
     path("w/<slug:slug>/orders/packing.csv", order_pages.packing_export, name="packing_export"),
     path("w/<slug:slug>/orders/<int:order_id>/", order_pages.order_detail, name="order"),
