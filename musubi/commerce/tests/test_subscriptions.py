@@ -111,7 +111,7 @@ def test_a_declined_renewal_is_retried_then_the_subscription_pauses(client, shop
     subscription.refresh_from_db()
     assert subscription.status == SubscriptionStatus.PAUSED
     assert Order.objects.filter(subscription=subscription, cycle=2).count() == 1
-    mails = list(CustomerMail.objects.filter(kind="payment_failed").values_list("body", flat=True))
+    mails = list(CustomerMail.objects.filter(kind="payment_failed").order_by("pk").values_list("body", flat=True))
     assert len(mails) == 3 and "一時停止しました" in mails[-1] and "一時停止しました" not in mails[0]
 
 
