@@ -88,3 +88,9 @@ def access_granted(order: Order) -> CustomerMail:
     context = {**_context(order), "member": member_url(order)}
     return _queue("access_granted", to=order.email, workspace_id=order.workspace_id, template="access_granted",
                   context=context, order=order)
+
+
+def shipped(order: Order) -> CustomerMail:
+    """The parcel left with the carrier: its tracking number."""
+    return _queue("shipped", to=order.email, workspace_id=order.workspace_id, template="shipped",
+                  context=_context(order), order=order)

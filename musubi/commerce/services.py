@@ -369,6 +369,7 @@ def ship(*, workspace: Workspace, actor: Actor, order_id: int, carrier: str, tra
         order.status = OrderStatus.SHIPPED
     order.save(update_fields=["carrier", "tracking_number", "shipped_at", "status"])
     add_to_timeline(order, "shipped", f"{order.carrier} {order.tracking_number}")
+    notices.shipped(order)
     record_audit(workspace=workspace, actor=actor, action="order.shipped", obj=order,
                  changes={"tracking_number": order.tracking_number})
     return order

@@ -119,6 +119,7 @@ def _renewal_order(renewal: Renewal) -> Order | None:
                                            cycle=renewal.cycle))
         if order.payment_method in (PaymentMethod.BANK_TRANSFER, PaymentMethod.CASH_ON_DELIVERY):
             services.after_commitment(order)
+            notices.order_placed(order)  # a transfer's renewal is an invoice: the amount, the account, the date
         return order
 
 

@@ -55,6 +55,10 @@ def test_an_order_ships_with_its_tracking_number(owner_client, transfer, workspa
     transfer.refresh_from_db()
     assert (transfer.status, transfer.tracking_number) == (OrderStatus.SHIPPED, "1234-5678-9012")
     assert transfer.timeline.filter(kind="shipped").count() == 1
+    from musubi.commerce.models import CustomerMail
+
+    mail = CustomerMail.objects.get(kind="shipped", order=transfer)
+    assert "1234-5678-9012" in mail.body and "ヤマト運輸" in mail.body and mail.to == transfer.email
 
 
 def test_an_unpaid_bank_transfer_cannot_ship(workspace, transfer):

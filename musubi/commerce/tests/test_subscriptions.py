@@ -226,3 +226,17 @@ def test_two_workers_at_once_make_one_order_per_cycle(client, shop, stripe_api):
     assert errors == []
     assert Order.objects.filter(cycle=2).count() == 6
     assert len(stripe_api.charges()) == 12
+
+
+
+def test_a_bank_transfer_renewal_mails_the_amount_and_the_account(client, shop):
+    from musubi.commerce.tests.conftest import BANK
+
+    with clock.frozen(START):
+        page, token = confirmation(client, shop["monthly"])
+        place(client, shop["monthly"], page, token)
+    renew_at(dt.datetime(2026, 2, 16, tzinfo=dt.UTC))
+    renewal = Order.objects.get(cycle=2)
+    assert renewal.status == OrderStatus.AWAITING_PAYMENT and renewal.pay_by is not None
+    mail = CustomerMail.objects.get(kind="order_placed", order=renewal)
+    assert BANK in mail.body and "4980円" in mail.body
