@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "musubi.contacts",
     "musubi.planner",
     "musubi.capture",
+    "musubi.commerce",
     "musubi.messaging",
     "musubi.imports",
     "musubi.web",
@@ -166,6 +167,14 @@ MUSUBI_ATTRIBUTION_DAYS = env_int("MUSUBI_ATTRIBUTION_DAYS", 30)
 # Public opt-in forms: at most this many submissions per IP address per window (a shop's Wi-Fi is one IP).
 MUSUBI_OPTIN_LIMIT = env_int("MUSUBI_OPTIN_LIMIT", 20)
 # Where LINE's Messaging API answers; only tests and stand-ins change it.
+# Stripe's API (tests point it at a stand-in on 127.0.0.1); the keys themselves are per workspace.
+MUSUBI_STRIPE_API_BASE = env_str("MUSUBI_STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+# Public checkout submissions per connection and window, like the opt-in forms'.
+MUSUBI_CHECKOUT_LIMIT = env_int("MUSUBI_CHECKOUT_LIMIT", 30)
+MUSUBI_CHECKOUT_WINDOW_SECONDS = env_int("MUSUBI_CHECKOUT_WINDOW_SECONDS", 600)
+# How long a checkout's confirmation screen stays valid, and how often a declined renewal is retried.
+MUSUBI_CHECKOUT_FORM_SECONDS = env_int("MUSUBI_CHECKOUT_FORM_SECONDS", 3600)
+MUSUBI_RENEWAL_RETRIES = env_int("MUSUBI_RENEWAL_RETRIES", 3)
 MUSUBI_LINE_API_HOST = env_str("MUSUBI_LINE_API_HOST", "https://api.line.me").rstrip("/")
 MUSUBI_LINE_ACCESS_HOST = env_str("MUSUBI_LINE_ACCESS_HOST", "https://access.line.me").rstrip("/")
 MUSUBI_OPTIN_WINDOW_SECONDS = env_int("MUSUBI_OPTIN_WINDOW_SECONDS", 600)

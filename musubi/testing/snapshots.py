@@ -21,6 +21,17 @@ from musubi.capture.models import (
 )
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
+from musubi.commerce import services as commerce
+from musubi.commerce.models import (
+    InvitationOnly,
+    Order,
+    OrderEvent,
+    PaymentSettings,
+    Refund,
+    Renewal,
+    Subscription,
+    WebhookEndpoint,
+)
 from musubi.contacts import services as contacts
 from musubi.contacts.models import ConsentRecord, Contact, Identity, Segment
 from musubi.imports import services as imports
@@ -45,8 +56,10 @@ from musubi.messaging.models import (
 )
 from musubi.planner import services as planner
 from musubi.planner.models import Plan
+from musubi.testing.legal import fill_legal_profile
 from musubi.workspaces import services
-from musubi.workspaces.models import ApiKey, AuditEntry, Membership, User, Workspace
+from musubi.workspaces.models import ApiKey, AuditEntry, LegalProfile, Membership, User, Workspace
+from musubi.workspaces.rules import LEGAL_FIELDS
 
 # Every object the owner's workspace gets carries this in a name or in its data: it must never reach an outsider.
 MARKER = "zq-owners-own-zq"
@@ -59,7 +72,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999, "template_id": 999999,
            "sequence_id": 999999, "sequence_step_id": 999999, "broadcast_id": 999999, "delivery_id": 999999,
            "run_id": 999999, "auto_reply_id": 999999,
-           "kind": "svg"}
+           "kind": "svg", "order_id": 999999, "subscription_id": 999999}
 
 
 def populate(workspace: Workspace, member: User) -> dict[str, Any]:
@@ -67,6 +80,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     actor = services.SYSTEM
     key, _ = services.create_api_key(workspace=workspace, actor=actor, name=f"key {MARKER}")
     fact, _ = record_fact(workspace_id=workspace.pk, kind="optin", contact_id=1, data={"marker": MARKER})
+    fill_legal_profile(workspace, responsible_person=f"person {MARKER}")
     product = catalog.create_product(workspace=workspace, actor=actor, name=f"product {MARKER}", goods_cost=100)
     front = catalog.create_offer(workspace=workspace, actor=actor, product_id=product.pk, name=f"front {MARKER}",
                                  role="front", price=980)
@@ -108,8 +122,9 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     segment = contacts.create_segment(workspace=workspace, actor=actor, name=f"segment {MARKER}", definition={
         "conditions": [{"type": "tag", "op": "has", "tag": f"tag {MARKER}"}]})
     messaging_ids = _messaging(workspace, actor, contact, segment, line_channel)
-    return {**messaging_ids, "slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk,
-            "link_id": link.pk, "kind": "svg",
+    order = _order(workspace, product)
+    return {**messaging_ids, "slug": workspace.slug, "contact_id": contact.pk, "order_id": order.pk,
+            "subscription_id": order.subscription_id, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
             "line_channel_id": line_channel.pk, "segment_id": segment.pk,
             "coupon_id": definition.pk,
@@ -146,6 +161,18 @@ def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segm
             "sequence_step_id": step.pk,
             "broadcast_id": broadcast.pk, "run_id": run.pk,
             "delivery_id": Delivery.objects.for_workspace(workspace).get(step=step).pk}
+def _order(workspace: Workspace, product: Product) -> Order:
+    """An order of a subscription by bank transfer, placed through the checkout's services."""
+    actor = services.SYSTEM
+    monthly = catalog.create_offer(workspace=workspace, actor=actor, product_id=product.pk, name=f"monthly {MARKER}",
+                                   role="back", price=4980, billing="recurring", interval="month")
+    catalog.publish_offer(workspace=workspace, actor=actor, offer_id=monthly.pk)
+    commerce.save_payment_settings(workspace=workspace, actor=actor, bank_transfer_enabled=True,
+                                   bank_account=f"bank {MARKER}")
+    prepared = commerce.prepare(offer=commerce.offer_for_sale(monthly.pk), legal_url="/legal/", entry=commerce.Entry(
+        quantity=1, name=f"buyer {MARKER}", email=f"buyer-{MARKER}@example.jp", payment_method="bank_transfer",
+        phone="090-1234-5678", postal_code="100-0001", address=f"address {MARKER}"))
+    return commerce.place_order(prepared=prepared, seen=prepared.screen).order
 
 
 def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
@@ -171,5 +198,11 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(BroadcastRun, "state", "status", "planned"), rows(Delivery, "status", "outcome", "opened_at"),
         rows(LineRequest, "status", "fixed"), rows(AutoReply, "name", "keywords", "texts", "active"),
         rows(InboxMessage, "text", "read_at"), rows(Answer, "status"),
+        rows(LegalProfile, *LEGAL_FIELDS),
+        rows(Order, "status", "refunded", "tracking_number", "paid_at"), rows(Subscription, "status", "cancelled_at"),
+        rows(Renewal, "next_attempt_at", "status"), rows(Refund, "amount"),
+        rows(PaymentSettings, "bank_account", "stripe_secret_key", "card_enabled"),
+        OrderEvent.objects.for_workspace(workspace).count(), rows(InvitationOnly, "offer_id"),
+        rows(WebhookEndpoint, "url", "secret"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

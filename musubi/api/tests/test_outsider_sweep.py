@@ -74,6 +74,8 @@ VALID_BODIES = {
     ("post", "/api/v1/inbox/{contact_id}/answers"): {"channel": "email", "text": "x"},
     ("post", "/api/v1/capture-points/{capture_point_id}/submissions"): {"email": "a@example.jp", "name": "a",
                                                                          "consented": True},
+    ("post", "/api/v1/orders/{order_id}/refunds"): {"amount": 1},
+    ("post", "/api/v1/orders/{order_id}/shipment"): {"carrier": "x", "tracking_number": "x"},
 }
 
 
