@@ -28,19 +28,22 @@ from musubi.imports.models import Import, ImportRow
 from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
 from musubi.messaging import authoring as messaging
-from musubi.messaging import broadcasts, enrollments
+from musubi.messaging import broadcasts, enrollments, richmenus
 from musubi.messaging.models import (
     Broadcast,
     BroadcastRun,
     Delivery,
     Enrollment,
     LineRequest,
+    RichMenu,
+    RichMenuLink,
     SenderProfile,
     Sequence,
     Step,
     Template,
 )
 from musubi.planner import services as planner
+from musubi.testing.images import png
 from musubi.planner.models import Plan
 from musubi.workspaces import services
 from musubi.workspaces.models import ApiKey, AuditEntry, Membership, User, Workspace
@@ -55,7 +58,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "capture_point_id": 999999, "code": "ZZZZZZZZZZ", "import_id": 999999,
            "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999, "template_id": 999999,
            "sequence_id": 999999, "sequence_step_id": 999999, "broadcast_id": 999999, "delivery_id": 999999,
-           "run_id": 999999,
+           "run_id": 999999, "rich_menu_id": 999999,
            "kind": "svg"}
 
 
@@ -135,7 +138,14 @@ def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segm
         name=f"broadcast {MARKER}", template_id=line_template.pk, segment_id=segment.pk,
         line_channel_id=line_channel.pk))
     run, _started = broadcasts.start_run(broadcast=broadcast)
-    return {"template_id": template.pk, "sequence_id": sequence.pk, "sequence_step_id": step.pk,
+    rich_menu = richmenus.create_menu(
+        workspace=workspace, actor=actor, line_channel_id=line_channel.pk, image=png(2500, 843),
+        data=richmenus.RichMenuInput(name=f"menu {MARKER}", chat_bar_text="menu", height=843, segment_id=segment.pk,
+                                     areas=[{"bounds": {"x": 0, "y": 0, "width": 100, "height": 100},
+                                             "action": {"type": "message", "text": f"hello {MARKER}"}}]))
+    RichMenuLink.objects.create(workspace=workspace, line_channel=line_channel, user_id=f"U{MARKER}",
+                                rich_menu=rich_menu, linked_at=rich_menu.created_at)
+    return {"template_id": template.pk, "rich_menu_id": rich_menu.pk, "sequence_id": sequence.pk, "sequence_step_id": step.pk,
             "broadcast_id": broadcast.pk, "run_id": run.pk,
             "delivery_id": Delivery.objects.for_workspace(workspace).get(step=step).pk}
 
@@ -162,5 +172,7 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Enrollment, "status", "last_position"), rows(Broadcast, "name", "scheduled_at"),
         rows(BroadcastRun, "state", "status", "planned"), rows(Delivery, "status", "outcome", "opened_at"),
         rows(LineRequest, "status", "fixed"),
+        rows(RichMenu, "name", "state", "areas", "segment_id", "priority", "image"),
+        rows(RichMenuLink, "user_id", "rich_menu_id"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

@@ -16,7 +16,7 @@ from musubi.messaging import richmenus
 from musubi.messaging.models import RichMenu, RichMenuJob, RichMenuLink, RichMenuSwitch
 from musubi.messaging.richmenu_rules import MenuState
 from musubi.messaging.tests import factories as f
-from musubi.messaging.tests.richmenu_images import jpeg_header, png
+from musubi.testing.images import jpeg_header, png
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
