@@ -16,6 +16,7 @@ segment.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from musubi.capture.models import LineChannel
@@ -240,8 +241,7 @@ def handle_jobs(jobs: list[RichMenuJob], outcome: BatchOutcome) -> None:
             detail = f"LINE {exc.status}: {exc.body}"
             if exc.permanent or job.attempts >= RichMenuJob.max_attempts:
                 if job.action == JobAction.PUBLISH:
-                    RichMenu.objects.filter(pk=menu.pk, state=MenuState.PUBLISHING).update(
-                        state=MenuState.FAILED, last_error=detail[:2000], updated_at=clock.now())
+                    _give_up_publishing(menu, token, detail)
                 outcome.failed[job.pk] = detail
             else:
                 outcome.retry[job.pk] = detail
@@ -273,6 +273,18 @@ def _publish_at_line(menu: RichMenu, token: str) -> None:
     RichMenu.objects.filter(pk=menu.pk, state=MenuState.PUBLISHING).update(
         state=MenuState.PUBLISHED, last_error="", updated_at=clock.now())
     check_soon(menu.line_channel)
+
+
+def _give_up_publishing(menu: RichMenu, token: str, detail: str) -> None:
+    """LINE refused the menu: say why, and take back what was made there, so a corrected draft starts anew."""
+    line_id = RichMenu.objects.filter(pk=menu.pk).values_list("line_id", flat=True).get()
+    if line_id:
+        try:
+            line_api.delete_rich_menu(access_token=token, rich_menu_id=line_id)
+        except line_api.LineError:
+            pass  # left at LINE, unused; LINE counts it against the account's 1,000 menus
+    RichMenu.objects.filter(pk=menu.pk, state=MenuState.PUBLISHING).update(
+        state=MenuState.FAILED, last_error=detail[:2000], line_id="", image_uploaded=False, updated_at=clock.now())
 
 
 def _unpublish_at_line(menu: RichMenu, token: str) -> None:
@@ -332,6 +344,9 @@ def run_switching() -> int:
                 RichMenuCheck.objects.create(workspace_id=workspace_id, line_channel_id=channel_id, next_check_at=now)
         except IntegrityError:
             pass
+    # An account with no menu live and no friend linked has nothing to switch until a menu is published.
+    RichMenuCheck.objects.exclude(line_channel__in=accounts_with_menus).exclude(
+        line_channel__in=RichMenuLink.objects.values("line_channel")).delete()
     written = 0
     interval = dt.timedelta(seconds=settings.MUSUBI_RICHMENU_CHECK_SECONDS)
     for check in RichMenuCheck.objects.filter(next_check_at__lte=now).select_related("line_channel__workspace"):
@@ -418,16 +433,16 @@ class MenuRow:
 def menus_of(workspace: Workspace, channel: LineChannel) -> list[MenuRow]:
     """The account's menus, the default first, each with how many friends see it now (as LINE accepted it)."""
     menus = list(RichMenu.objects.for_workspace(workspace).filter(line_channel=channel).select_related("segment")
-                 .annotate(linked=Count("links")).order_by(F("segment").asc(nulls_first=True), "-priority", "pk"))
+                 .order_by(F("segment").asc(nulls_first=True), "-priority", "pk"))
     friend_ids = friends(channel)
-    own = RichMenuLink.objects.for_workspace(workspace).filter(line_channel=channel).values_list("user_id", flat=True)
-    with_own = sum(1 for user_id in own if user_id in friend_ids)
-    total = len(friend_ids)
+    # Links of friends who blocked the account stay (LINE keeps them too) but nobody sees them now.
+    seen = Counter(menu_id for user_id, menu_id in RichMenuLink.objects.for_workspace(workspace)
+                   .filter(line_channel=channel).values_list("user_id", "rich_menu_id") if user_id in friend_ids)
     rows = []
     for menu in menus:
         if menu.segment_id is None:
-            count = max(0, total - with_own) if menu.state == MenuState.PUBLISHED else 0
+            count = len(friend_ids) - seen.total() if menu.state == MenuState.PUBLISHED else 0
         else:
-            count = menu.linked  # type: ignore[attr-defined]
+            count = seen[menu.pk]
         rows.append(MenuRow(menu=menu, friends=count))
     return rows

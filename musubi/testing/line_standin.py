@@ -34,6 +34,7 @@ class LineStandIn:
     default_rich_menu: str = ""
     user_menus: dict[str, str] = field(default_factory=dict)
     bulk_requests: list[tuple[str, int]] = field(default_factory=list)  # "link" or "unlink", how many users
+    fail_uploads: list[int] = field(default_factory=list)  # statuses for the next image uploads only
 
     def menu_of(self, user_id: str) -> str:
         """The rich menu the user sees: their own, else the default ("" when none)."""
@@ -113,6 +114,8 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
             if not self.headers.get("Authorization", "").startswith("Bearer "):
                 return self._answer(401, {"message": "Authentication failed"})
             if self.path.startswith("/v2/bot/richmenu") or self.path.startswith("/v2/bot/user/all/richmenu/"):
+                if key:  # LINE takes retry keys only when sending messages, and refuses them elsewhere
+                    return self._bad("X-Line-Retry-Key is not supported for this API")
                 return self._rich_menu_post(body)
             if self.path not in ("/v2/bot/message/push", "/v2/bot/message/multicast"):
                 return self._answer(404, {"message": "Not found"})
@@ -193,8 +196,9 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
         def _upload(self, menu_id: str, image: bytes) -> None:
             if not self.headers.get("Authorization", "").startswith("Bearer "):
                 return self._answer(401, {"message": "Authentication failed"})
-            if state.fail_next:
-                return self._answer(state.fail_next.pop(0), {"message": "failing on purpose"})
+            if state.fail_next or state.fail_uploads:
+                status = (state.fail_next or state.fail_uploads).pop(0)
+                return self._answer(status, {"message": "failing on purpose"})
             menu = state.rich_menus.get(menu_id)
             if menu is None:
                 return self._answer(404, {"message": "Not found"})

@@ -43,8 +43,8 @@ from musubi.messaging.models import (
     Template,
 )
 from musubi.planner import services as planner
-from musubi.testing.images import png
 from musubi.planner.models import Plan
+from musubi.testing.images import png
 from musubi.workspaces import services
 from musubi.workspaces.models import ApiKey, AuditEntry, Membership, User, Workspace
 
@@ -145,8 +145,8 @@ def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segm
                                              "action": {"type": "message", "text": f"hello {MARKER}"}}]))
     RichMenuLink.objects.create(workspace=workspace, line_channel=line_channel, user_id=f"U{MARKER}",
                                 rich_menu=rich_menu, linked_at=rich_menu.created_at)
-    return {"template_id": template.pk, "rich_menu_id": rich_menu.pk, "sequence_id": sequence.pk, "sequence_step_id": step.pk,
-            "broadcast_id": broadcast.pk, "run_id": run.pk,
+    return {"template_id": template.pk, "sequence_id": sequence.pk, "sequence_step_id": step.pk,
+            "broadcast_id": broadcast.pk, "run_id": run.pk, "rich_menu_id": rich_menu.pk,
             "delivery_id": Delivery.objects.for_workspace(workspace).get(step=step).pk}
 
 

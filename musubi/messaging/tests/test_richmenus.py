@@ -274,3 +274,34 @@ def test_a_jpeg_of_the_right_size_is_taken_and_another_workspaces_segment_is_not
     with pytest.raises(InvalidInput) as caught:
         _menu(workspace, channel, segment=theirs)
     assert set(caught.value.fields) == {"segment"}
+
+
+def test_a_publication_stopped_between_creating_and_uploading_starts_again_and_leaves_one_menu_at_line(
+        workspace, line_api, run_worker):
+    channel = _channel(workspace)
+    menu = _menu(workspace, channel)
+    _publish(workspace, menu)
+    start = clock.now()
+    # The creation goes through, the upload answers 500: the menu exists at LINE without an image.
+    line_api.fail_uploads = [500]
+    run_worker()
+    menu.refresh_from_db()
+    first = menu.line_id
+    assert menu.state == MenuState.PUBLISHING and first in line_api.rich_menus and not menu.image_uploaded
+    with clock.frozen(start + dt.timedelta(minutes=5)):
+        run_worker()
+    menu.refresh_from_db()
+    assert menu.state == MenuState.PUBLISHED and list(line_api.rich_menus) == [menu.line_id] != [first]
+    assert line_api.default_rich_menu == menu.line_id
+
+
+def test_unpublishing_the_default_menu_cancels_it_at_line(workspace, line_api, run_worker):
+    channel = _channel(workspace)
+    menu = _menu(workspace, channel)
+    _publish(workspace, menu)
+    run_worker()
+    assert line_api.default_rich_menu
+    richmenus.unpublish(workspace=workspace, actor=f.OWNER, rich_menu_id=menu.pk)
+    run_worker()
+    assert line_api.default_rich_menu == "" and line_api.rich_menus == {}
+    assert ("DELETE", "/v2/bot/user/all/richmenu", "") in line_api.requests

@@ -23,7 +23,8 @@ def _channel(workspace):
 
 
 def _form(**changes):
-    form = {"name": "ゴールド会員メニュー", "chat_bar_text": "メニュー", "height": "843", "segment": "", "priority": "3",
+    form = {"name": "ゴールド会員メニュー", "chat_bar_text": "メニュー", "height": "843", "segment": "",
+            "priority": "3",
             "rows": "3", "a0-x": "0", "a0-y": "0", "a0-width": "1250", "a0-height": "843", "a0-type": "uri",
             "a0-value": "https://izakaya.example.jp/", "a0-label": "お店", "a1-x": "1250", "a1-y": "0",
             "a1-width": "1250", "a1-height": "843", "a1-type": "postback", "a1-value": "coupon=1", "a2-type": "uri",
