@@ -10,7 +10,8 @@ from django.core.files.storage import default_storage
 
 from musubi.capture import line as capture_line
 from musubi.contacts import services as contacts
-from musubi.kernel import clock
+from musubi.integrations import line as line_calls
+from musubi.kernel import claims, clock
 from musubi.kernel.errors import Conflict, InvalidInput
 from musubi.messaging import richmenus
 from musubi.messaging.models import RichMenu, RichMenuJob, RichMenuLink, RichMenuSwitch
@@ -305,3 +306,45 @@ def test_unpublishing_the_default_menu_cancels_it_at_line(workspace, line_api, r
     run_worker()
     assert line_api.default_rich_menu == "" and line_api.rich_menus == {}
     assert ("DELETE", "/v2/bot/user/all/richmenu", "") in line_api.requests
+
+
+def test_a_friend_who_blocks_keeps_their_link_untouched_until_they_come_back(workspace, line_api, run_worker):
+    channel = _channel(workspace)
+    menu = _menu(workspace, channel, segment=_segment(workspace, "gold"))
+    friend = _friend(workspace, 1, "gold")
+    _publish(workspace, menu)
+    run_worker()
+    contacts.suppress(workspace=workspace, channel="line", value=_uid(1), reason="blocked")
+    contacts.update_fields(workspace=workspace, contact=friend, values={"rank": "silver"})
+    run_worker()
+    assert line_api.bulk_requests == [("link", 1)]  # no unlink sent for someone who blocked the account
+    assert RichMenuLink.objects.get().user_id == _uid(1)
+    assert [row.friends for row in richmenus.menus_of(workspace, channel)] == [0]
+    contacts.lift_suppression(workspace=workspace, channel="line", value=_uid(1), reason="blocked")
+    run_worker()
+    assert line_api.bulk_requests == [("link", 1), ("unlink", 1)] and not RichMenuLink.objects.exists()
+
+
+def test_a_worker_stopped_after_line_accepted_repeats_the_request_harmlessly_and_records_it_once(
+        workspace, line_api, run_worker):
+    channel = _channel(workspace)
+    menu = _menu(workspace, channel, segment=_segment(workspace, "gold"))
+    for n in range(3):
+        _friend(workspace, n, "gold")
+    _publish(workspace, menu)
+    run_worker()
+    RichMenuLink.objects.all().delete()
+    line_api.user_menus.clear()
+    richmenus.run_switching()
+    # A worker claims the request and LINE accepts it; the worker dies before recording anything.
+    [claimed] = claims.claim(RichMenuSwitch.objects.filter(status="pending"), worker="doomed", limit=10)
+    menu.refresh_from_db()
+    line_calls.link_rich_menu(access_token="t" * 40, rich_menu_id=menu.line_id,
+                                  user_ids=[u for _c, u in claimed.members])
+    assert not RichMenuLink.objects.exists()
+    with clock.travel(dt.timedelta(minutes=10)):  # the lease runs out
+        run_worker()
+    claimed.refresh_from_db()
+    assert claimed.status == "done" and claimed.attempts == 2
+    assert RichMenuLink.objects.count() == 3 and set(line_api.user_menus.values()) == {menu.line_id}
+    assert line_api.bulk_requests == [("link", 3), ("link", 3), ("link", 3)]
