@@ -24,17 +24,18 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from musubi.capture.models import LineChannel
 from musubi.contacts import services as contacts
 from musubi.contacts.choices import Channel, IdentityKind, SuppressionReason
-from musubi.contacts.models import Identity, Segment, Suppression
+from musubi.contacts.models import Contact, Identity, Segment, Suppression
 from musubi.integrations import line as line_api
 from musubi.kernel import clock
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
+from musubi.kernel.models import Fact
 from musubi.kernel.worker import BatchOutcome
 from musubi.messaging import richmenu_rules as rules
 from musubi.messaging.models import RichMenu, RichMenuCheck, RichMenuJob, RichMenuLink, RichMenuSwitch
@@ -323,12 +324,22 @@ def check_soon(channel: LineChannel) -> None:
 
 def friends(channel: LineChannel) -> dict[str, int]:
     """The account's friends who may have a menu: LINE user id → contact id, for every live contact's LINE
-    identity not blocking the account."""
-    blocked = Suppression.objects.for_workspace(channel.workspace_id).filter(
+    identity not blocking the account. A workspace with several accounts counts, for each, only the people
+    who added that one (its ``line.followed`` facts): LINE user ids differ between providers, and linking an
+    id of another account's friend would be refused."""
+    workspace_id = channel.workspace_id
+    blocked = Suppression.objects.for_workspace(workspace_id).filter(
         channel=Channel.LINE, reason=SuppressionReason.BLOCKED).values("value")
-    return dict(Identity.objects.for_workspace(channel.workspace_id)
-                .filter(kind=IdentityKind.LINE, contact__merged_into=None, contact__erased_at=None)
-                .exclude(value__in=blocked).values_list("value", "contact_id"))
+    found = (Identity.objects.for_workspace(workspace_id)
+             .filter(kind=IdentityKind.LINE, contact__merged_into=None, contact__erased_at=None)
+             .exclude(value__in=blocked))
+    if LineChannel.objects.for_workspace(workspace_id).count() > 1:
+        followed = Fact.objects.for_workspace(workspace_id).filter(
+            kind="line.followed", data__channel=channel.channel_id, contact_id__isnull=False).values("contact_id")
+        # A follow recorded on a record later merged into another counts for the one it went into.
+        survivors = Contact.objects.for_workspace(workspace_id).filter(pk__in=followed).values("merged_into_id")
+        found = found.filter(Q(contact_id__in=followed) | Q(contact_id__in=survivors))
+    return dict(found.values_list("value", "contact_id"))
 
 
 def run_switching() -> int:

@@ -348,3 +348,24 @@ def test_a_worker_stopped_after_line_accepted_repeats_the_request_harmlessly_and
     assert claimed.status == "done" and claimed.attempts == 2
     assert RichMenuLink.objects.count() == 3 and set(line_api.user_menus.values()) == {menu.line_id}
     assert line_api.bulk_requests == [("link", 3), ("link", 3), ("link", 3)]
+
+
+def test_with_two_accounts_each_menu_goes_only_to_the_friends_of_its_own_account(workspace, line_api, run_worker):
+    from musubi.kernel.facts import record_fact
+
+    izakaya, cafe = _channel(workspace), _channel(workspace, "2007654321")
+    segment = _segment(workspace, "gold")
+    menus = [_menu(workspace, channel, segment=segment) for channel in (izakaya, cafe)]
+    for n, channel in ((1, izakaya), (2, cafe)):
+        friend = _friend(workspace, n, "gold")
+        record_fact(workspace_id=workspace.pk, kind="line.followed", contact_id=friend.pk,
+                    data={"channel": channel.channel_id, "unblocked": False})
+    _friend(workspace, 3, "gold")  # known by LINE id, but added neither account through its webhook
+    for menu in menus:
+        _publish(workspace, menu)
+    run_worker()
+    for menu in menus:
+        menu.refresh_from_db()
+    assert line_api.user_menus == {_uid(1): menus[0].line_id, _uid(2): menus[1].line_id}
+    assert sorted(RichMenuLink.objects.values_list("line_channel_id", "user_id")) == [
+        (izakaya.pk, _uid(1)), (cafe.pk, _uid(2))]
