@@ -16,7 +16,6 @@ segment.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +23,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from musubi.capture.models import LineChannel
@@ -323,7 +322,12 @@ def check_soon(channel: LineChannel) -> None:
 
 
 def friends(channel: LineChannel) -> dict[str, int]:
-    """The account's friends who may have a menu: LINE user id → contact id, for every live contact's LINE
+    """The account's friends who may have a menu: LINE user id → contact id (see ``friend_identities``)."""
+    return dict(friend_identities(channel).values_list("value", "contact_id"))
+
+
+def friend_identities(channel: LineChannel) -> QuerySet[Identity]:
+    """The LINE identities of the account's friends who may have a menu: every live contact's LINE
     identity not blocking the account. A workspace with several accounts counts, for each, only the people
     who added that one (its ``line.followed`` facts): LINE user ids differ between providers, and linking an
     id of another account's friend would be refused."""
@@ -339,7 +343,7 @@ def friends(channel: LineChannel) -> dict[str, int]:
         # A follow recorded on a record later merged into another counts for the one it went into.
         survivors = Contact.objects.for_workspace(workspace_id).filter(pk__in=followed).values("merged_into_id")
         found = found.filter(Q(contact_id__in=followed) | Q(contact_id__in=survivors))
-    return dict(found.values_list("value", "contact_id"))
+    return found
 
 
 def run_switching() -> int:
@@ -445,15 +449,17 @@ def menus_of(workspace: Workspace, channel: LineChannel) -> list[MenuRow]:
     """The account's menus, the default first, each with how many friends see it now (as LINE accepted it)."""
     menus = list(RichMenu.objects.for_workspace(workspace).filter(line_channel=channel).select_related("segment")
                  .order_by(F("segment").asc(nulls_first=True), "-priority", "pk"))
-    friend_ids = friends(channel)
+    identities = friend_identities(channel)
     # Links of friends who blocked the account stay (LINE keeps them too) but nobody sees them now.
-    seen = Counter(menu_id for user_id, menu_id in RichMenuLink.objects.for_workspace(workspace)
-                   .filter(line_channel=channel).values_list("user_id", "rich_menu_id") if user_id in friend_ids)
+    seen = dict(RichMenuLink.objects.for_workspace(workspace).filter(
+        line_channel=channel, user_id__in=identities.values("value")).values("rich_menu_id")
+        .annotate(n=Count("pk")).values_list("rich_menu_id", "n"))
+    total = identities.count()
     rows = []
     for menu in menus:
         if menu.segment_id is None:
-            count = len(friend_ids) - seen.total() if menu.state == MenuState.PUBLISHED else 0
+            count = total - sum(seen.values()) if menu.state == MenuState.PUBLISHED else 0
         else:
-            count = seen[menu.pk]
+            count = seen.get(menu.pk, 0)
         rows.append(MenuRow(menu=menu, friends=count))
     return rows

@@ -48,7 +48,7 @@ def rich_menus(request: WorkspaceRequest, slug: str, line_channel_id: int) -> Ht
     channel = _channel(request, line_channel_id)
     return render(request, "web/richmenus/list.html", {
         "channel": channel, "rows": richmenus.menus_of(request.workspace, channel),
-        "friends": len(richmenus.friends(channel))})
+        "friends": richmenus.friend_identities(channel).count()})
 
 
 def _read_image(request: WorkspaceRequest) -> bytes | None:
