@@ -74,8 +74,8 @@ def menu_of(workspace: Workspace, rich_menu_id: int) -> RichMenu:
     return found
 
 
-def _check(workspace: Workspace, data: RichMenuInput, image: bytes | None, *,
-           has_image: bool) -> tuple[list[dict[str, Any]], Segment | None, str]:
+def _check(workspace: Workspace, data: RichMenuInput, image: bytes | None, *, has_image: bool,
+           image_height: int | None = None) -> tuple[list[dict[str, Any]], Segment | None, str]:
     """Every problem with the input at once; returns the clean areas, the segment and the image's type."""
     errors: dict[str, str] = {}
     if not data.name.strip():
@@ -106,6 +106,9 @@ def _check(workspace: Workspace, data: RichMenuInput, image: bytes | None, *,
             errors["image"] = problem
     elif not has_image:
         errors["image"] = _("Upload the menu's image (PNG or JPEG, at most 1 MB).")
+    elif height is not None and image_height is not None and height != image_height:
+        errors["image"] = _("The image must be exactly %(width)d × %(height)d pixels.") % {"width": rules.WIDTH,
+                                                                                        "height": height}
     _raise(errors)
     return areas, segment, kind
 
@@ -147,10 +150,8 @@ def update_menu(*, workspace: Workspace, actor: Actor, rich_menu_id: int, data: 
     if menu.state not in EDITABLE:
         raise Conflict(_("LINE cannot change a published menu: unpublish it first, then edit it."),
                        code="rich_menu_published")
-    areas, segment, kind = _check(workspace, data, image, has_image=bool(menu.image))
-    if image is None and data.height != menu.height:
-        _raise({"image": _("The image must be exactly %(width)d × %(height)d pixels.") % {
-            "width": rules.WIDTH, "height": data.height}})
+    # The saved image was checked against the saved size; a new size needs a new image.
+    areas, segment, kind = _check(workspace, data, image, has_image=bool(menu.image), image_height=menu.height)
     menu.name, menu.chat_bar_text = data.name.strip(), data.chat_bar_text.strip()
     menu.height, menu.areas, menu.segment, menu.priority = data.height, areas, segment, data.priority
     menu.updated_at = clock.now()

@@ -369,3 +369,22 @@ def test_with_two_accounts_each_menu_goes_only_to_the_friends_of_its_own_account
     assert line_api.user_menus == {_uid(1): menus[0].line_id, _uid(2): menus[1].line_id}
     assert sorted(RichMenuLink.objects.values_list("line_channel_id", "user_id")) == [
         (izakaya.pk, _uid(1)), (cafe.pk, _uid(2))]
+
+
+def test_a_draft_is_edited_and_a_new_size_needs_a_new_image(workspace):
+    channel = _channel(workspace)
+    menu = _menu(workspace, channel)
+
+    def edit(image=None, **changes):
+        data = richmenus.RichMenuInput(**{"name": "変更後", "chat_bar_text": "お得情報", "height": 843, "areas": AREAS,
+                                          **changes})
+        return richmenus.update_menu(workspace=workspace, actor=f.OWNER, rich_menu_id=menu.pk, data=data, image=image)
+
+    with pytest.raises(InvalidInput) as caught:
+        edit(height=1686, areas=[{"bounds": {"x": 0, "y": 0, "width": 1, "height": 1}, "action": {"type": "x"}}])
+    assert set(caught.value.fields) == {"image", "areas.1.action"}
+    assert RichMenu.objects.get().name == "通常メニュー"
+    edit(image=LARGE, height=1686, priority=2)
+    changed = RichMenu.objects.get()
+    assert (changed.name, changed.chat_bar_text, changed.height, changed.priority) == ("変更後", "お得情報", 1686, 2)
+    assert default_storage.open(changed.image.name).read() == LARGE
