@@ -236,6 +236,8 @@ MUSUBI_SPF_INCLUDES = [v.strip() for v in env_str("MUSUBI_SPF_INCLUDES").split("
 # How long a worker holds a batch of messages (or a broadcast run it is planning) before another may take it
 # over; a batch must be sent well within it.
 MUSUBI_SEND_LEASE_SECONDS = env_int("MUSUBI_SEND_LEASE_SECONDS", 300)
+# How often the worker compares each LINE account's friends with the rich menus their segments call for.
+MUSUBI_RICHMENU_CHECK_SECONDS = env_int("MUSUBI_RICHMENU_CHECK_SECONDS", 300)
 
 # --- Background work ------------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

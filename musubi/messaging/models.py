@@ -32,6 +32,7 @@ from musubi.messaging.choices import (
     Timing,
     Trigger,
 )
+from musubi.messaging.richmenu_rules import WIDTH, Height, JobAction, MenuState
 
 
 class SenderProfile(WorkspaceOwned):
@@ -354,3 +355,104 @@ class Answer(WorkspaceOwned, DurableWork):
 
     def __str__(self) -> str:
         return f"answer {self.message_id}"
+
+
+# === Rich menus (LINE) ========================================================================================
+# The menus at the bottom of a LINE chat: a default one per account and one per segment, switched as friends
+# move between segments. See ``messaging.richmenus``.
+
+class RichMenu(WorkspaceOwned):
+    """A rich menu of one LINE account: its image, tappable areas and who sees it. Without a segment it is the
+    account's default menu; with one, friends in the segment get it (the highest ``priority`` wins for friends
+    in several). LINE's menus cannot be changed once made, so a menu is edited only as a draft; publishing
+    makes it at LINE (``line_id``) and unpublishing deletes it there."""
+
+    line_channel = models.ForeignKey(LineChannel, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=300)
+    chat_bar_text = models.CharField(max_length=14)
+    height = models.PositiveIntegerField(choices=Height.choices, default=Height.LARGE)
+    image = models.FileField(upload_to="richmenus/", blank=True, default="")
+    image_type = models.CharField(max_length=16, blank=True, default="")
+    areas = models.JSONField(default=list, blank=True, help_text="LINE's area objects: bounds and action.")
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                help_text="Empty: the account's default menu.")
+    priority = models.IntegerField(default=0)
+    state = models.CharField(max_length=16, choices=MenuState.choices, default=MenuState.DRAFT)
+    line_id = models.CharField(max_length=64, blank=True, default="")
+    image_uploaded = models.BooleanField(default=False)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # One default menu at a time per account: LINE shows only one.
+            models.UniqueConstraint(fields=["line_channel"], name="richmenu_one_live_default",
+                                    condition=Q(segment__isnull=True, state__in=["publishing", "published"])),
+        ]
+        indexes = [models.Index(fields=["workspace", "line_channel", "state"], name="richmenu_ws_channel_state")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def width(self) -> int:
+        return WIDTH
+
+
+class RichMenuJob(WorkspaceOwned, DurableWork):
+    """Publishing or unpublishing a menu at LINE, as a row a worker claims (never an HTTP call in a request)."""
+
+    rich_menu = models.ForeignKey(RichMenu, on_delete=models.CASCADE, related_name="jobs")
+    action = models.CharField(max_length=12, choices=JobAction.choices)
+
+    class Meta(DurableWork.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.rich_menu_id}"
+
+
+class RichMenuLink(WorkspaceOwned):
+    """The menu LINE has linked to one friend, written only after LINE accepted the link. No row: the friend
+    sees the default menu."""
+
+    line_channel = models.ForeignKey(LineChannel, on_delete=models.CASCADE, related_name="+")
+    user_id = models.CharField(max_length=40)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rich_menu = models.ForeignKey(RichMenu, on_delete=models.CASCADE, related_name="links")
+    linked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["line_channel", "user_id"], name="richmenulink_unique_user")]
+        indexes = [models.Index(fields=["workspace", "rich_menu"], name="richmenulink_ws_menu")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.rich_menu_id}"
+
+
+class RichMenuSwitch(WorkspaceOwned, DurableWork):
+    """One bulk request to LINE: link ``rich_menu`` to up to 500 friends, or (no menu) unlink theirs so they
+    see the default. ``members`` holds [contact id, user id] pairs, fixed when the row is made; the links are
+    recorded when LINE accepts the request."""
+
+    line_channel = models.ForeignKey(LineChannel, on_delete=models.CASCADE, related_name="+")
+    rich_menu = models.ForeignKey(RichMenu, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    members = models.JSONField(default=list)
+
+    class Meta(DurableWork.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{'link' if self.rich_menu_id else 'unlink'} {len(self.members)} on {self.line_channel_id}"
+
+
+class RichMenuCheck(WorkspaceOwned):
+    """When the switching pass next compares an account's friends with their menus; taken by a conditional
+    update, so several workers never compare the same account at once."""
+
+    line_channel = models.OneToOneField(LineChannel, on_delete=models.CASCADE, related_name="+")
+    next_check_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.line_channel_id} at {self.next_check_at:%Y-%m-%d %H:%M}"

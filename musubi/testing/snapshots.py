@@ -39,7 +39,7 @@ from musubi.imports.models import Import, ImportRow
 from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
 from musubi.messaging import authoring as messaging
-from musubi.messaging import broadcasts, conversations, enrollments
+from musubi.messaging import broadcasts, conversations, enrollments, richmenus
 from musubi.messaging.models import (
     Answer,
     AutoReply,
@@ -49,6 +49,8 @@ from musubi.messaging.models import (
     Enrollment,
     InboxMessage,
     LineRequest,
+    RichMenu,
+    RichMenuLink,
     SenderProfile,
     Sequence,
     Step,
@@ -56,6 +58,7 @@ from musubi.messaging.models import (
 )
 from musubi.planner import services as planner
 from musubi.planner.models import Plan
+from musubi.testing.images import png
 from musubi.testing.legal import fill_legal_profile
 from musubi.workspaces import services
 from musubi.workspaces.models import ApiKey, AuditEntry, LegalProfile, Membership, User, Workspace
@@ -71,7 +74,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "capture_point_id": 999999, "code": "ZZZZZZZZZZ", "import_id": 999999,
            "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999, "template_id": 999999,
            "sequence_id": 999999, "sequence_step_id": 999999, "broadcast_id": 999999, "delivery_id": 999999,
-           "run_id": 999999, "auto_reply_id": 999999,
+           "run_id": 999999, "auto_reply_id": 999999, "rich_menu_id": 999999,
            "kind": "svg", "order_id": 999999, "subscription_id": 999999}
 
 
@@ -157,10 +160,19 @@ def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segm
                                          keywords=[MARKER], texts=[f"answer {MARKER}"])
     conversations.answer(workspace=workspace, actor=actor, contact_id=contact.pk, channel="email",
                          text=f"hello {MARKER}")
+    rich_menu = richmenus.create_menu(
+        workspace=workspace, actor=actor, line_channel_id=line_channel.pk, image=png(2500, 843),
+        data=richmenus.RichMenuInput(name=f"menu {MARKER}", chat_bar_text="menu", height=843, segment_id=segment.pk,
+                                     areas=[{"bounds": {"x": 0, "y": 0, "width": 100, "height": 100},
+                                             "action": {"type": "message", "text": f"hello {MARKER}"}}]))
+    RichMenuLink.objects.create(workspace=workspace, line_channel=line_channel, user_id=f"U{MARKER}",
+                                rich_menu=rich_menu, linked_at=rich_menu.created_at)
     return {"auto_reply_id": rule.pk, "template_id": template.pk, "sequence_id": sequence.pk,
-            "sequence_step_id": step.pk,
+            "sequence_step_id": step.pk, "rich_menu_id": rich_menu.pk,
             "broadcast_id": broadcast.pk, "run_id": run.pk,
             "delivery_id": Delivery.objects.for_workspace(workspace).get(step=step).pk}
+
+
 def _order(workspace: Workspace, product: Product) -> Order:
     """An order of a subscription by bank transfer, placed through the checkout's services."""
     actor = services.SYSTEM
@@ -204,5 +216,7 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(PaymentSettings, "bank_account", "stripe_secret_key", "card_enabled"),
         OrderEvent.objects.for_workspace(workspace).count(), rows(InvitationOnly, "offer_id"),
         rows(WebhookEndpoint, "url", "secret"),
+        rows(RichMenu, "name", "state", "areas", "segment_id", "priority", "image"),
+        rows(RichMenuLink, "user_id", "rich_menu_id"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )
