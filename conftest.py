@@ -130,6 +130,10 @@ def dns_server(settings):
 
     with dns_standin() as standin:
         settings.MUSUBI_DNS_SERVER = standin.address
+        yield standin
+
+
+@pytest.fixture
 def stripe_api(settings):
     """Stripe's API stood in for on 127.0.0.1; the SDK is pointed at it for the test."""
     from musubi.testing.stripe_standin import stripe_standin
