@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from musubi.contacts.models import Contact, Identity
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.errors import NotFound
-from musubi.messaging.choices import EnrollmentStatus, Outcome
+from musubi.messaging.choices import EnrollmentStatus, Outcome, RunState
 from musubi.messaging.models import (
     Broadcast,
     BroadcastRun,
@@ -160,10 +160,13 @@ def run(broadcast: Broadcast, run_id: int) -> BroadcastRun:
     return found
 
 
-def percent_done(progress: dict[str, int]) -> int:
-    """How far a run is, for its progress bar: messages ended of those planned."""
+def percent_done(run: BroadcastRun, progress: dict[str, int]) -> int:
+    """How far a run is, for its progress bar: messages ended of those planned (a finished run with nobody
+    to send to is done; one still preparing its list has not started)."""
     total = progress.get("total", 0)
-    return 100 if total == 0 else min(100, progress.get("ended", 0) * 100 // total)
+    if total == 0:
+        return 100 if run.state == RunState.FINISHED else 0
+    return min(100, progress.get("ended", 0) * 100 // total)
 
 
 def outbox(workspace: Workspace) -> QuerySet[OutboxMessage]:

@@ -25,6 +25,7 @@ class LineStandIn:
     multicasts: list[dict[str, Any]] = field(default_factory=list)
     quota: int | None = 200  # the account's monthly limit (None: unlimited)
     used: int = 0
+    quota_status: int = 200  # another status makes the quota endpoints answer it, as a refused token would
 
     def delivered_to(self, user_id: str) -> list[str]:
         pushed = [m["text"] for p in self.pushes if p["to"] == user_id for m in p["messages"]]
@@ -51,6 +52,8 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
                 if token.startswith("at-"):
                     return self._answer(200, {"userId": token[3:], "displayName": state.names.get(token[3:], "")})
                 return self._answer(401, {"message": "invalid token"})
+            if self.path.startswith("/v2/bot/message/quota") and state.quota_status != 200:
+                return self._answer(state.quota_status, {"message": "failing on purpose"})
             if self.path == "/v2/bot/message/quota":
                 if state.quota is None:
                     return self._answer(200, {"type": "none"})

@@ -91,7 +91,7 @@ def _before_sending(broadcast: Broadcast) -> dict[str, Any]:
     if broadcast.channel == MessageChannel.LINE and broadcast.line_channel is not None:
         try:
             quota = line_api.message_quota(access_token=broadcast.line_channel.access_token)
-        except line_api.LineError:
+        except Exception:  # noqa: BLE001 — LINE refusing (LineError) or unreachable: the quota is only unknown
             facts["quota_unknown"] = True
         else:
             facts["quota"] = quota
@@ -101,7 +101,7 @@ def _before_sending(broadcast: Broadcast) -> dict[str, Any]:
 
 def _run_row(run: BroadcastRun) -> dict[str, Any]:
     progress = broadcasts.progress(run)
-    return {"run": run, "progress": progress, "percent": queries.percent_done(progress),
+    return {"run": run, "progress": progress, "percent": queries.percent_done(run, progress),
             "moving": run.state in MOVING, "outcomes": [(label, progress[value]) for value, label in Outcome.choices
                                                         if progress[value]]}
 
