@@ -4,7 +4,18 @@ from ninja import NinjaAPI
 
 from musubi.api.auth import ApiKeyAuth
 from musubi.api.errors import JsonObjectParser, install_error_handlers
-from musubi.api.routers import capture, catalog, contacts, facts, imports, optins, planner, segments, workspace
+from musubi.api.routers import (
+                                capture,
+                                catalog,
+                                contacts,
+                                facts,
+                                imports,
+                                messaging,
+                                optins,
+                                planner,
+                                segments,
+                                workspace,
+)
 
 api = NinjaAPI(
     title="Musubi API",
@@ -25,3 +36,4 @@ api.add_router("", contacts.router)
 api.add_router("", capture.router)
 api.add_router("", optins.router)
 api.add_router("", segments.router)
+api.add_router("", messaging.router)

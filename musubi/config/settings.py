@@ -210,6 +210,9 @@ MUSUBI_MARKETING_MAIL = env_str("MUSUBI_MARKETING_MAIL", "smtp")
 # Outcomes of sent mail are written in groups of this many; 1 keeps the window in which a crashed worker can
 # repeat a mail to the one mail in flight.
 MUSUBI_SEND_RECORD_EVERY = env_int("MUSUBI_SEND_RECORD_EVERY", 1)
+# How long a worker holds a batch of messages (or a broadcast run it is planning) before another may take it
+# over; a batch must be sent well within it.
+MUSUBI_SEND_LEASE_SECONDS = env_int("MUSUBI_SEND_LEASE_SECONDS", 300)
 
 # --- Background work ------------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

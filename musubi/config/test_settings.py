@@ -8,6 +8,11 @@ from musubi.config.settings import DATA_DIR, DATABASES, INSTALLED_APPS
 INSTALLED_APPS = [*INSTALLED_APPS, "musubi.kernel.tests.chores"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+# Worker processes started by fault tests send to the SMTP server the test runs.
+if os.environ.get("MUSUBI_TEST_SMTP_PORT"):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                           "OPTIONS": {"host": "127.0.0.1", "port": int(os.environ["MUSUBI_TEST_SMTP_PORT"]),
+                                       "timeout": 10}}}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

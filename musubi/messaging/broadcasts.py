@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, QuerySet
 from django.utils.translation import gettext as _
@@ -88,7 +89,8 @@ def plan(runs: list[BroadcastRun], outcome: BatchOutcome) -> None:
             if not contact_ids:
                 break
             _plan_chunk(run, contact_ids, personal=personal)
-            claims.extend_lease(BroadcastRun, [run.pk], worker=outcome.worker, lease=dt.timedelta(minutes=5))
+            claims.extend_lease(BroadcastRun, [run.pk], worker=outcome.worker,
+                                lease=dt.timedelta(seconds=settings.MUSUBI_SEND_LEASE_SECONDS))
             run.refresh_from_db(fields=["state"])
         BroadcastRun.objects.filter(pk=run.pk, state=RunState.PLANNING).update(state=RunState.SENDING)
         outcome.done.append(run.pk)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from musubi.kernel.worker import WorkQueue, register_pass, register_queue
 from musubi.messaging import broadcasts, enrollments, sending
 from musubi.messaging.choices import MessageChannel, RunState
@@ -11,14 +13,15 @@ HELD = [RunState.PAUSED, RunState.CANCELLED]
 
 
 def register() -> None:
+    lease = settings.MUSUBI_SEND_LEASE_SECONDS
     register_pass("messaging.scheduler", enrollments.run_scheduler)
     register_pass("messaging.schedule", broadcasts.start_scheduled)
     register_pass("messaging.finish", broadcasts.finish_runs)
     register_queue(WorkQueue(name="messaging.runs", rows=lambda: BroadcastRun.objects.exclude(
-        state=RunState.CANCELLED), handle=broadcasts.plan, batch_size=1, lease_seconds=300))
+        state=RunState.CANCELLED), handle=broadcasts.plan, batch_size=1, lease_seconds=lease))
     # A paused run's rows stay pending and are simply not taken until it resumes.
     register_queue(WorkQueue(name="messaging.email", rows=lambda: Delivery.objects.filter(
         channel=MessageChannel.EMAIL).exclude(run__state__in=HELD), handle=sending.handle_email,
-        batch_size=200, lease_seconds=300))
+        batch_size=200, lease_seconds=lease))
     register_queue(WorkQueue(name="messaging.line", rows=lambda: LineRequest.objects.exclude(
-        run__state__in=HELD), handle=sending.handle_line, batch_size=20, lease_seconds=300))
+        run__state__in=HELD), handle=sending.handle_line, batch_size=20, lease_seconds=lease))

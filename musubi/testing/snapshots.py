@@ -27,6 +27,19 @@ from musubi.imports import services as imports
 from musubi.imports.models import Import, ImportRow
 from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
+from musubi.messaging import authoring as messaging
+from musubi.messaging import broadcasts, enrollments
+from musubi.messaging.models import (
+    Broadcast,
+    BroadcastRun,
+    Delivery,
+    Enrollment,
+    LineRequest,
+    SenderProfile,
+    Sequence,
+    Step,
+    Template,
+)
 from musubi.planner import services as planner
 from musubi.planner.models import Plan
 from musubi.workspaces import services
@@ -40,7 +53,9 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "product_id": 999999, "offer_id": 999999, "ladder_id": 999999, "step_id": 999999, "plan_id": 999999,
            "contact_id": 999999, "source_id": 999999, "link_id": 999999, "point_id": 999999,
            "capture_point_id": 999999, "code": "ZZZZZZZZZZ", "import_id": 999999,
-           "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999,
+           "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999, "template_id": 999999,
+           "sequence_id": 999999, "sequence_step_id": 999999, "broadcast_id": 999999, "delivery_id": 999999,
+           "run_id": 999999,
            "kind": "svg"}
 
 
@@ -89,13 +104,40 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     contacts.tag(workspace=workspace, contact=contact, names=[f"tag {MARKER}"])
     segment = contacts.create_segment(workspace=workspace, actor=actor, name=f"segment {MARKER}", definition={
         "conditions": [{"type": "tag", "op": "has", "tag": f"tag {MARKER}"}]})
-    return {"slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
+    messaging_ids = _messaging(workspace, actor, contact, segment, line_channel)
+    return {**messaging_ids, "slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk,
+            "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
             "line_channel_id": line_channel.pk, "segment_id": segment.pk,
             "coupon_id": definition.pk,
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
             "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
+
+
+def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segment,
+               line_channel: Any) -> dict[str, int]:
+    messaging.save_sender_profile(workspace=workspace, actor=actor, values={
+        "from_name": f"from {MARKER}", "from_address": "news@example.jp", "legal_name": f"legal {MARKER}",
+        "postal_address": f"address {MARKER}", "contact_info": f"contact {MARKER}"})
+    template = messaging.create_template(workspace=workspace, actor=actor, data=messaging.TemplateInput(
+        name=f"template {MARKER}", channel="email", subject=f"subject {MARKER}", html=f"<p>{MARKER}</p>"))
+    line_template = messaging.create_template(workspace=workspace, actor=actor, data=messaging.TemplateInput(
+        name=f"line {MARKER}", channel="line", line_texts=[f"hello {MARKER}"]))
+    sequence = messaging.create_sequence(workspace=workspace, actor=actor, data=messaging.SequenceInput(
+        name=f"sequence {MARKER}", trigger="api", active=True, goal_tag=f"goal {MARKER}",
+        quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0)))  # no quiet hours: the first step is due at once
+    step = messaging.add_step(workspace=workspace, actor=actor, sequence_id=sequence.pk,
+                              data=messaging.StepInput(template_id=template.pk))
+    enrollments.enroll(sequence=sequence, contact=contact)
+    enrollments.run_scheduler()
+    broadcast = messaging.create_broadcast(workspace=workspace, actor=actor, data=messaging.BroadcastInput(
+        name=f"broadcast {MARKER}", template_id=line_template.pk, segment_id=segment.pk,
+        line_channel_id=line_channel.pk))
+    run, _started = broadcasts.start_run(broadcast=broadcast)
+    return {"template_id": template.pk, "sequence_id": sequence.pk, "sequence_step_id": step.pk,
+            "broadcast_id": broadcast.pk, "run_id": run.pk,
+            "delivery_id": Delivery.objects.for_workspace(workspace).get(step=step).pk}
 
 
 def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
@@ -115,5 +157,10 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Import, "phase", "status", "mapping", "basis", "note", "tags", "skip_invalid", "dry_run"),
         ImportRow.objects.for_workspace(workspace).count(),
         rows(Segment, "name", "definition"),
+        rows(SenderProfile, "from_name", "from_address", "legal_name"), rows(Template, "name", "subject", "line_texts"),
+        rows(Sequence, "name", "active", "trigger"), rows(Step, "position", "template_id", "archived_at"),
+        rows(Enrollment, "status", "last_position"), rows(Broadcast, "name", "scheduled_at"),
+        rows(BroadcastRun, "state", "status", "planned"), rows(Delivery, "status", "outcome", "opened_at"),
+        rows(LineRequest, "status", "fixed"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

@@ -64,6 +64,12 @@ VALID_BODIES = {
     ("post", "/api/v1/ladders/{ladder_id}/steps"): {"front_id": "offer_id", "back_id": "offer_id", "take_rate": "0.1"},
     ("put", "/api/v1/capture-points/{capture_point_id}"): {
         "name": "x", "wording": {"headline": "x", "consent_text": "x", "purpose_text": "x", "sender_name": "x"}},
+    ("put", "/api/v1/templates/{template_id}"): {"name": "x", "channel": "email", "subject": "x", "html": "x"},
+    ("put", "/api/v1/sequences/{sequence_id}"): {"name": "x", "trigger": "api"},
+    ("post", "/api/v1/sequences/{sequence_id}/steps"): {"template_id": "template_id"},
+    ("put", "/api/v1/sequence-steps/{sequence_step_id}"): {"template_id": "template_id"},
+    ("post", "/api/v1/sequences/{sequence_id}/enrollments"): {"contact_id": "contact_id"},
+    ("put", "/api/v1/broadcasts/{broadcast_id}"): {"name": "x", "template_id": "template_id"},
     ("post", "/api/v1/capture-points/{capture_point_id}/submissions"): {"email": "a@example.jp", "name": "a",
                                                                          "consented": True},
 }

@@ -19,6 +19,7 @@ NOT_WORKSPACE_ROUTES = {
     "web:password_reset_confirm", "web:password_reset_complete", "web:account", "web:password_change",
     "web:new_workspace", "follow_link", "capture_page", "capture_embed", "capture_thanks", "capture_confirm",
     "capture_image", "coupon_page", "coupon_qr", "line_webhook", "line_join", "line_callback",
+    "messaging_open", "messaging_click", "messaging_unsubscribe", "messaging_preferences",
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id",
                     "import_id", "line_channel_id", "segment_id",
