@@ -35,6 +35,7 @@ from musubi.messaging.models import (
     Delivery,
     Enrollment,
     LineRequest,
+    OutboxMessage,
     SenderProfile,
     Sequence,
     Step,
@@ -56,6 +57,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999, "template_id": 999999,
            "sequence_id": 999999, "sequence_step_id": 999999, "broadcast_id": 999999, "delivery_id": 999999,
            "run_id": 999999,
+           "outbox_id": 999999,  # the web's messaging pages
            "kind": "svg"}
 
 
@@ -105,6 +107,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     segment = contacts.create_segment(workspace=workspace, actor=actor, name=f"segment {MARKER}", definition={
         "conditions": [{"type": "tag", "op": "has", "tag": f"tag {MARKER}"}]})
     messaging_ids = _messaging(workspace, actor, contact, segment, line_channel)
+    messaging_ids["outbox_id"] = _kept_mail(workspace, messaging_ids["delivery_id"])
     return {**messaging_ids, "slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk,
             "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
@@ -140,6 +143,14 @@ def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segm
             "delivery_id": Delivery.objects.for_workspace(workspace).get(step=step).pk}
 
 
+def _kept_mail(workspace: Workspace, delivery_id: int) -> int:
+    """A mail in the outbox, as the demo's transport keeps it (the web's outbox pages)."""
+    return OutboxMessage.objects.create(
+        workspace=workspace, delivery_id=delivery_id, recipient=f"{MARKER}@example.jp", subject=f"kept {MARKER}",
+        raw=f"Subject: kept {MARKER}\nTo: {MARKER}@example.jp\n\n{MARKER}\n",
+        at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)).pk
+
+
 def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
     def rows(model: Any, *fields: str) -> list[Any]:
         return sorted(model.objects.for_workspace(workspace).values_list("pk", *fields))
@@ -162,5 +173,6 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Enrollment, "status", "last_position"), rows(Broadcast, "name", "scheduled_at"),
         rows(BroadcastRun, "state", "status", "planned"), rows(Delivery, "status", "outcome", "opened_at"),
         rows(LineRequest, "status", "fixed"),
+        rows(OutboxMessage, "recipient", "subject"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

@@ -124,8 +124,8 @@ def step_new(request: WorkspaceRequest, slug: str, sequence_id: int) -> HttpResp
 
 
 @workspace_page(Action.MANAGE)
-def step_edit(request: WorkspaceRequest, slug: str, message_step_id: int) -> HttpResponse:
-    step = authoring.get_step(request.workspace, message_step_id)
+def step_edit(request: WorkspaceRequest, slug: str, sequence_step_id: int) -> HttpResponse:
+    step = authoring.get_step(request.workspace, sequence_step_id)
     form = _step_form(request, step.sequence, step_id=step.pk, initial=StepForm.initial_for(step))
     if request.method == "POST" and form.is_valid():
         try:
@@ -142,8 +142,8 @@ def step_edit(request: WorkspaceRequest, slug: str, message_step_id: int) -> Htt
 
 @require_POST
 @workspace_page(Action.MANAGE)
-def step_remove(request: WorkspaceRequest, slug: str, message_step_id: int) -> HttpResponse:
-    step = authoring.get_step(request.workspace, message_step_id)
+def step_remove(request: WorkspaceRequest, slug: str, sequence_step_id: int) -> HttpResponse:
+    step = authoring.get_step(request.workspace, sequence_step_id)
     return act(request, lambda: authoring.archive_step(workspace=request.workspace, actor=request.actor,
                                                        step_id=step.pk),
                done=_("Removed the step; what it sent stays in the history."),

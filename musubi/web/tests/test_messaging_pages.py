@@ -27,7 +27,8 @@ from musubi.messaging.tests import factories as f
 from musubi.workspaces.services import SYSTEM
 
 SENDER = {"from_name": "けんこう堂", "from_address": "news@kenko.example.jp", "reply_to": "",
-          "legal_name": "株式会社けんこう堂", "postal_address": "東京都千代田区丸の内1-1-1", "contact_info": "03-1234-5678"}
+          "legal_name": "株式会社けんこう堂", "postal_address": "東京都千代田区丸の内1-1-1",
+          "contact_info": "03-1234-5678"}
 EMAIL = {"name": "お礼", "subject": "{{ name }}様、ありがとうございます",
          "html": '<p>{{ name }}様</p><p><a href="https://kenko.example.jp/guide">ガイド</a></p>', "text": ""}
 
@@ -53,7 +54,8 @@ def test_a_bad_sender_address_is_named_and_nothing_is_saved(owner_client, worksp
     response = owner_client.post("/w/kenko/messaging/sender/", {**SENDER, "from_address": "not-an-address"})
     assert response.status_code == 400
     page = response.content.decode()
-    assert _errors(page) == ["正しいメールアドレスを入力してください。"] and 'aria-describedby="id_from_address_error"' in page
+    assert _errors(page) == ["正しいメールアドレスを入力してください。"]
+    assert 'aria-describedby="id_from_address_error"' in page
     assert not SenderProfile.objects.exists()
 
 
@@ -99,7 +101,8 @@ def test_an_unknown_name_in_a_template_is_named_on_its_field_and_nothing_is_save
 
 def test_a_line_template_has_up_to_five_bubbles_and_empty_ones_are_left_out(owner_client, workspace):
     owner_client.post("/w/kenko/messaging/templates/new/?channel=line",
-                      {"name": "雨の日", "line_1": "☔ 雨の日は生ビール半額！", "line_2": "", "line_3": "{{ name }}さんへ"})
+                      {"name": "雨の日", "line_1": "☔ 雨の日は生ビール半額！", "line_2": "",
+                       "line_3": "{{ name }}さんへ"})
     assert Template.objects.get().line_texts == ["☔ 雨の日は生ビール半額！", "{{ name }}さんへ"]
     empty = owner_client.post("/w/kenko/messaging/templates/new/?channel=line", {"name": "空", "line_1": ""})
     assert empty.status_code == 400 and "LINEのメッセージを1つ以上入力してください。" in empty.content.decode()

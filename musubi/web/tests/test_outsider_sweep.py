@@ -23,7 +23,8 @@ NOT_WORKSPACE_ROUTES = {
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id",
                     "import_id", "line_channel_id", "segment_id",
-                    "coupon_id"}
+                    "coupon_id",
+                    "template_id", "sequence_id", "sequence_step_id", "broadcast_id", "run_id", "outbox_id"}
 
 
 @pytest.fixture
