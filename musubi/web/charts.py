@@ -103,7 +103,7 @@ def histogram(bins: list[dict[str, int]], *, p10: int, p50: int, p90: int, width
 
 
 FUNNEL_LABEL = 170
-FUNNEL_BAR = 9
+FUNNEL_BAR = 12
 FUNNEL_SERIES = ("entered", "sent", "opened", "clicked", "goal")
 
 
@@ -144,7 +144,7 @@ def funnel(result: Any, *, label: Any = None) -> FunnelChart:
         return FunnelChart([], 0)
     top = max([result.entered, *(getattr(r, s) for r in rows for s in FUNNEL_SERIES)]) or 1
     span = WIDTH - FUNNEL_LABEL - VALUE_ROOM
-    group_height = len(FUNNEL_SERIES) * (FUNNEL_BAR + 2) + 14
+    group_height = len(FUNNEL_SERIES) * (FUNNEL_BAR + 2) + 16
     groups = []
     for i, row in enumerate(rows):
         y = i * group_height + 6

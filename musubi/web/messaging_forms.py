@@ -127,9 +127,7 @@ class SequenceForm(AliasedErrorsMixin):
                                  help_text=_("A kind of event, e.g. order.paid."))
     reentry = forms.ChoiceField(label=_("Entering again"), choices=Reentry.choices)
     quiet_start = _time_field(_("Quiet hours from"), initial=dt.time(21, 0))
-    quiet_end = _time_field(_("until"), initial=dt.time(8, 0),
-                            help_text=_("A step due in this window waits until it ends. The same time twice: no "
-                                        "quiet hours."))
+    quiet_end = _time_field(_("until"), initial=dt.time(8, 0))
     active = forms.BooleanField(label=_("Active (people enter and steps are sent)"), required=False)
 
     def __init__(self, *args: Any, points: list[tuple[int, str]], lines: list[tuple[int, str]],

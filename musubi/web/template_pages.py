@@ -132,8 +132,10 @@ def _composed(request: WorkspaceRequest, template: Template, recipient: composin
             return {"line_texts": composing.compose_line(compiled, recipient, delivery_id=0,
                                                          workspace_name=workspace.name, tz=workspace.timezone)}
         profile = authoring.sender_profile(workspace)
-        return {"mail": composing.compose_mail(compiled, profile, recipient, workspace_name=workspace.name,
-                                               tz=workspace.timezone)}
+        mail = composing.compose_mail(compiled, profile, recipient, workspace_name=workspace.name,
+                                      tz=workspace.timezone)
+        # The From header is encoded for the wire (=?utf-8?…); people read the name and the address.
+        return {"mail": mail, "sender_display": f"{profile.from_name} <{profile.from_address}>"}
     except Exception as exc:  # noqa: BLE001 — a template error at render time is shown, not a 500
         return {"render_error": str(exc)}
 
