@@ -170,3 +170,21 @@ def sequence_enroll(request: WorkspaceRequest, slug: str, sequence_id: int) -> H
                 "name": contact.name or form.cleaned_data["address"]})
             return redirect("web:sequence", slug=slug, sequence_id=sequence.pk)
     return _sequence_page(request, sequence, enroll_form=form, status=400)
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def contact_enroll(request: WorkspaceRequest, slug: str, contact_id: int) -> HttpResponse:
+    """Start a sequence for one person from their page."""
+    contact = contact_queries.contact(request.workspace, contact_id)
+    sequence_id = request.POST.get("sequence", "")
+    sequence = authoring.get_sequence(request.workspace, int(sequence_id)) if sequence_id.isdigit() else None
+    if sequence is None:
+        messages.error(request, _("Choose a sequence."))
+    elif not sequence.active:
+        messages.error(request, _("The sequence is not active: make it active first."))
+    elif enrollments.enroll(sequence=sequence, contact=contact) is None:
+        messages.error(request, _("This person is in the sequence now, or has been and may not enter again."))
+    else:
+        messages.success(request, _("%(name)s entered the sequence.") % {"name": contact.name or contact.pk})
+    return redirect("web:contact", slug=slug, contact_id=contact.pk)

@@ -129,4 +129,6 @@ urlpatterns = [
     path("w/<slug:slug>/messaging/outbox/", broadcast_pages.outbox, name="outbox"),
     path("w/<slug:slug>/messaging/outbox/<int:outbox_id>/", broadcast_pages.outbox_detail, name="outbox_mail"),
     path("w/<slug:slug>/messaging/deliveries/", broadcast_pages.deliveries, name="deliveries"),
+    path("w/<slug:slug>/contacts/<int:contact_id>/sequences/", sequence_pages.contact_enroll,
+         name="contact_enroll"),
 ]

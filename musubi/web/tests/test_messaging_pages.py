@@ -467,3 +467,18 @@ def test_the_messaging_pages_are_in_the_navigation(owner_client, workspace):
     tabs = owner_client.get("/w/kenko/messaging/broadcasts/").content.decode()
     for label in ("ステップ配信", "一斉配信", "テンプレート", "送信者情報", "送信箱", "配信履歴"):
         assert f">{label}</a>" in tabs
+
+
+def test_a_sequence_is_started_from_a_persons_page(owner_client, teammate_client, workspace):
+    template = f.email_template(workspace)
+    sequence = f.sequence(workspace, name="手動フォロー", steps=[{"template_id": template.pk}])
+    person = f.person(workspace, "hanako@example.jp")
+    page = owner_client.get(f"/w/kenko/contacts/{person.pk}/").content.decode()
+    assert "シナリオに入っていません。" in page and f'<option value="{sequence.pk}">手動フォロー</option>' in page
+    url = f"/w/kenko/contacts/{person.pk}/sequences/"
+    assert teammate_client.post(url, {"sequence": sequence.pk}).status_code == 403
+    assert not Enrollment.objects.exists()
+    owner_client.post(url, {"sequence": sequence.pk})
+    assert Enrollment.objects.get().contact == person
+    page = owner_client.get(f"/w/kenko/contacts/{person.pk}/").content.decode()
+    assert re.search(r"手動フォロー</a> — 配信中", page)
