@@ -103,7 +103,8 @@ def _tax_rates_after_a_flush(request):
 @pytest.fixture
 def smtp(settings):
     """A real SMTP server on 127.0.0.1 that Django's mail goes to during the test; ``smtp.messages`` holds
-    what it accepted."""
+    what it accepted (``smtp.received`` the bytes). It can refuse chosen recipients, hang up after every n-th
+    message or go down on demand (see ``musubi.testing.smtp``)."""
     from musubi.testing.smtp import smtp_server
 
     with smtp_server() as inbox:
@@ -118,4 +119,21 @@ def line_api(settings):
 
     with line_standin() as standin:
         settings.MUSUBI_LINE_API_HOST = standin.url
+        yield standin
+
+
+@pytest.fixture
+def dns_server(settings):
+    """A DNS server on 127.0.0.1 answering the records a test sets (``dns_server.txt(name, value)``);
+    ``MUSUBI_DNS_SERVER`` points at it for the test."""
+    from musubi.testing.dns_standin import dns_standin
+
+    with dns_standin() as standin:
+        settings.MUSUBI_DNS_SERVER = standin.address
+def stripe_api(settings):
+    """Stripe's API stood in for on 127.0.0.1; the SDK is pointed at it for the test."""
+    from musubi.testing.stripe_standin import stripe_standin
+
+    with stripe_standin() as standin:
+        settings.MUSUBI_STRIPE_API_BASE = standin.url
         yield standin

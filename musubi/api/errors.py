@@ -11,6 +11,8 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
@@ -86,6 +88,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
                                   fields={"body": "not a JSON object"})
         return error_response(api, request, status=exc.status_code, code="http_error", message=str(exc))
 
+    def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_response(api, request, status=413, code="too_large",
+                              message=f"The request body is larger than the {limit:,} bytes accepted.")
+
     def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
         return error_response(api, request, status=404, code="not_found", message="Not found.")
 
@@ -97,7 +104,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
     # django-ninja annotates a handler's exception as "instance or class"; ours receive instances.
     handlers: list[tuple[type[Exception], Any]] = [
         (ValidationError, on_validation), (MusubiError, on_domain), (AuthenticationError, on_auth),
-        (AuthorizationError, on_forbidden), (HttpError, on_http), (Http404, on_404), (Exception, on_unexpected),
+        (AuthorizationError, on_forbidden), (HttpError, on_http), (Http404, on_404), (RequestDataTooBig, on_too_big),
+        (Exception, on_unexpected),
     ]
     for exception_class, handler in handlers:
         api.add_exception_handler(exception_class, handler)
@@ -105,4 +113,4 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
 def with_errors(ok: dict[int, Any]) -> dict[int, Any]:
     """Response declarations of an operation: its success shapes plus the error shape, for the OpenAPI document."""
-    return {**ok, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
+    return {**ok, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut}

@@ -5,16 +5,17 @@ from ninja import NinjaAPI
 from musubi.api.auth import ApiKeyAuth
 from musubi.api.errors import JsonObjectParser, install_error_handlers
 from musubi.api.routers import (
-                                capture,
-                                catalog,
-                                contacts,
-                                facts,
-                                imports,
-                                messaging,
-                                optins,
-                                planner,
-                                segments,
-                                workspace,
+    capture,
+    catalog,
+    contacts,
+    facts,
+    imports,
+    messaging,
+    optins,
+    orders,
+    planner,
+    segments,
+    workspace,
 )
 
 api = NinjaAPI(
@@ -37,3 +38,4 @@ api.add_router("", capture.router)
 api.add_router("", optins.router)
 api.add_router("", segments.router)
 api.add_router("", messaging.router)
+api.add_router("", orders.router)

@@ -43,6 +43,18 @@ DateTimeParam = Annotated[
 ]
 
 
+def _wall_clock(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError("give a time of day without an offset, e.g. 09:00; it is read in the workspace's time zone")
+    return value
+
+
+# A time of day on the workspace's clock (09:00), never with an offset.
+TimeOfDay = Annotated[dt.time, AfterValidator(_wall_clock),
+                      WithJsonSchema({"type": "string", "format": "time", "pattern": r"^\d{2}:\d{2}(:\d{2})?$",
+                                      "example": "09:00"})]
+
+
 def _known_time_zone(name: str) -> str:
     if not is_selectable(name):
         raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Asia/Tokyo")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from musubi.kernel.events import Event
@@ -22,3 +23,18 @@ class LineFriendAdded(Event):
     contact_id: int
     line_channel_id: int
     unblocked: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineMessageReceived(Event):
+    """A friend sent the account a message, or tapped a button that posts data back (``postback``). The
+    ``reply_token`` lets the account answer for free within a short time."""
+
+    contact_id: int
+    line_channel_id: int
+    user_id: str
+    text: str
+    message_id: str
+    reply_token: str
+    postback: bool
+    at: dt.datetime

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.signing import BadSignature
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from musubi.capture import coupons, rules
 from musubi.capture.choices import SourceKind
-from musubi.capture.events import LineFriendAdded
+from musubi.capture.events import LineFriendAdded, LineMessageReceived
 from musubi.capture.models import CouponDefinition, LineChannel, LineEvent, LineMessage, LineVisit, Source
 from musubi.capture.services import attributed_source
 from musubi.contacts import services as contacts
@@ -186,6 +187,8 @@ def receive(*, channel_id: str, body: bytes, signature: str) -> int:
                 _on_follow(channel, user_id, unblocked=bool(getattr(event.follow, "is_unblocked", False)))
             elif kind == "unfollow" and user_id:
                 _on_unfollow(channel, user_id)
+            elif kind in ("message", "postback") and user_id:
+                _on_message(channel, user_id, event)
             applied += 1
     return applied
 
@@ -217,6 +220,28 @@ def _on_follow(channel: LineChannel, user_id: str, *, unblocked: bool) -> None:
         now = clock.now()
         LineMessage.objects.create(workspace=workspace, channel=channel, user_id=user_id, texts=texts,
                                    retry_key=uuid.uuid4(), contact=contact, due_at=now, next_attempt_at=now)
+
+
+def _on_message(channel: LineChannel, user_id: str, event: Any) -> None:
+    """A friend wrote to the account (or tapped a button that posts back): published for messaging, which keeps
+    the conversation and answers keywords. Messages other than text are kept as their kind ("[image]")."""
+    workspace = channel.workspace
+    contact = contacts.find_by_identity(workspace=workspace, kind="line", value=user_id)
+    if contact is None:
+        contact, _created = contacts.find_or_create_contact(
+            workspace=workspace, addresses=contacts.normalise(line_user_id=user_id), source_id=channel.source_id)
+    if event.type == "postback":
+        text, message_id = str(getattr(event.postback, "data", "") or ""), ""
+    else:
+        message = event.message
+        text = str(getattr(message, "text", "") or f"[{getattr(message, 'type', 'message')}]")
+        message_id = str(getattr(message, "id", "") or "")
+    timestamp = getattr(event, "timestamp", None)
+    at = dt.datetime.fromtimestamp(timestamp / 1000, tz=dt.UTC) if timestamp else clock.now()
+    events.publish(LineMessageReceived(
+        workspace_id=workspace.pk, contact_id=contact.pk, line_channel_id=channel.pk, user_id=user_id,
+        text=text[:5000], message_id=message_id[:64], reply_token=str(getattr(event, "reply_token", "") or ""),
+        postback=event.type == "postback", at=at))
 
 
 def _on_unfollow(channel: LineChannel, user_id: str) -> None:

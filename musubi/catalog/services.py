@@ -14,7 +14,9 @@ from musubi.catalog.choices import Billing, Interval, OfferRole, OfferStatus, Pr
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
 from musubi.catalog.rules import PremiumFacts, premium_refusal
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
+from musubi.workspaces.choices import LEGAL_FIELD_LABELS
 from musubi.workspaces.models import Workspace
+from musubi.workspaces.queries import missing_legal_fields
 from musubi.workspaces.rules import Action
 from musubi.workspaces.services import Actor, record_audit
 
@@ -168,6 +170,17 @@ def publishing_refusal(offer: Offer) -> str | None:
     return premium_refusal(facts) if facts else None
 
 
+def legal_refusal(workspace: Workspace) -> str | None:
+    """Why no offer of ``workspace`` may be published yet: the 特商法 particulars that are still empty, or None.
+    Advertising an offer without them breaks the Act on Specified Commercial Transactions (Art. 11)."""
+    missing = missing_legal_fields(workspace)
+    if not missing:
+        return None
+    names = "、".join(str(LEGAL_FIELD_LABELS[name]) for name in missing)
+    return _("Fill in the seller's legal details (特定商取引法に基づく表記) first; still empty: %(fields)s.") % {
+        "fields": names}
+
+
 @transaction.atomic
 def create_offer(*, workspace: Workspace, actor: Actor, product_id: int, name: str, role: str, price: int,
                  billing: str = Billing.ONE_TIME, interval: str = "", cycles: int | None = None,
@@ -208,10 +221,14 @@ def delete_offer(*, workspace: Workspace, actor: Actor, offer_id: int) -> None:
 
 @transaction.atomic
 def publish_offer(*, workspace: Workspace, actor: Actor, offer_id: int) -> Offer:
-    """Publish an offer, refusing when its premium is over the legal limit; the message names the limit and
-    how it was computed."""
+    """Publish an offer, refusing while the workspace's legal particulars are incomplete (the message names
+    the empty ones) or when its premium is over the legal limit (the message names the limit and how it was
+    computed)."""
     actor.require(Action.MANAGE)
     offer = _get(Offer, workspace, offer_id, _("offer"))
+    if why := legal_refusal(workspace):
+        raise Conflict(why, code="legal_profile_incomplete",
+                       fields={name: _("Enter a value.") for name in missing_legal_fields(workspace)})
     if why := publishing_refusal(offer):
         # The request is fine; the offer as it stands is not publishable: a conflict with its state.
         raise Conflict(why, code="premium_over_limit", fields={"premium": why})

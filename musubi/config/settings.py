@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "anymail",
     "django_tasks_db",
     "ninja",  # serves the API docs' assets from our own static files rather than a CDN
     "axes",
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "musubi.contacts",
     "musubi.planner",
     "musubi.capture",
+    "musubi.commerce",
     "musubi.messaging",
     "musubi.imports",
     "musubi.web",
@@ -165,9 +167,19 @@ MUSUBI_ATTRIBUTION_DAYS = env_int("MUSUBI_ATTRIBUTION_DAYS", 30)
 # Public opt-in forms: at most this many submissions per IP address per window (a shop's Wi-Fi is one IP).
 MUSUBI_OPTIN_LIMIT = env_int("MUSUBI_OPTIN_LIMIT", 20)
 # Where LINE's Messaging API answers; only tests and stand-ins change it.
+# Stripe's API (tests point it at a stand-in on 127.0.0.1); the keys themselves are per workspace.
+MUSUBI_STRIPE_API_BASE = env_str("MUSUBI_STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+# Public checkout submissions per connection and window, like the opt-in forms'.
+MUSUBI_CHECKOUT_LIMIT = env_int("MUSUBI_CHECKOUT_LIMIT", 30)
+MUSUBI_CHECKOUT_WINDOW_SECONDS = env_int("MUSUBI_CHECKOUT_WINDOW_SECONDS", 600)
+# How long a checkout's confirmation screen stays valid, and how often a declined renewal is retried.
+MUSUBI_CHECKOUT_FORM_SECONDS = env_int("MUSUBI_CHECKOUT_FORM_SECONDS", 3600)
+MUSUBI_RENEWAL_RETRIES = env_int("MUSUBI_RENEWAL_RETRIES", 3)
 MUSUBI_LINE_API_HOST = env_str("MUSUBI_LINE_API_HOST", "https://api.line.me").rstrip("/")
 MUSUBI_LINE_ACCESS_HOST = env_str("MUSUBI_LINE_ACCESS_HOST", "https://access.line.me").rstrip("/")
 MUSUBI_OPTIN_WINDOW_SECONDS = env_int("MUSUBI_OPTIN_WINDOW_SECONDS", 600)
+# The DNS server that sending-domain checks (SPF, DKIM, DMARC) ask, as "host:port"; empty = the system's.
+MUSUBI_DNS_SERVER = env_str("MUSUBI_DNS_SERVER", "")
 
 # --- Static files (vendored, served by the app through WhiteNoise) --------------------------------
 STATIC_URL = "/static/"
@@ -207,12 +219,25 @@ DEFAULT_FROM_EMAIL = env_str("MUSUBI_DEFAULT_FROM_EMAIL", "musubi@localhost")
 # mail on the outbox page instead (the demo); a mailer named "marketing" in MAILERS (e.g. an email service's
 # django-anymail backend) is used in place of the default one when defined.
 MUSUBI_MARKETING_MAIL = env_str("MUSUBI_MARKETING_MAIL", "smtp")
-# Outcomes of sent mail are written in groups of this many; 1 keeps the window in which a crashed worker can
-# repeat a mail to the one mail in flight.
-MUSUBI_SEND_RECORD_EVERY = env_int("MUSUBI_SEND_RECORD_EVERY", 1)
+# An email service's webhooks (bounces, complaints, inbound mail) at /anymail/<service>/tracking|inbound/ must
+# present these credentials (HTTP basic auth, "user:password"); without them the webhooks refuse everything.
+ANYMAIL = {"WEBHOOK_SECRET": env_str("MUSUBI_EMAIL_WEBHOOK_SECRET") or None}
+# Outcomes of sent mail are written once this many are waiting or the oldest has waited this many
+# milliseconds: a crashed worker can repeat only the mails accepted in that window (1 and 0: one at a time,
+# at the cost of a disk flush per mail).
+MUSUBI_SEND_RECORD_EVERY = env_int("MUSUBI_SEND_RECORD_EVERY", 50)
+MUSUBI_SEND_RECORD_MS = env_int("MUSUBI_SEND_RECORD_MS", 50)
+# Concurrent connections a worker keeps open to the mail server while sending advertising mail.
+MUSUBI_SMTP_CONNECTIONS = env_int("MUSUBI_SMTP_CONNECTIONS", 4)
+# What the domain check expects a sending domain's SPF record to allow: the addresses this installation sends
+# from, and the include: of an email service if one relays the mail (comma-separated).
+MUSUBI_SENDING_IPS = [v.strip() for v in env_str("MUSUBI_SENDING_IPS").split(",") if v.strip()]
+MUSUBI_SPF_INCLUDES = [v.strip() for v in env_str("MUSUBI_SPF_INCLUDES").split(",") if v.strip()]
 # How long a worker holds a batch of messages (or a broadcast run it is planning) before another may take it
 # over; a batch must be sent well within it.
 MUSUBI_SEND_LEASE_SECONDS = env_int("MUSUBI_SEND_LEASE_SECONDS", 300)
+# How often the worker compares each LINE account's friends with the rich menus their segments call for.
+MUSUBI_RICHMENU_CHECK_SECONDS = env_int("MUSUBI_RICHMENU_CHECK_SECONDS", 300)
 
 # --- Background work ------------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -23,3 +23,8 @@ MUSUBI_WORKER_POLL_SECONDS = 0.05
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{_worker}.sqlite3")}
+
+# Nothing outside 127.0.0.1 is asked: DNS goes to a port where nothing answers unless a test starts its
+# stand-in there (the dns_server fixture), and gives up quickly.
+MUSUBI_DNS_SERVER = "127.0.0.1:9"
+MUSUBI_DNS_TIMEOUT = 1.0

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from linebot.v3.messaging import ApiClient
     from linebot.v3.webhook import WebhookPayload
 
-__all__ = ["BadSignature", "LineError", "Quota", "message_quota", "multicast_texts", "parse_webhook", "profile_name",
-           "push_texts"]
+__all__ = ["BULK_LIMIT", "BadSignature", "LineError", "Quota", "cancel_default_rich_menu", "create_rich_menu",
+           "delete_rich_menu", "link_rich_menu", "message_quota", "multicast_texts", "parse_webhook", "profile_name",
+           "push_texts", "reply_texts", "set_default_rich_menu", "unlink_rich_menus", "upload_rich_menu_image"]
 
 
 class BadSignature(Exception):
@@ -66,6 +67,20 @@ def push_texts(*, access_token: str, user_id: str, texts: list[str], retry_key: 
         except ApiException as exc:
             if exc.status == 409:  # this retry key was already accepted: the message went out before
                 return
+            raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
+
+
+def reply_texts(*, access_token: str, reply_token: str, texts: list[str]) -> None:
+    """Answer a message with its reply token: free of the monthly quota, usable once and only for a short
+    time (LINE answers 400 once it has expired or been used)."""
+    from linebot.v3.messaging import MessagingApi, ReplyMessageRequest, TextMessage
+    from linebot.v3.messaging.exceptions import ApiException
+
+    request = ReplyMessageRequest(reply_token=reply_token, messages=[TextMessage(text=t) for t in texts[:5]])
+    with _api(access_token) as client:
+        try:
+            MessagingApi(client).reply_message(request)
+        except ApiException as exc:
             raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
 
 
@@ -122,3 +137,121 @@ def profile_name(*, access_token: str, user_id: str) -> str:
             return str(MessagingApi(client).get_profile(user_id).display_name or "")
         except ApiException:
             return ""
+
+
+# --- Rich menus -----------------------------------------------------------------------------------------------
+
+# LINE takes at most this many user ids in one bulk link or unlink request.
+BULK_LIMIT = 500
+# Images are uploaded to a separate host; a stand-in (any other MUSUBI_LINE_API_HOST) serves both.
+_REAL_API_HOST = "https://api.line.me"
+_REAL_DATA_HOST = "https://api-data.line.me"
+
+
+def _error(exc: Exception) -> LineError:
+    return LineError(status=getattr(exc, "status", 0) or 0, body=str(getattr(exc, "body", exc))[:500])
+
+
+def create_rich_menu(*, access_token: str, menu: dict[str, object]) -> str:
+    """Create a rich menu from its LINE JSON (size, selected, name, chatBarText, areas); returns its id."""
+    from linebot.v3.messaging import MessagingApi, RichMenuRequest
+    from linebot.v3.messaging.exceptions import ApiException
+
+    with _api(access_token) as client:
+        try:
+            return str(MessagingApi(client).create_rich_menu(RichMenuRequest.from_dict(menu)).rich_menu_id)
+        except ApiException as exc:
+            raise _error(exc) from exc
+
+
+def upload_rich_menu_image(*, access_token: str, rich_menu_id: str, image: bytes, content_type: str) -> None:
+    """Attach the menu's image (PNG or JPEG, at most 1 MB, exactly the menu's size). LINE takes one upload per
+    menu; a second answers 400."""
+    from linebot.v3.messaging import ApiClient, Configuration, MessagingApiBlob
+    from linebot.v3.messaging.exceptions import ApiException
+
+    host = settings.MUSUBI_LINE_API_HOST
+    data_host = _REAL_DATA_HOST if host == _REAL_API_HOST else host
+
+    class DataHostClient(ApiClient):
+        # The SDK names api-data.line.me in the generated method itself; send it where the API host says.
+        def call_api(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            kwargs["_host"] = data_host
+            return super().call_api(*args, **kwargs)
+
+    with DataHostClient(Configuration(host=data_host, access_token=access_token)) as client:
+        try:
+            MessagingApiBlob(client).set_rich_menu_image(rich_menu_id, bytes(image),
+                                                         _headers={"Content-Type": content_type})
+        except ApiException as exc:
+            raise _error(exc) from exc
+
+
+def delete_rich_menu(*, access_token: str, rich_menu_id: str) -> None:
+    """Delete a rich menu (LINE unlinks it from everyone); one LINE no longer has counts as deleted."""
+    from linebot.v3.messaging import MessagingApi
+    from linebot.v3.messaging.exceptions import ApiException
+
+    with _api(access_token) as client:
+        try:
+            MessagingApi(client).delete_rich_menu(rich_menu_id)
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise _error(exc) from exc
+
+
+def set_default_rich_menu(*, access_token: str, rich_menu_id: str) -> None:
+    """The menu every friend without a menu of their own sees."""
+    from linebot.v3.messaging import MessagingApi
+    from linebot.v3.messaging.exceptions import ApiException
+
+    with _api(access_token) as client:
+        try:
+            MessagingApi(client).set_default_rich_menu(rich_menu_id)
+        except ApiException as exc:
+            raise _error(exc) from exc
+
+
+def cancel_default_rich_menu(*, access_token: str) -> None:
+    from linebot.v3.messaging import MessagingApi
+    from linebot.v3.messaging.exceptions import ApiException
+
+    with _api(access_token) as client:
+        try:
+            MessagingApi(client).cancel_default_rich_menu()
+        except ApiException as exc:
+            raise _error(exc) from exc
+
+
+def _check_bulk(user_ids: list[str]) -> None:
+    if not 1 <= len(user_ids) <= BULK_LIMIT:
+        raise ValueError(f"a bulk rich menu request names between 1 and {BULK_LIMIT} users")
+
+
+def link_rich_menu(*, access_token: str, rich_menu_id: str, user_ids: list[str]) -> None:
+    """Link one menu to up to 500 users (``/v2/bot/richmenu/bulk/link``). Linking again the menu a user already
+    has changes nothing, so a retried request is harmless; LINE takes no retry key here."""
+    from linebot.v3.messaging import MessagingApi, RichMenuBulkLinkRequest
+    from linebot.v3.messaging.exceptions import ApiException
+
+    _check_bulk(user_ids)
+    with _api(access_token) as client:
+        try:
+            MessagingApi(client).link_rich_menu_id_to_users(
+                RichMenuBulkLinkRequest(richMenuId=rich_menu_id, userIds=user_ids))
+        except ApiException as exc:
+            raise _error(exc) from exc
+
+
+def unlink_rich_menus(*, access_token: str, user_ids: list[str]) -> None:
+    """Take their own menu from up to 500 users (``/v2/bot/richmenu/bulk/unlink``): they see the default."""
+    from linebot.v3.messaging import MessagingApi, RichMenuBulkUnlinkRequest
+    from linebot.v3.messaging.exceptions import ApiException
+
+    _check_bulk(user_ids)
+    with _api(access_token) as client:
+        try:
+            MessagingApi(client).unlink_rich_menu_id_from_users(RichMenuBulkUnlinkRequest(userIds=user_ids))
+        except ApiException as exc:
+            raise _error(exc) from exc

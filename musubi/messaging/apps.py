@@ -8,7 +8,8 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from musubi.messaging import reactions, worker_queues
+        from musubi.messaging import provider_events, reactions, worker_queues
 
         worker_queues.register()
         reactions.subscribe_all()
+        provider_events.connect()

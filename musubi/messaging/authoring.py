@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from musubi.capture.models import LineChannel
+from musubi.catalog.models import Offer
 from musubi.contacts.models import Segment
 from musubi.kernel import clock
 from musubi.kernel.errors import InvalidInput, NotFound
@@ -170,10 +171,10 @@ def _check_sequence(workspace: Workspace, data: SequenceInput) -> None:
     if data.trigger not in Trigger.values:
         errors["trigger"] = _("Choose what starts the sequence.")
     elif data.trigger_ref is not None:
-        owners = {Trigger.OPTIN: CapturePoint, Trigger.LINE_FOLLOW: LineChannel}
+        owners = {Trigger.OPTIN: CapturePoint, Trigger.LINE_FOLLOW: LineChannel, Trigger.PURCHASE: Offer}
         model = owners.get(Trigger(data.trigger))
         if model is None or not model.objects.filter(workspace=workspace, pk=data.trigger_ref).exists():
-            errors["trigger_ref"] = _("This workspace has no such form or LINE account.")
+            errors["trigger_ref"] = _("This workspace has no such form, LINE account or offer.")
     if data.trigger == Trigger.TAG_ADDED and not data.trigger_tag.strip():
         errors["trigger_tag"] = _("Name the tag that starts the sequence.")
     if data.reentry not in Reentry.values:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from musubi.contacts import services as contacts
 from musubi.contacts.models import Contact
-from musubi.kernel import claims, clock
+from musubi.kernel import bulk, claims, clock
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.errors import Conflict, InvalidInput
 from musubi.kernel.facts import record_fact
@@ -112,7 +112,7 @@ def _plan_chunk(run: BroadcastRun, contact_ids: list[int], *, personal: bool) ->
         for group, request in zip(groups, requests, strict=True):
             for delivery in group:
                 delivery.line_request = request
-        Delivery.objects.bulk_update(deliveries, ["line_request"])
+        bulk.update_rows(Delivery, ["line_request_id"], [(d.line_request_id, d.pk) for d in deliveries])
     BroadcastRun.objects.filter(pk=run.pk).update(cursor=contact_ids[-1], planned=run.planned + len(deliveries))
     run.cursor, run.planned = contact_ids[-1], run.planned + len(deliveries)
 

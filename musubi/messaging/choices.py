@@ -55,3 +55,13 @@ class RunState(models.TextChoices):
     PAUSED = "paused", _("Paused")
     CANCELLED = "cancelled", _("Cancelled")
     FINISHED = "finished", _("Finished")
+
+
+class Direction(models.TextChoices):
+    IN = "in", _("From the contact")
+    OUT = "out", _("To the contact")
+
+
+class KeywordMatch(models.TextChoices):
+    EXACT = "exact", _("The whole message is the keyword")
+    CONTAINS = "contains", _("The message contains the keyword")

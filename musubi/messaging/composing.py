@@ -57,12 +57,14 @@ class Recipient:
 class ComposedMail:
     delivery_id: int
     sender: str
+    sender_name: str
     envelope_from: str
     recipient: str
     reply_to: str
     subject: str
     text: str
     html: str
+    unsubscribe_url: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -101,8 +103,10 @@ def compose_mail(compiled: rendering.Compiled, profile: SenderProfile, recipient
         html = html.replace("</body>", html_footer + "</body>") if "</body>" in html else html + html_footer
     return ComposedMail(
         delivery_id=delivery_id, sender=formataddr((profile.from_name, profile.from_address)),
-        envelope_from=profile.from_address, recipient=recipient.address, reply_to=profile.reply_to,
+        sender_name=profile.from_name, envelope_from=profile.from_address, recipient=recipient.address,
+        reply_to=profile.reply_to,
         subject=subject, text=text, html=html,
+        unsubscribe_url=unsubscribe,
         headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
 
 

@@ -17,7 +17,7 @@ from django.db.models import Q
 from musubi.capture.models import LineChannel
 from musubi.contacts import services as contacts
 from musubi.contacts.models import Contact, ContactTag
-from musubi.kernel import clock
+from musubi.kernel import bulk, clock
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
@@ -128,7 +128,8 @@ def _advance(ids: list[int], now: dt.datetime) -> None:
         deliveries.extend(queued)
     Delivery.objects.bulk_create(deliveries)
     _line_requests(line_members)
-    Enrollment.objects.bulk_update(enrollments, ["status", "next_due_at", "finished_at", "last_position"])
+    bulk.update_rows(Enrollment, ["status", "next_due_at", "finished_at", "last_position"],
+                     [(e.status, e.next_due_at, e.finished_at, e.last_position, e.pk) for e in enrollments])
 
 
 def _reached_goal(sequence: Sequence, group: list[Enrollment]) -> set[int]:
@@ -207,7 +208,7 @@ def _line_requests(members: list[tuple[Delivery, int]]) -> None:
     linked = [d for d, _c in pending if d.status == WorkStatus.PENDING]
     for delivery, request in zip(linked, requests, strict=True):
         delivery.line_request = request
-    Delivery.objects.bulk_update(linked, ["line_request"])
+    bulk.update_rows(Delivery, ["line_request_id"], [(d.line_request_id, d.pk) for d in linked])
 
 
 def sequences_for(*, workspace_id: int, trigger: str, ref: int | None = None, tag: str = "") -> list[Sequence]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +21,18 @@ from musubi.capture.models import LineChannel
 from musubi.contacts.models import Contact, Segment
 from musubi.kernel.claims import DurableWork, WorkStatus
 from musubi.kernel.models import WorkspaceOwned
-from musubi.messaging.choices import EnrollmentStatus, MessageChannel, Outcome, Reentry, RunState, Timing, Trigger
+from musubi.messaging.choices import (
+    Direction,
+    EnrollmentStatus,
+    KeywordMatch,
+    MessageChannel,
+    Outcome,
+    Reentry,
+    RunState,
+    Timing,
+    Trigger,
+)
+from musubi.messaging.richmenu_rules import WIDTH, Height, JobAction, MenuState
 
 
 class SenderProfile(WorkspaceOwned):
@@ -33,6 +45,8 @@ class SenderProfile(WorkspaceOwned):
     reply_to = models.EmailField(_("reply-to address"), blank=True, default="")
     legal_name = models.CharField(_("sender's legal name"), max_length=200, blank=True, default="")
     postal_address = models.CharField(_("postal address"), max_length=300, blank=True, default="")
+    dkim_selector = models.CharField(max_length=63, blank=True, default="")
+    dkim_private_key = models.TextField(blank=True, default="", help_text="PEM; never shown.")
     contact_info = models.CharField(_("contact point"), max_length=300, blank=True, default="",
                                     help_text="A telephone number, address or page where people can reach the sender.")
     updated_at = models.DateTimeField(auto_now=True)
@@ -274,3 +288,171 @@ class OutboxMessage(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.recipient}: {self.subject}"
+
+
+# --- Conversations: messages people send the business, answers, and keyword auto-replies --------------------
+
+class AutoReply(WorkspaceOwned):
+    """A keyword rule on LINE: a friend's message that matches gets these texts back at once (through the
+    free reply API), and optionally a tag — how Japanese shops answer 「予約」「メニュー」「クーポン」."""
+
+    name = models.CharField(max_length=200)
+    line_channel = models.ForeignKey(LineChannel, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                                     help_text="Empty: every connected account of the workspace.")
+    keywords = models.JSONField(default=list)
+    match = models.CharField(max_length=8, choices=KeywordMatch.choices, default=KeywordMatch.EXACT)
+    texts = models.JSONField(default=list, help_text="Up to five LINE text bubbles.")
+    tag = models.CharField(max_length=100, blank=True, default="", help_text="A tag given to whoever matches.")
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["position", "pk"]
+        indexes = [models.Index(fields=["workspace", "active", "position"], name="autoreply_ws_active")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InboxMessage(WorkspaceOwned):
+    """One message of a conversation with a contact: what they wrote (``in``) or what the business answered
+    (``out``, by a person or an auto-reply). ``external_id`` is the provider's id of an incoming message, so a
+    message delivered twice is kept once."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=8, choices=MessageChannel.choices)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    subject = models.CharField(max_length=300, blank=True, default="")
+    text = models.TextField()
+    line_channel = models.ForeignKey(LineChannel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    postback = models.BooleanField(default=False)
+    at = models.DateTimeField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    auto_reply = models.ForeignKey(AutoReply, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "channel", "external_id"],
+                                               condition=~Q(external_id=""), name="inbox_unique_external")]
+        indexes = [models.Index(fields=["workspace", "contact", "at"], name="inbox_ws_contact_at"),
+                   models.Index(fields=["workspace", "at"], name="inbox_ws_at")]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.channel} {self.contact_id}"
+
+
+class Answer(WorkspaceOwned, DurableWork):
+    """An answer on its way out. On LINE it uses the reply token while it is fresh (free of the monthly
+    quota) and otherwise a push with a retry key saved here, so a retried push is delivered once."""
+
+    message = models.OneToOneField(InboxMessage, on_delete=models.CASCADE, related_name="sending")
+    reply_token = models.CharField(max_length=200, blank=True, default="")
+    reply_until = models.DateTimeField(null=True, blank=True)
+    retry_key = models.UUIDField(default=uuid.uuid4)
+
+    def __str__(self) -> str:
+        return f"answer {self.message_id}"
+
+
+# === Rich menus (LINE) ========================================================================================
+# The menus at the bottom of a LINE chat: a default one per account and one per segment, switched as friends
+# move between segments. See ``messaging.richmenus``.
+
+class RichMenu(WorkspaceOwned):
+    """A rich menu of one LINE account: its image, tappable areas and who sees it. Without a segment it is the
+    account's default menu; with one, friends in the segment get it (the highest ``priority`` wins for friends
+    in several). LINE's menus cannot be changed once made, so a menu is edited only as a draft; publishing
+    makes it at LINE (``line_id``) and unpublishing deletes it there."""
+
+    line_channel = models.ForeignKey(LineChannel, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=300)
+    chat_bar_text = models.CharField(max_length=14)
+    height = models.PositiveIntegerField(choices=Height.choices, default=Height.LARGE)
+    image = models.FileField(upload_to="richmenus/", blank=True, default="")
+    image_type = models.CharField(max_length=16, blank=True, default="")
+    areas = models.JSONField(default=list, blank=True, help_text="LINE's area objects: bounds and action.")
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                help_text="Empty: the account's default menu.")
+    priority = models.IntegerField(default=0)
+    state = models.CharField(max_length=16, choices=MenuState.choices, default=MenuState.DRAFT)
+    line_id = models.CharField(max_length=64, blank=True, default="")
+    image_uploaded = models.BooleanField(default=False)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # One default menu at a time per account: LINE shows only one.
+            models.UniqueConstraint(fields=["line_channel"], name="richmenu_one_live_default",
+                                    condition=Q(segment__isnull=True, state__in=["publishing", "published"])),
+        ]
+        indexes = [models.Index(fields=["workspace", "line_channel", "state"], name="richmenu_ws_channel_state")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def width(self) -> int:
+        return WIDTH
+
+
+class RichMenuJob(WorkspaceOwned, DurableWork):
+    """Publishing or unpublishing a menu at LINE, as a row a worker claims (never an HTTP call in a request)."""
+
+    rich_menu = models.ForeignKey(RichMenu, on_delete=models.CASCADE, related_name="jobs")
+    action = models.CharField(max_length=12, choices=JobAction.choices)
+
+    class Meta(DurableWork.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.rich_menu_id}"
+
+
+class RichMenuLink(WorkspaceOwned):
+    """The menu LINE has linked to one friend, written only after LINE accepted the link. No row: the friend
+    sees the default menu."""
+
+    line_channel = models.ForeignKey(LineChannel, on_delete=models.CASCADE, related_name="+")
+    user_id = models.CharField(max_length=40)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rich_menu = models.ForeignKey(RichMenu, on_delete=models.CASCADE, related_name="links")
+    linked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["line_channel", "user_id"], name="richmenulink_unique_user")]
+        indexes = [models.Index(fields=["workspace", "rich_menu"], name="richmenulink_ws_menu")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.rich_menu_id}"
+
+
+class RichMenuSwitch(WorkspaceOwned, DurableWork):
+    """One bulk request to LINE: link ``rich_menu`` to up to 500 friends, or (no menu) unlink theirs so they
+    see the default. ``members`` holds [contact id, user id] pairs, fixed when the row is made; the links are
+    recorded when LINE accepts the request."""
+
+    line_channel = models.ForeignKey(LineChannel, on_delete=models.CASCADE, related_name="+")
+    rich_menu = models.ForeignKey(RichMenu, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    members = models.JSONField(default=list)
+
+    class Meta(DurableWork.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{'link' if self.rich_menu_id else 'unlink'} {len(self.members)} on {self.line_channel_id}"
+
+
+class RichMenuCheck(WorkspaceOwned):
+    """When the switching pass next compares an account's friends with their menus; taken by a conditional
+    update, so several workers never compare the same account at once."""
+
+    line_channel = models.OneToOneField(LineChannel, on_delete=models.CASCADE, related_name="+")
+    next_check_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.line_channel_id} at {self.next_check_at:%Y-%m-%d %H:%M}"

@@ -6,11 +6,12 @@ or tag that caused it does. They only write rows; the worker's scheduler pass se
 
 from __future__ import annotations
 
-from musubi.capture.events import LineFriendAdded, OptInCompleted
+from musubi.capture.events import LineFriendAdded, LineMessageReceived, OptInCompleted
+from musubi.commerce.events import OrderPaid
 from musubi.contacts.events import ContactTagged
 from musubi.contacts.models import Contact
 from musubi.kernel.events import subscribe
-from musubi.messaging import enrollments
+from musubi.messaging import conversations, enrollments
 from musubi.messaging.choices import Trigger
 
 
@@ -35,7 +36,15 @@ def on_tagged(event: ContactTagged) -> None:
     _enroll_all(event.workspace_id, event.contact_id, Trigger.TAG_ADDED, tag=event.tag)
 
 
+def on_paid(event: OrderPaid) -> None:
+    """A paid order starts the sequences that follow a purchase (of that offer, or of any); the goal of a
+    sequence that waits for a purchase (``goal_event`` order.paid) is met through the fact it leaves."""
+    _enroll_all(event.workspace_id, event.contact_id, Trigger.PURCHASE, ref=event.offer_id)
+
+
 def subscribe_all() -> None:
     subscribe(OptInCompleted, on_optin)
     subscribe(LineFriendAdded, on_line_follow)
     subscribe(ContactTagged, on_tagged)
+    subscribe(LineMessageReceived, conversations.on_line_message)
+    subscribe(OrderPaid, on_paid)

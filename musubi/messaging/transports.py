@@ -11,10 +11,13 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 
+from musubi.integrations import mime, smtp_pool
+from musubi.integrations.dkim import DkimSigner
 from musubi.kernel import clock
 from musubi.messaging import rules
 from musubi.messaging.composing import ComposedMail
@@ -34,6 +37,8 @@ def _django_message(mail: ComposedMail, connection: object) -> EmailMultiAlterna
                                      headers=mail.headers, connection=connection)  # type: ignore[arg-type]
     if mail.html:
         message.attach_alternative(mail.html, "text/html")
+    # Email services reached through django-anymail echo this in their bounce and complaint webhooks.
+    message.metadata = {"musubi_delivery": str(mail.delivery_id)}  # type: ignore[attr-defined]
     return message
 
 
@@ -88,9 +93,57 @@ def keep_in_outbox(mails: Iterable[ComposedMail], *, workspace_id: int) -> Itera
         yield Sent(mail.delivery_id, "sent")
 
 
-def send(mails: Iterable[ComposedMail], *, workspace_id: int) -> Iterator[Sent]:
-    """Send through the installation's marketing transport (``MUSUBI_MARKETING_MAIL``)."""
-    transport = settings.MUSUBI_MARKETING_MAIL
-    if transport == "outbox":
+def smtp_server() -> smtp_pool.SmtpServer | None:
+    """The mail server of the installation's default mailer, when it is Django's SMTP backend."""
+    mailer: dict[str, Any] = dict(settings.MAILERS.get("default", {}))
+    if mailer.get("BACKEND") != "django.core.mail.backends.smtp.EmailBackend":
+        return None
+    options: dict[str, Any] = dict(mailer.get("OPTIONS", {}))
+    security = "tls" if options.get("use_ssl") else "starttls" if options.get("use_tls") else "none"
+    return smtp_pool.SmtpServer(host=options.get("host", "127.0.0.1"), port=int(options.get("port", 25)),
+                                username=options.get("username") or "", password=options.get("password") or "",
+                                security=security, timeout=float(options.get("timeout") or 30),
+                                connections=settings.MUSUBI_SMTP_CONNECTIONS)
+
+
+def send_pooled(mails: Iterable[ComposedMail], *, server: smtp_pool.SmtpServer,
+                signer: DkimSigner | None = None) -> Iterator[Sent]:
+    """Bulk mail over pooled SMTP connections: each message's bytes built from one skeleton per sender (no
+    ``EmailMessage`` per recipient), DKIM-signed on other threads, results as the server answers."""
+    skeletons: dict[tuple[str, str, str], mime.MailSkeleton] = {}
+
+    def envelopes() -> Iterator[smtp_pool.Envelope]:
+        for mail in mails:
+            key = (mail.envelope_from, mail.sender_name, mail.reply_to)
+            skeleton = skeletons.get(key)
+            if skeleton is None:
+                skeleton = skeletons[key] = mime.MailSkeleton(from_address=mail.envelope_from,
+                                                              from_name=mail.sender_name, reply_to=mail.reply_to)
+            data = skeleton.render(to_address=mail.recipient, subject=mail.subject, text=mail.text, html=mail.html,
+                                   unsubscribe_url=mail.unsubscribe_url, message_id=f"d{mail.delivery_id}")
+            yield smtp_pool.Envelope(key=mail.delivery_id, mail_from=mail.envelope_from, rcpt_to=mail.recipient,
+                                     data=data)
+
+    for result in smtp_pool.send_all(server, envelopes(), sign=signer.sign if signer else None):
+        if result.outcome == smtp_pool.Outcome.SENT:
+            yield Sent(result.key, "sent")
+        elif result.outcome == smtp_pool.Outcome.RETRY:
+            yield Sent(result.key, "retry", f"{result.code} {result.detail}".strip())
+        else:
+            detail = f"{result.code} {result.detail}".strip()
+            hard = result.stage in ("rcpt", "data") and rules.smtp_bounce_is_hard(result.code, detail)
+            yield Sent(result.key, "bounced" if hard else "failed", detail)
+
+
+def send(mails: Iterable[ComposedMail], *, workspace_id: int, signer: DkimSigner | None = None) -> Iterator[Sent]:
+    """Send through the installation's marketing transport (``MUSUBI_MARKETING_MAIL``): the outbox; an
+    email service's backend when a mailer named "marketing" is set; else pooled SMTP to the default mailer's
+    server (or that mailer itself when it is not SMTP, e.g. the console)."""
+    if settings.MUSUBI_MARKETING_MAIL == "outbox":
         return keep_in_outbox(mails, workspace_id=workspace_id)
-    return send_with_django(mails, mailer="marketing" if "marketing" in settings.MAILERS else "default")
+    if "marketing" in settings.MAILERS:
+        return send_with_django(mails, mailer="marketing")
+    server = smtp_server()
+    if server is None:
+        return send_with_django(mails, mailer="default")
+    return send_pooled(mails, server=server, signer=signer)

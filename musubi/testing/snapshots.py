@@ -21,6 +21,17 @@ from musubi.capture.models import (
 )
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
+from musubi.commerce import services as commerce
+from musubi.commerce.models import (
+    InvitationOnly,
+    Order,
+    OrderEvent,
+    PaymentSettings,
+    Refund,
+    Renewal,
+    Subscription,
+    WebhookEndpoint,
+)
 from musubi.contacts import services as contacts
 from musubi.contacts.models import ConsentRecord, Contact, Identity, Segment
 from musubi.imports import services as imports
@@ -28,14 +39,19 @@ from musubi.imports.models import Import, ImportRow
 from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
 from musubi.messaging import authoring as messaging
-from musubi.messaging import broadcasts, enrollments
+from musubi.messaging import broadcasts, conversations, enrollments, richmenus
 from musubi.messaging.models import (
+    Answer,
+    AutoReply,
     Broadcast,
     BroadcastRun,
     Delivery,
     Enrollment,
+    InboxMessage,
     LineRequest,
     OutboxMessage,
+    RichMenu,
+    RichMenuLink,
     SenderProfile,
     Sequence,
     Step,
@@ -43,8 +59,11 @@ from musubi.messaging.models import (
 )
 from musubi.planner import services as planner
 from musubi.planner.models import Plan
+from musubi.testing.images import png
+from musubi.testing.legal import fill_legal_profile
 from musubi.workspaces import services
-from musubi.workspaces.models import ApiKey, AuditEntry, Membership, User, Workspace
+from musubi.workspaces.models import ApiKey, AuditEntry, LegalProfile, Membership, User, Workspace
+from musubi.workspaces.rules import LEGAL_FIELDS
 
 # Every object the owner's workspace gets carries this in a name or in its data: it must never reach an outsider.
 MARKER = "zq-owners-own-zq"
@@ -56,9 +75,9 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "capture_point_id": 999999, "code": "ZZZZZZZZZZ", "import_id": 999999,
            "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999, "template_id": 999999,
            "sequence_id": 999999, "sequence_step_id": 999999, "broadcast_id": 999999, "delivery_id": 999999,
-           "run_id": 999999,
+           "run_id": 999999, "auto_reply_id": 999999, "rich_menu_id": 999999,
            "outbox_id": 999999,  # the web's messaging pages
-           "kind": "svg"}
+           "kind": "svg", "order_id": 999999, "subscription_id": 999999}
 
 
 def populate(workspace: Workspace, member: User) -> dict[str, Any]:
@@ -66,6 +85,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     actor = services.SYSTEM
     key, _ = services.create_api_key(workspace=workspace, actor=actor, name=f"key {MARKER}")
     fact, _ = record_fact(workspace_id=workspace.pk, kind="optin", contact_id=1, data={"marker": MARKER})
+    fill_legal_profile(workspace, responsible_person=f"person {MARKER}")
     product = catalog.create_product(workspace=workspace, actor=actor, name=f"product {MARKER}", goods_cost=100)
     front = catalog.create_offer(workspace=workspace, actor=actor, product_id=product.pk, name=f"front {MARKER}",
                                  role="front", price=980)
@@ -108,8 +128,9 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
         "conditions": [{"type": "tag", "op": "has", "tag": f"tag {MARKER}"}]})
     messaging_ids = _messaging(workspace, actor, contact, segment, line_channel)
     messaging_ids["outbox_id"] = _kept_mail(workspace, messaging_ids["delivery_id"])
-    return {**messaging_ids, "slug": workspace.slug, "contact_id": contact.pk, "source_id": source.pk,
-            "link_id": link.pk, "kind": "svg",
+    order = _order(workspace, product)
+    return {**messaging_ids, "slug": workspace.slug, "contact_id": contact.pk, "order_id": order.pk,
+            "subscription_id": order.subscription_id, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
             "line_channel_id": line_channel.pk, "segment_id": segment.pk,
             "coupon_id": definition.pk,
@@ -138,7 +159,19 @@ def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segm
         name=f"broadcast {MARKER}", template_id=line_template.pk, segment_id=segment.pk,
         line_channel_id=line_channel.pk))
     run, _started = broadcasts.start_run(broadcast=broadcast)
-    return {"template_id": template.pk, "sequence_id": sequence.pk, "sequence_step_id": step.pk,
+    rule = conversations.save_auto_reply(workspace=workspace, actor=actor, name=f"rule {MARKER}",
+                                         keywords=[MARKER], texts=[f"answer {MARKER}"])
+    conversations.answer(workspace=workspace, actor=actor, contact_id=contact.pk, channel="email",
+                         text=f"hello {MARKER}")
+    rich_menu = richmenus.create_menu(
+        workspace=workspace, actor=actor, line_channel_id=line_channel.pk, image=png(2500, 843),
+        data=richmenus.RichMenuInput(name=f"menu {MARKER}", chat_bar_text="menu", height=843, segment_id=segment.pk,
+                                     areas=[{"bounds": {"x": 0, "y": 0, "width": 100, "height": 100},
+                                             "action": {"type": "message", "text": f"hello {MARKER}"}}]))
+    RichMenuLink.objects.create(workspace=workspace, line_channel=line_channel, user_id=f"U{MARKER}",
+                                rich_menu=rich_menu, linked_at=rich_menu.created_at)
+    return {"auto_reply_id": rule.pk, "template_id": template.pk, "sequence_id": sequence.pk,
+            "sequence_step_id": step.pk, "rich_menu_id": rich_menu.pk,
             "broadcast_id": broadcast.pk, "run_id": run.pk,
             "delivery_id": Delivery.objects.for_workspace(workspace).get(step=step).pk}
 
@@ -149,6 +182,20 @@ def _kept_mail(workspace: Workspace, delivery_id: int) -> int:
         workspace=workspace, delivery_id=delivery_id, recipient=f"{MARKER}@example.jp", subject=f"kept {MARKER}",
         raw=f"Subject: kept {MARKER}\nTo: {MARKER}@example.jp\n\n{MARKER}\n",
         at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)).pk
+
+
+def _order(workspace: Workspace, product: Product) -> Order:
+    """An order of a subscription by bank transfer, placed through the checkout's services."""
+    actor = services.SYSTEM
+    monthly = catalog.create_offer(workspace=workspace, actor=actor, product_id=product.pk, name=f"monthly {MARKER}",
+                                   role="back", price=4980, billing="recurring", interval="month")
+    catalog.publish_offer(workspace=workspace, actor=actor, offer_id=monthly.pk)
+    commerce.save_payment_settings(workspace=workspace, actor=actor, bank_transfer_enabled=True,
+                                   bank_account=f"bank {MARKER}")
+    prepared = commerce.prepare(offer=commerce.offer_for_sale(monthly.pk), legal_url="/legal/", entry=commerce.Entry(
+        quantity=1, name=f"buyer {MARKER}", email=f"buyer-{MARKER}@example.jp", payment_method="bank_transfer",
+        phone="090-1234-5678", postal_code="100-0001", address=f"address {MARKER}"))
+    return commerce.place_order(prepared=prepared, seen=prepared.screen).order
 
 
 def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
@@ -174,5 +221,15 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(BroadcastRun, "state", "status", "planned"), rows(Delivery, "status", "outcome", "opened_at"),
         rows(LineRequest, "status", "fixed"),
         rows(OutboxMessage, "recipient", "subject"),
+        rows(LineRequest, "status", "fixed"), rows(AutoReply, "name", "keywords", "texts", "active"),
+        rows(InboxMessage, "text", "read_at"), rows(Answer, "status"),
+        rows(LegalProfile, *LEGAL_FIELDS),
+        rows(Order, "status", "refunded", "tracking_number", "paid_at"), rows(Subscription, "status", "cancelled_at"),
+        rows(Renewal, "next_attempt_at", "status"), rows(Refund, "amount"),
+        rows(PaymentSettings, "bank_account", "stripe_secret_key", "card_enabled"),
+        OrderEvent.objects.for_workspace(workspace).count(), rows(InvitationOnly, "offer_id"),
+        rows(WebhookEndpoint, "url", "secret"),
+        rows(RichMenu, "name", "state", "areas", "segment_id", "priority", "image"),
+        rows(RichMenuLink, "user_id", "rich_menu_id"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),
     )

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from musubi.catalog import queries, services
+from musubi.commerce import access
 from musubi.kernel.errors import MusubiError
 from musubi.web.access import WorkspaceRequest, workspace_page
 from musubi.web.buttons import act
@@ -127,7 +128,8 @@ def offer_detail(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpRes
                 return redirect("web:offer", slug=slug, offer_id=offer.pk)
     return render(request, "web/ladder/offer.html", {
         "offer": offer, "form": form, "limit": queries.premium_limit_of(offer),
-        "refusal": services.publishing_refusal(offer),
+        "refusal": services.publishing_refusal(offer), "legal_refusal": services.legal_refusal(request.workspace),
+        "invitation_only": access.is_invitation_only(offer),
         "can_manage": role_allows(request.membership.role, Action.MANAGE),
     })
 
@@ -141,6 +143,8 @@ def offer_publish(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpRe
         # The page itself explains the limit; the banner says what to do about it.
         messages.error(request, _("Not published: lower the premium's normal price to its limit, or remove "
                                   "the premium.") if exc.code == "premium_over_limit" else exc.message)
+        if exc.code == "legal_profile_incomplete":
+            return redirect("web:legal_settings", slug=slug)
     else:
         messages.success(request, _("The offer is published."))
     return redirect("web:offer", slug=slug, offer_id=offer_id)

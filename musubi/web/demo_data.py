@@ -10,6 +10,7 @@ numbers make sense and whose offers can be published.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal as D
 from typing import Any
 
@@ -18,13 +19,45 @@ from django.conf import settings
 from musubi.capture import coupons, points
 from musubi.capture import services as capture
 from musubi.catalog import services as catalog
+from musubi.commerce import access
+from musubi.commerce import services as commerce
 from musubi.planner import services as planner
+from musubi.web import demo_messaging
 from musubi.workspaces.models import Workspace
-from musubi.workspaces.services import Actor
+from musubi.workspaces.services import Actor, save_legal_profile
+
+_CANCEL = ("次回お届け日の7日前までに、ご案内メールのリンク（解約・変更ページ）からいつでも解約できます。"
+           "ログインは不要です。")
+
+
+def _legal_profile(workspace: Workspace, actor: Actor, **particulars: str) -> None:
+    """The 特商法 particulars every published offer needs; the parts most shops word alike are defaults."""
+    defaults = {
+        "price_note": "表示価格はすべて税込です。送料は商品ページに記載のとおりです。"
+                      "代金引換の場合は手数料330円がかかります。",
+        "payment_methods": "クレジットカード、銀行振込、代金引換",
+        "payment_timing": "クレジットカード：ご注文時。銀行振込：ご注文から7日以内。代金引換：商品お受け取り時。",
+        "delivery_timing": "ご注文（銀行振込はご入金の確認）から5営業日以内に発送します。",
+        "subscription_cancellation": _CANCEL,
+    }
+    save_legal_profile(workspace=workspace, actor=actor, **{**defaults, **particulars})
+
+
+def _demo_card() -> dict[str, Any]:
+    """Cards in the demo only with a Stripe test key in the environment (MUSUBI_DEMO_STRIPE_KEY)."""
+    key = os.environ.get("MUSUBI_DEMO_STRIPE_KEY", "")
+    return {"card_enabled": True, "stripe_secret_key": key} if key.startswith("sk_test_") else {}
 
 
 def health_food(workspace: Workspace, actor: Actor) -> None:
     ws: dict[str, Any] = {"workspace": workspace, "actor": actor}
+    _legal_profile(workspace, actor, seller_name="株式会社すこやか健康食品", responsible_person="山田 花子",
+                   address="東京都千代田区神田錦町1-2-3 すこやかビル5階", phone="03-1234-5678",
+                   email="support@kenko-shop.example.jp",
+                   price_note="表示価格はすべて税込です。送料は無料です。代金引換の場合は手数料330円がかかります。",
+                   returns_policy="商品到着後8日以内で未開封の場合に限り、返品を承ります（返送料はお客様負担）。"
+                                  "不良品の場合は当店負担で交換します。",
+                   invoice_registration_number="T1010001000001")
     trial_set = catalog.create_product(**ws, name="青汁 お試しセット（7包）", kind="physical", tax_category="reduced",
                                        goods_cost=220, shipping_cost=180, fulfilment_cost=30, payment_fee=20)
     monthly_box = catalog.create_product(**ws, name="青汁 30包（定期便）", kind="physical", tax_category="reduced",
@@ -37,6 +70,9 @@ def health_food(workspace: Workspace, actor: Actor) -> None:
                                       first_price=1980)
     for offer in (trial, subscription, discounted):
         catalog.publish_offer(**ws, offer_id=offer.pk)
+    commerce.save_payment_settings(**ws, bank_transfer_enabled=True, cod_enabled=True, cod_fee=330, shipping_fee=0,
+                                   bank_account="むすび銀行 本店営業部 普通 1234567\nカ）スコヤカケンコウショクヒン",
+                                   **_demo_card())
     ladder = catalog.create_ladder(**ws, name="青汁ラダー", description="お試しから定期便へ。")
     catalog.add_step(**ws, ladder_id=ladder.pk, front_id=trial.pk, back_id=subscription.pk,
                      take_rate=D("0.25"), retention=D("0.8"))
@@ -51,10 +87,17 @@ def health_food(workspace: Workspace, actor: Actor) -> None:
             "uncertainty": uncertainty})
     planner.create_plan(**ws, name="初回割引の定期便", ladder_id=ladder.pk, front_offer_id=discounted.pk, inputs={
         "acquisition": {"ad_cost": 3000}, "monthly_profit_target": 1_000_000, "lead_conversion": "0.25"})
+    demo_messaging.health_food_education(workspace, actor, trial_offer_id=trial.pk)
 
 
 def izakaya(workspace: Workspace, actor: Actor) -> None:
     ws: dict[str, Any] = {"workspace": workspace, "actor": actor}
+    _legal_profile(workspace, actor, seller_name="株式会社むすびフーズ", responsible_person="佐藤 一郎",
+                   address="大阪府大阪市北区梅田1-1-1", phone="06-1234-5678", email="info@izakaya-musubi.example.jp",
+                   payment_methods="店頭でのお支払い（現金、クレジットカード、電子マネー）",
+                   payment_timing="ご飲食後、店頭でお支払いください。", delivery_timing="ご来店時にご提供します。",
+                   returns_policy="飲食の性質上、ご提供後の返品はお受けできません。",
+                   subscription_cancellation="定期のご契約はありません。")
     line_friend = catalog.create_product(**ws, name="LINE友だち登録（卓上QR）", kind="store_visit",
                                          tax_category="standard")
     visit = catalog.create_product(**ws, name="ご来店（お食事）", kind="store_visit", tax_category="standard",
@@ -81,6 +124,7 @@ def izakaya(workspace: Workspace, actor: Actor) -> None:
                                                 "ranges": {"backs.0.take_rate": ["0.3", "0.6"],
                                                            "backs.0.retention": ["0.4", "0.75"]}}})
     _izakaya_capture(workspace, actor, free_dish.pk)
+    demo_messaging.izakaya_education(workspace, actor)
 
 
 def _izakaya_capture(workspace: Workspace, actor: Actor, offer_id: int) -> None:
@@ -122,13 +166,26 @@ def _izakaya_capture(workspace: Workspace, actor: Actor, offer_id: int) -> None:
 
 def info_products(workspace: Workspace, actor: Actor) -> None:
     ws: dict[str, Any] = {"workspace": workspace, "actor": actor}
-    guide = catalog.create_product(**ws, name="副業スタートガイド（PDF）", kind="digital", tax_category="standard")
+    _legal_profile(workspace, actor, seller_name="まなびアカデミー合同会社", responsible_person="鈴木 太郎",
+                   address="福岡県福岡市中央区天神1-1-1", phone="092-123-4567", email="hello@manabi.example.jp",
+                   price_note="表示価格はすべて税込です。デジタル商品のため送料はかかりません。",
+                   payment_methods="クレジットカード、銀行振込",
+                   delivery_timing="お支払いの確認後すぐに、購入者専用ページのリンクをメールでお送りします。",
+                   returns_policy="デジタル商品の性質上、お支払い後の返品・返金はお受けできません。",
+                   subscription_cancellation="定期のご契約はありません。")
+    guide = catalog.create_product(**ws, name="副業スタートガイド（PDF）", kind="digital", tax_category="standard",
+                                   description="第1章 副業を始める前に決めること\n第2章 最初の1万円を稼ぐまで\n"
+                                               "第3章 続けるための時間の作り方")
     course = catalog.create_product(**ws, name="半年間オンライン講座", kind="service", tax_category="standard",
                                     goods_cost=24000, payment_fee=10000)
     front = catalog.create_offer(**ws, product_id=guide.pk, name="副業スタートガイド", role="front", price=2980)
     back = catalog.create_offer(**ws, product_id=course.pk, name="オンライン講座（本講座）", role="back", price=298000)
     for offer in (front, back):
         catalog.publish_offer(**ws, offer_id=offer.pk)
+    access.set_invitation_only(**ws, offer_id=back.pk, invitation_only=True)  # the course: guide buyers only
+    commerce.save_payment_settings(**ws, bank_transfer_enabled=True, bank_transfer_days=5,
+                                   bank_account="むすび銀行 天神支店 普通 7654321\nマナビアカデミー（ド",
+                                   **_demo_card())
     ladder = catalog.create_ladder(**ws, name="ガイド → 本講座",
                                    description="アフィリエイターが報酬88%でガイドを販売。")
     catalog.add_step(**ws, ladder_id=ladder.pk, front_id=front.pk, back_id=back.pk, take_rate=D("0.03"))

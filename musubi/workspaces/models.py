@@ -138,3 +138,40 @@ class AuditEntry(WorkspaceOwned):
         if self.actor_api_key_id:
             return f"API: {self.actor_api_key}"
         return "system"
+
+
+class LegalProfile(WorkspaceOwned):
+    """The seller's particulars that Japanese mail-order law (特定商取引法, Art. 11) requires in every
+    advertisement: who sells, where and how to reach them, what things cost beyond the price, when and how
+    payment and delivery happen, returns, and how a subscription is cancelled.
+
+    The 特商法 page and every checkout's confirmation screen are generated from these fields, and an offer
+    cannot be published while a required one is empty (``rules.missing_legal_fields``). It lives in the
+    workspaces layer so the catalog below the sales app can refuse publishing.
+    """
+
+    seller_name = models.CharField(max_length=200, blank=True, default="")
+    responsible_person = models.CharField(max_length=200, blank=True, default="")
+    address = models.CharField(max_length=500, blank=True, default="")
+    phone = models.CharField(max_length=40, blank=True, default="")
+    email = models.CharField(max_length=254, blank=True, default="")
+    price_note = models.TextField(blank=True, default="")
+    payment_methods = models.TextField(blank=True, default="")
+    payment_timing = models.TextField(blank=True, default="")
+    delivery_timing = models.TextField(blank=True, default="")
+    returns_policy = models.TextField(blank=True, default="")
+    subscription_cancellation = models.TextField(blank=True, default="")
+    application_period = models.TextField(blank=True, default="")
+    invoice_registration_number = models.CharField(max_length=14, blank=True, default="")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace"], name="legalprofile_one_per_workspace")]
+
+    def values(self) -> dict[str, str]:
+        from musubi.workspaces.rules import LEGAL_FIELDS
+
+        return {name: getattr(self, name) for name in LEGAL_FIELDS}
+
+    def __str__(self) -> str:
+        return self.seller_name or f"legal profile of workspace {self.workspace_id}"

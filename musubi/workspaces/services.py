@@ -17,8 +17,14 @@ from musubi.kernel.money import CURRENCY_EXPONENTS
 from musubi.kernel.timezones import is_selectable
 from musubi.workspaces.choices import Language, Role
 from musubi.workspaces.events import WorkspaceCreated
-from musubi.workspaces.models import SLUG_PATTERN, ApiKey, AuditEntry, Membership, User, Workspace
-from musubi.workspaces.rules import Action, may_create_workspaces, role_allows
+from musubi.workspaces.models import SLUG_PATTERN, ApiKey, AuditEntry, LegalProfile, Membership, User, Workspace
+from musubi.workspaces.rules import (
+    LEGAL_FIELDS,
+    Action,
+    invoice_number_is_valid,
+    may_create_workspaces,
+    role_allows,
+)
 
 API_KEY_KIND = "msk"  # Musubi secret key
 RESERVED_SLUGS = frozenset({"api", "admin", "static", "login", "logout", "account", "w", "r", "p", "new"})
@@ -253,3 +259,43 @@ def update_profile(*, user: User, full_name: str, language: str) -> None:
     user.first_name = full_name.strip()[:150]
     user.language = language
     user.save(update_fields=["first_name", "language"])
+
+
+_LEGAL_MAX_LENGTHS = {"seller_name": 200, "responsible_person": 200, "address": 500, "phone": 40, "email": 254,
+                      "invoice_registration_number": 14}
+
+
+@transaction.atomic
+def save_legal_profile(*, workspace: Workspace, actor: Actor, **values: str) -> LegalProfile:
+    """Save the seller's particulars for the 特商法 page. Empty required fields are allowed here (the owner
+    may fill them in over several visits); publishing an offer is what refuses them."""
+    actor.require(Action.MANAGE)
+    fields: dict[str, str] = {}
+    unknown = set(values) - set(LEGAL_FIELDS)
+    for name in unknown:
+        fields[name] = _("Unknown field.")
+    cleaned = {name: str(value or "").strip() for name, value in values.items() if name in LEGAL_FIELDS}
+    for name, value in cleaned.items():
+        limit = _LEGAL_MAX_LENGTHS.get(name, 5000)
+        if len(value) > limit:
+            fields[name] = _("Use at most %(n)s characters.") % {"n": limit}
+    number = cleaned.get("invoice_registration_number", "")
+    if number and not invoice_number_is_valid(number):
+        fields["invoice_registration_number"] = _("Enter T followed by 13 digits, e.g. T1234567890123.")
+    email = cleaned.get("email", "")
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        fields["email"] = _("Enter a valid email address.")
+    if fields:
+        raise InvalidInput(_("Some fields need attention."), fields=fields)
+    profile = LegalProfile.objects.select_for_update().filter(workspace=workspace).first() or LegalProfile(
+        workspace=workspace)
+    changes = {name: [getattr(profile, name), value] for name, value in cleaned.items()
+               if getattr(profile, name) != value}
+    for name, (_before, after) in changes.items():
+        setattr(profile, name, after)
+    if changes or profile.pk is None:
+        profile.updated_at = clock.now()
+        profile.save()
+        record_audit(workspace=workspace, actor=actor, action="legal_profile.saved", obj=profile,
+                     changes=changes)
+    return profile

@@ -3,7 +3,7 @@ the deliveries they made. A broadcast is sent by ``POST /broadcasts/{id}/send``;
 (or body field) makes a retried call return the run the first call started instead of starting another."""
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -13,12 +13,12 @@ from ninja.pagination import paginate
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.api.pagination import Cursor
-from musubi.api.types import NOT_BLANK, DateTimeParam, Input, ObjectId
+from musubi.api.types import NOT_BLANK, DateTimeParam, Input, ObjectId, TimeOfDay
 from musubi.contacts import queries as contact_queries
 from musubi.kernel.errors import NotFound
-from musubi.messaging import authoring, broadcasts, enrollments
-from musubi.messaging.choices import MessageChannel, Reentry, RunState, Timing, Trigger
-from musubi.messaging.models import BroadcastRun, Delivery, Enrollment, Sequence, Step, Template
+from musubi.messaging import authoring, broadcasts, conversations, domains, enrollments
+from musubi.messaging.choices import KeywordMatch, MessageChannel, Reentry, RunState, Timing, Trigger
+from musubi.messaging.models import AutoReply, BroadcastRun, Delivery, Enrollment, Sequence, Step, Template
 from musubi.workspaces.rules import Action
 
 router = Router(tags=["messaging"])
@@ -102,12 +102,16 @@ class StepOut(Schema):
     timing: Timing
     delay_minutes: int
     day: int
-    at_time: dt.time | None
+    at_time: str | None = Field(description="HH:MM in the workspace's time zone.")
     line_channel_id: int | None
     only_if_tag: str
     skip_if_tag: str
     only_if_segment_id: int | None
     only_if_clicked_id: int | None
+
+    @staticmethod
+    def resolve_at_time(obj: Step) -> str | None:
+        return f"{obj.at_time:%H:%M}" if obj.at_time else None
 
 
 class StepIn(Input):
@@ -115,7 +119,7 @@ class StepIn(Input):
     timing: Timing = Timing.AFTER
     delay_minutes: int = Field(0, ge=0, le=527_040, description="After the previous step (timing `after`).")
     day: int = Field(0, ge=0, le=366, description="Days after entering (timing `day_at`).")
-    at_time: dt.time | None = Field(None, description="Time of day in the workspace's time zone (`day_at`).")
+    at_time: TimeOfDay | None = Field(None, description="Time of day in the workspace's time zone (`day_at`).")
     line_channel_id: ObjectId | None = None
     only_if_tag: str = Field("", max_length=100)
     skip_if_tag: str = Field("", max_length=100)
@@ -132,10 +136,18 @@ class SequenceOut(Schema):
     goal_tag: str
     goal_event: str
     reentry: Reentry
-    quiet_start: dt.time
-    quiet_end: dt.time
+    quiet_start: str = Field(description="HH:MM in the workspace's time zone.")
+    quiet_end: str = Field(description="HH:MM; equal to quiet_start: no quiet hours.")
     active: bool
     steps: list[StepOut]
+
+    @staticmethod
+    def resolve_quiet_start(obj: Sequence) -> str:
+        return f"{obj.quiet_start:%H:%M}"
+
+    @staticmethod
+    def resolve_quiet_end(obj: Sequence) -> str:
+        return f"{obj.quiet_end:%H:%M}"
 
     @staticmethod
     def resolve_steps(obj: Sequence) -> list[Step]:
@@ -150,8 +162,8 @@ class SequenceIn(Input):
     goal_tag: str = Field("", max_length=100)
     goal_event: str = Field("", max_length=64, description="A fact kind, e.g. `order.paid`.")
     reentry: Reentry = Reentry.NEVER
-    quiet_start: dt.time = dt.time(21, 0)
-    quiet_end: dt.time = dt.time(8, 0)
+    quiet_start: TimeOfDay = dt.time(21, 0)
+    quiet_end: TimeOfDay = dt.time(8, 0)
     active: bool = False
 
 
@@ -254,7 +266,7 @@ class BroadcastIn(Input):
     scheduled_at: DateTimeParam | None = None
 
 
-class CountOut(Schema):
+class RecipientCountOut(Schema):
     recipients: int = Field(description="People who would receive it now (for LINE, the messages it uses).")
 
 
@@ -306,7 +318,7 @@ def update_broadcast(request: ApiRequest, broadcast_id: ObjectId, payload: Broad
                                       data=authoring.BroadcastInput(**payload.model_dump()))
 
 
-@router.get("/broadcasts/{broadcast_id}/count", response=with_errors({200: CountOut}),
+@router.get("/broadcasts/{broadcast_id}/count", response=with_errors({200: RecipientCountOut}),
             summary="How many it would reach now")
 def count_broadcast(request: ApiRequest, broadcast_id: ObjectId) -> Any:
     return {"recipients": broadcasts.open_recipient_count(authoring.get_broadcast(request.workspace, broadcast_id))}
@@ -408,3 +420,143 @@ def get_delivery(request: ApiRequest, delivery_id: ObjectId) -> Any:
     if found is None:
         raise NotFound(_("No such delivery."))
     return found
+
+
+class ConversationOut(Schema):
+    contact_id: int = Field(alias="pk")
+    name: str
+    last_at: dt.datetime
+    last_text: str
+    last_channel: str
+    unread: int | None = Field(description="Messages from the contact not yet read.")
+
+
+class InboxMessageOut(Schema):
+    id: int
+    channel: str
+    direction: str = Field(description="`in` from the contact, `out` to them.")
+    subject: str
+    text: str
+    postback: bool
+    at: dt.datetime
+    auto_reply_id: int | None
+    read_at: dt.datetime | None
+
+
+class AnswerIn(Input):
+    channel: MessageChannel
+    text: str = Field(min_length=1, max_length=50_000)
+    subject: str = Field("", max_length=300)
+
+
+@router.get("/inbox", response=with_errors({200: list[ConversationOut]}),
+            summary="Conversations, the latest first, with unread counts")
+def list_conversations(request: ApiRequest, limit: Annotated[int, Field(ge=1, le=200)] = 50) -> Any:
+    return list(conversations.conversations(request.workspace)[:limit])
+
+
+@router.get("/inbox/{contact_id}", response=with_errors({200: list[InboxMessageOut]}),
+            summary="A contact's conversation, oldest first (reading it marks it read)")
+def get_conversation(request: ApiRequest, contact_id: ObjectId) -> Any:
+    contact = contact_queries.contact(request.workspace, contact_id)
+    rows = list(conversations.thread(request.workspace, contact))
+    if request.actor.role in ("owner", "staff"):
+        conversations.mark_read(workspace=request.workspace, contact_id=contact.pk)
+    return rows
+
+
+@router.post("/inbox/{contact_id}/answers", response=with_errors({202: InboxMessageOut}),
+             summary="Answer a contact by LINE or mail (sent by the worker)")
+def answer_contact(request: ApiRequest, contact_id: ObjectId, payload: AnswerIn) -> Any:
+    return Status(202, conversations.answer(workspace=request.workspace, actor=request.actor, contact_id=contact_id,
+                                            channel=payload.channel, text=payload.text, subject=payload.subject))
+
+
+class AutoReplyOut(Schema):
+    id: int
+    name: str
+    keywords: list[str]
+    match: KeywordMatch
+    texts: list[str]
+    tag: str
+    line_channel_id: int | None
+    active: bool
+
+
+class AutoReplyIn(Input):
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    keywords: list[str] = Field(min_length=1, max_length=50)
+    match: KeywordMatch = KeywordMatch.EXACT
+    texts: list[str] = Field(min_length=1, max_length=5)
+    tag: str = Field("", max_length=100)
+    line_channel_id: ObjectId | None = None
+    active: bool = True
+
+
+@router.get("/auto-replies", response=with_errors({200: list[AutoReplyOut]}), summary="LINE keyword rules")
+@paginate(Cursor, ordering=("id",))
+def list_auto_replies(request: ApiRequest) -> Any:
+    return AutoReply.objects.for_workspace(request.workspace)
+
+
+@router.post("/auto-replies", response=with_errors({201: AutoReplyOut}), summary="Make a keyword rule")
+def create_auto_reply(request: ApiRequest, payload: AutoReplyIn) -> Any:
+    return Status(201, conversations.save_auto_reply(workspace=request.workspace, actor=request.actor,
+                                                     **payload.model_dump()))
+
+
+@router.put("/auto-replies/{auto_reply_id}", response=with_errors({200: AutoReplyOut}), summary="Change a rule")
+def update_auto_reply(request: ApiRequest, auto_reply_id: ObjectId, payload: AutoReplyIn) -> Any:
+    return conversations.save_auto_reply(workspace=request.workspace, actor=request.actor, rule_id=auto_reply_id,
+                                         **payload.model_dump())
+
+
+@router.delete("/auto-replies/{auto_reply_id}", response=with_errors({204: None}), summary="Delete a rule")
+def delete_auto_reply(request: ApiRequest, auto_reply_id: ObjectId) -> Any:
+    conversations.delete_auto_reply(workspace=request.workspace, actor=request.actor, rule_id=auto_reply_id)
+    return Status(204, None)
+
+
+class DnsRecordOut(Schema):
+    name: str = Field(description="Where to publish the TXT record.")
+    value: str
+
+
+class CheckOut(Schema):
+    kind: str
+    status: str = Field(description="ok, missing, wrong or unknown.")
+    code: str = Field(description="Why, as a short code (e.g. `spf_missing_sender`).")
+    record: str
+    policy: str
+
+
+class DomainCheckOut(Schema):
+    domain: str
+    spf: CheckOut
+    dkim: CheckOut
+    dmarc: CheckOut
+
+
+@router.post("/sender/dkim", response=with_errors({201: DnsRecordOut}),
+             summary="Make a new DKIM key for the sender's domain; returns the TXT record to publish")
+def create_dkim_key(request: ApiRequest) -> Any:
+    profile = domains.create_dkim_key(workspace=request.workspace, actor=request.actor)
+    return Status(201, domains.dkim_record(profile))
+
+
+@router.get("/sender/dkim", response=with_errors({200: DnsRecordOut}), summary="The DKIM record to publish")
+def get_dkim_record(request: ApiRequest) -> Any:
+    record = domains.dkim_record(authoring.sender_profile(request.workspace))
+    if record is None:
+        raise NotFound(_("No DKIM key yet: make one first."))
+    return record
+
+
+@router.get("/sender/domain-check", response=with_errors({200: DomainCheckOut}),
+            summary="Ask DNS now whether the sender's domain has SPF, DKIM and DMARC in order")
+def check_domain(request: ApiRequest) -> Any:
+    profile = authoring.sender_profile(request.workspace)
+    if not profile.from_address:
+        raise NotFound(_("Set the sender's address first."))
+    result = domains.check(profile)
+    return {"domain": domains.domain_of(profile), "spf": result.spf, "dkim": result.dkim, "dmarc": result.dmarc}

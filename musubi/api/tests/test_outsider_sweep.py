@@ -70,8 +70,12 @@ VALID_BODIES = {
     ("put", "/api/v1/sequence-steps/{sequence_step_id}"): {"template_id": "template_id"},
     ("post", "/api/v1/sequences/{sequence_id}/enrollments"): {"contact_id": "contact_id"},
     ("put", "/api/v1/broadcasts/{broadcast_id}"): {"name": "x", "template_id": "template_id"},
+    ("put", "/api/v1/auto-replies/{auto_reply_id}"): {"name": "x", "keywords": ["x"], "texts": ["x"]},
+    ("post", "/api/v1/inbox/{contact_id}/answers"): {"channel": "email", "text": "x"},
     ("post", "/api/v1/capture-points/{capture_point_id}/submissions"): {"email": "a@example.jp", "name": "a",
                                                                          "consented": True},
+    ("post", "/api/v1/orders/{order_id}/refunds"): {"amount": 1},
+    ("post", "/api/v1/orders/{order_id}/shipment"): {"carrier": "x", "tracking_number": "x"},
 }
 
 

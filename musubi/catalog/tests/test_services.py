@@ -5,6 +5,7 @@ import pytest
 from musubi.catalog import services
 from musubi.catalog.models import LadderStep, Offer, Premium, Product
 from musubi.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
+from musubi.testing.legal import fill_legal_profile
 from musubi.workspaces.choices import Role
 from musubi.workspaces.services import Actor
 
@@ -16,6 +17,7 @@ def actor(owner):
 
 @pytest.fixture
 def shop(workspace, actor):
+    fill_legal_profile(workspace)
     ws = {"workspace": workspace, "actor": actor}
     product = services.create_product(**ws, name="お試しセット", goods_cost=300)
     front = services.create_offer(**ws, product_id=product.pk, name="お試し", role="front", price=980)
@@ -94,3 +96,28 @@ def test_another_workspaces_offer_cannot_join_a_ladder(shop, other_workspace, ou
 def test_staff_cannot_change_the_catalog(shop, teammate, workspace):
     with pytest.raises(Forbidden):
         services.create_product(workspace=workspace, actor=Actor(role=Role.STAFF, user=teammate), name="x")
+
+
+def test_an_offer_cannot_be_published_while_a_legal_particular_is_empty(shop, workspace):
+    fill_legal_profile(workspace, responsible_person="", returns_policy="  ")
+    with pytest.raises(Conflict) as caught:
+        services.publish_offer(**shop["ws"], offer_id=shop["front"].pk)
+    assert caught.value.code == "legal_profile_incomplete"
+    assert set(caught.value.fields) == {"responsible_person", "returns_policy"}
+    assert "運営統括責任者" in caught.value.message and "返品・交換" in caught.value.message
+    assert Offer.objects.get(pk=shop["front"].pk).status == "draft"
+
+
+def test_an_offer_of_a_workspace_without_a_legal_profile_is_not_published(workspace, actor):
+    ws = {"workspace": workspace, "actor": actor}
+    product = services.create_product(**ws, name="お試しセット")
+    offer = services.create_offer(**ws, product_id=product.pk, name="お試し", role="front", price=980)
+    with pytest.raises(Conflict) as caught:
+        services.publish_offer(**ws, offer_id=offer.pk)
+    assert len(caught.value.fields) == 11
+    assert Offer.objects.get(pk=offer.pk).status == "draft"
+
+
+def test_a_complete_legal_profile_lets_the_offer_be_published(shop):
+    services.publish_offer(**shop["ws"], offer_id=shop["front"].pk)
+    assert Offer.objects.get(pk=shop["front"].pk).status == "published"

@@ -24,7 +24,7 @@ from musubi.messaging import authoring, broadcasts
 from musubi.messaging.choices import Outcome
 from musubi.messaging.models import Delivery
 from musubi.messaging.tests import factories as f
-from musubi.testing.smtp import _free_port
+from musubi.testing.smtp import free_port as _free_port
 
 pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 PEOPLE = 10_000

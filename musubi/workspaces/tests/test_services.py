@@ -106,3 +106,38 @@ def test_weak_passwords_are_refused_with_the_reason(db):
         services.create_user(email="a@example.com", password="123")
     assert "password" in caught.value.fields
     assert not User.objects.exists()
+
+
+# --- The seller's legal profile (特商法) -----------------------------------------------------------------------
+
+def test_the_legal_profile_keeps_the_particulars_and_audits_the_change(workspace):
+    from musubi.testing.legal import COMPLETE_LEGAL_PROFILE
+    from musubi.workspaces.models import AuditEntry, LegalProfile
+
+    services.save_legal_profile(workspace=workspace, actor=services.SYSTEM, **COMPLETE_LEGAL_PROFILE,
+                                invoice_registration_number="T1234567890123")
+    profile = LegalProfile.objects.get(workspace=workspace)
+    assert profile.seller_name == "株式会社すこやか"
+    assert profile.invoice_registration_number == "T1234567890123"
+    assert AuditEntry.objects.filter(workspace=workspace, action="legal_profile.saved").count() == 1
+
+
+@pytest.mark.parametrize("number", ["1234567890123", "T123456789012", "T12345678901234", "t1234567890123",
+                                    "T12345678901a3"])
+def test_a_malformed_invoice_registration_number_is_refused(workspace, number):
+    from musubi.workspaces.models import LegalProfile
+
+    with pytest.raises(InvalidInput) as caught:
+        services.save_legal_profile(workspace=workspace, actor=services.SYSTEM, seller_name="株式会社すこやか",
+                                    invoice_registration_number=number)
+    assert set(caught.value.fields) == {"invoice_registration_number"}
+    assert not LegalProfile.objects.exists()
+
+
+def test_staff_cannot_change_the_legal_profile(workspace, teammate):
+    from musubi.workspaces.models import LegalProfile
+
+    with pytest.raises(Forbidden):
+        services.save_legal_profile(workspace=workspace, actor=services.Actor(role=Role.STAFF, user=teammate),
+                                    seller_name="x")
+    assert not LegalProfile.objects.exists()

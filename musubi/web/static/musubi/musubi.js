@@ -41,3 +41,40 @@ document.addEventListener("DOMContentLoaded", () => {
     look();
   });
 });
+// The rich menu editor: the preview follows the chosen image, the size and the area rows as they are typed.
+document.addEventListener("DOMContentLoaded", () => {
+  const editor = document.querySelector("[data-richmenu-editor]");
+  if (!editor) return;
+  const image = editor.querySelector("[data-richmenu-image]");
+  const svg = editor.querySelector("[data-richmenu-areas]");
+  const ns = "http://www.w3.org/2000/svg";
+  const draw = () => {
+    const height = Number(editor.querySelector("[name=height]").value) || 1686;
+    svg.setAttribute("viewBox", `0 0 2500 ${height}`);
+    image.style.aspectRatio = `2500 / ${height}`;
+    svg.replaceChildren();
+    editor.querySelectorAll("[data-area-row]").forEach((row, n) => {
+      const box = ["x", "y", "width", "height"].map((k) => Number(row.querySelector(`[name$="-${k}"]`).value));
+      if (!(box[2] > 0 && box[3] > 0)) return;
+      const rect = document.createElementNS(ns, "rect");
+      ["x", "y", "width", "height"].forEach((k, i) => rect.setAttribute(k, box[i]));
+      rect.setAttribute("fill", "rgba(6,199,85,0.18)");
+      rect.setAttribute("stroke", "#06c755");
+      rect.setAttribute("stroke-width", "8");
+      const label = document.createElementNS(ns, "text");
+      label.setAttribute("x", box[0] + 24);
+      label.setAttribute("y", box[1] + 90);
+      label.setAttribute("font-size", "80");
+      label.setAttribute("fill", "#06c755");
+      label.textContent = String(n + 1);
+      svg.append(rect, label);
+    });
+  };
+  editor.addEventListener("input", draw);
+  editor.addEventListener("change", (event) => {
+    if (event.target.name === "image" && event.target.files[0]) {
+      image.src = URL.createObjectURL(event.target.files[0]);
+    }
+    draw();
+  });
+});

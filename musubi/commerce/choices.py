@@ -1,0 +1,35 @@
+"""Fixed sets of the sales app, importable without the ORM."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class OrderStatus(models.TextChoices):
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
+    PAID = "paid", _("Paid")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired unpaid")
+    REFUNDED = "refunded", _("Refunded")
+    PARTLY_REFUNDED = "partly_refunded", _("Partly refunded")
+
+
+class PaymentMethod(models.TextChoices):
+    FREE = "free", _("No payment (free)")
+    CARD = "card", _("Credit card")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer (銀行振込)")
+    CASH_ON_DELIVERY = "cod", _("Cash on delivery (代金引換)")
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    CANCELLED = "cancelled", _("Cancelled")
+    COMPLETED = "completed", _("Completed")
+
+
+class RenewalOutcome(models.TextChoices):
+    PENDING = "", _("Not yet")
+    ORDERED = "ordered", _("Order created")
+    SKIPPED = "skipped", _("Skipped by the customer")

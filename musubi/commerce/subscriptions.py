@@ -1,0 +1,331 @@
+"""Subscriptions (定期購入): started by their first order, renewed by the worker once per cycle, and managed by
+the customer from a signed link without a password — skip, change the date, pause, resume, cancel.
+
+Exactly one order per cycle: the next delivery is a ``Renewal`` row (unique per subscription and cycle) that
+workers claim with ``kernel.claims``; the order it creates is unique per subscription and cycle too, so a
+worker that dies after creating the order and before recording it leaves the order for the next claimant to
+find, never a second one. A card charge carries an idempotency key per order and declined attempt, so a
+repeated request is charged once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from musubi.commerce import confirmation, notices, rules
+from musubi.commerce.choices import OrderStatus, PaymentMethod, RenewalOutcome, SubscriptionStatus
+from musubi.commerce.events import SubscriptionCancelled, SubscriptionRenewed, SubscriptionStarted
+from musubi.commerce.models import Order, OrderLine, Renewal, Subscription
+from musubi.commerce.ports import Collection, Outcome
+from musubi.kernel import claims, clock, events
+from musubi.kernel.errors import Conflict, InvalidInput, NotFound
+from musubi.kernel.facts import record_fact
+from musubi.kernel.money import Money
+from musubi.workspaces.models import Workspace
+from musubi.workspaces.rules import Action
+from musubi.workspaces.services import Actor, record_audit
+
+# A declined renewal is tried again after these many days (then the subscription pauses).
+RETRY_AFTER_DAYS = (1, 3, 5)
+
+
+def start(*, order: Order, card: Outcome | None = None) -> Subscription:
+    """Start the subscription the first order of a recurring offer commits to, and schedule delivery two."""
+    offer = order.offer
+    quantity = order.lines.order_by("pk").values_list("quantity", flat=True).first() or 1
+    subscription = Subscription.objects.create(
+        workspace_id=order.workspace_id, offer=offer, contact=order.contact, quantity=quantity,
+        payment_method=order.payment_method, deliveries=1, started_at=order.created_at,
+        stripe_customer=card.customer if card else "", stripe_payment_method=card.saved_card if card else "",
+        shipping=order.shipping)
+    Order.objects.filter(pk=order.pk).update(subscription=subscription, cycle=1)
+    order.subscription, order.cycle = subscription, 1
+    if offer.cycles is None or offer.cycles > 1:
+        _schedule(subscription, cycle=2, at=rules.next_delivery(order.created_at, offer.interval))
+    else:
+        subscription.status = SubscriptionStatus.COMPLETED
+        subscription.save(update_fields=["status"])
+    record_fact(workspace_id=order.workspace_id, kind="subscription.started", contact_id=order.contact_id,
+                subject=("commerce.subscription", subscription.pk), data={"offer": offer.pk},
+                dedupe_key=f"subscription-started-{subscription.pk}")
+    events.publish(SubscriptionStarted(workspace_id=order.workspace_id, subscription_id=subscription.pk,
+                                       contact_id=order.contact_id, offer_id=offer.pk))
+    notices.subscription_started(subscription, order)
+    return subscription
+
+
+def remember_card(subscription_id: int, *, customer: str, card: str) -> None:
+    Subscription.objects.filter(pk=subscription_id).update(stripe_customer=customer, stripe_payment_method=card)
+
+
+def _schedule(subscription: Subscription, *, cycle: int, at: dt.datetime) -> None:
+    Renewal.objects.get_or_create(workspace_id=subscription.workspace_id, subscription=subscription, cycle=cycle,
+                                  defaults={"due_at": at, "next_attempt_at": at})
+
+
+def next_renewal(subscription: Subscription) -> Renewal | None:
+    return Renewal.objects.filter(subscription=subscription, status__in=[claims.WorkStatus.PENDING,
+                                                                         claims.WorkStatus.CLAIMED]).first()
+
+
+# --- The worker -----------------------------------------------------------------------------------------------
+
+def due_renewals() -> Any:
+    """The rows the ``commerce.renewals`` queue claims: renewals of active subscriptions."""
+    return Renewal.objects.filter(subscription__status=SubscriptionStatus.ACTIVE)
+
+
+def renew(renewal: Renewal) -> str:
+    """Make this cycle's order (once) and collect it; returns what happened for the queue's outcome:
+    ``done`` or ``later`` (a declined card retried on the schedule, already rescheduled here)."""
+    order = _renewal_order(renewal)
+    if order is None or order.payment_method != PaymentMethod.CARD or order.status != OrderStatus.AWAITING_PAYMENT:
+        return "done"
+    return _charge_saved_card(renewal, order)
+
+
+def _renewal_order(renewal: Renewal) -> Order | None:
+    from musubi.commerce import services
+
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().select_related("offer__product", "workspace",
+                                                                              "contact").get(pk=renewal.subscription_id)
+        if subscription.status != SubscriptionStatus.ACTIVE:
+            return None
+        existing = Order.objects.filter(subscription=subscription, cycle=renewal.cycle).first()
+        if existing is not None:  # a worker made it and died before recording the row
+            return existing
+        order = _write_renewal_order(subscription, renewal.cycle)
+        Renewal.objects.filter(pk=renewal.pk).update(order=order, outcome=RenewalOutcome.ORDERED)
+        subscription.deliveries = renewal.cycle
+        offer = subscription.offer
+        if offer.cycles is None or renewal.cycle < offer.cycles:
+            _schedule(subscription, cycle=renewal.cycle + 1,
+                      at=rules.next_delivery(renewal.next_attempt_at, offer.interval))
+        else:
+            subscription.status = SubscriptionStatus.COMPLETED
+        subscription.save(update_fields=["deliveries", "status"])
+        record_fact(workspace_id=subscription.workspace_id, kind="subscription.renewed",
+                    contact_id=subscription.contact_id, subject=("commerce.subscription", subscription.pk),
+                    amount=Money(order.total, order.currency), data={"cycle": renewal.cycle, "order": order.pk},
+                    dedupe_key=f"subscription-renewed-{subscription.pk}-{renewal.cycle}")
+        events.publish(SubscriptionRenewed(workspace_id=subscription.workspace_id, subscription_id=subscription.pk,
+                                           contact_id=subscription.contact_id, order_id=order.pk,
+                                           cycle=renewal.cycle))
+        if order.payment_method in (PaymentMethod.BANK_TRANSFER, PaymentMethod.CASH_ON_DELIVERY):
+            services.after_commitment(order)
+            notices.order_placed(order)  # a transfer's renewal is an invoice: the amount, the account, the date
+        return order
+
+
+def _write_renewal_order(subscription: Subscription, cycle: int) -> Order:
+    from musubi.commerce import services
+
+    offer = subscription.offer
+    payment_settings = services.payment_settings(subscription.workspace)
+    terms = services.terms_of(offer)
+    # Later deliveries are at the regular price: make the terms of a delivery that is not the first.
+    regular = rules.Terms(**{**terms.__dict__, "first_price": None})
+    fee = payment_settings.cod_fee if subscription.payment_method == PaymentMethod.CASH_ON_DELIVERY else 0
+    quote = rules.quote(regular, quantity=subscription.quantity, shipping_fee=payment_settings.shipping_fee,
+                        payment_fee=fee, fee_label=_("Cash on delivery fee"), shipping_label=_("Shipping"))
+    now = clock.now()
+    first = Order.objects.filter(subscription=subscription, cycle=1).first()
+    order = Order(
+        workspace_id=subscription.workspace_id, number=services.new_number(now), offer=offer,
+        contact=subscription.contact, subscription=subscription, cycle=cycle,
+        payment_method=subscription.payment_method, currency=terms.currency, subtotal=quote.subtotal,
+        shipping_fee=quote.shipping_fee, payment_fee=quote.payment_fee, total=quote.total,
+        email=first.email if first else "", name=first.name if first else subscription.contact.name,
+        shipping=subscription.shipping, created_at=now,
+        # The renewal is bought on the terms the buyer confirmed at the first order; it points to that screen.
+        confirmation={"renewal_of": first.number if first else "", "cycle": cycle, "total": quote.total,
+                      "rows": [[_("Delivery"), _("Delivery %(n)s of your subscription") % {"n": cycle}],
+                               [_("Total (incl. tax)"), confirmation.yen(quote.total)]]},
+        pay_by=now + dt.timedelta(days=payment_settings.bank_transfer_days) if (
+            subscription.payment_method == PaymentMethod.BANK_TRANSFER) else None)
+    try:
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:  # another worker made this cycle's order between our check and our insert
+        return Order.objects.get(subscription=subscription, cycle=cycle)
+    OrderLine.objects.bulk_create([
+        OrderLine(workspace_id=order.workspace_id, order=order, description=line.description,
+                  quantity=line.quantity, unit_price=line.unit_price, amount=line.amount, tax_rate=line.tax_rate)
+        for line in quote.lines])
+    services.add_to_timeline(order, "placed", _("Renewal %(n)s of the subscription") % {"n": cycle})
+    return order
+
+
+def _charge_saved_card(renewal: Renewal, order: Order) -> str:
+    from musubi.commerce import services
+    from musubi.commerce.payments import method_for
+
+    subscription = Subscription.objects.get(pk=renewal.subscription_id)
+    method = method_for(PaymentMethod.CARD, services.payment_settings(subscription.workspace))
+    outcome = method.collect(Collection(
+        order_number=order.number, amount=order.total, currency=order.currency, email=order.email,
+        description=subscription.offer.name, customer=subscription.stripe_customer,
+        card_token=subscription.stripe_payment_method, off_session=True,
+        idempotency_key=f"musubi-order-{order.pk}-attempt-{renewal.charge_attempts}"))
+    services.apply_outcome(order=order, outcome=outcome)
+    if outcome.paid or outcome.state == "waiting":
+        return "done"
+    if outcome.state == "needs_buyer" or outcome.reason == "authentication_required":
+        notices.authentication_needed(subscription, order)
+        return "done"
+    attempts = renewal.charge_attempts + 1
+    gives_up = rules.renewal_gives_up(attempts, retries=settings.MUSUBI_RENEWAL_RETRIES)
+    with transaction.atomic():
+        Renewal.objects.filter(pk=renewal.pk).update(charge_attempts=attempts)
+        if gives_up:
+            Subscription.objects.filter(pk=subscription.pk, status=SubscriptionStatus.ACTIVE).update(
+                status=SubscriptionStatus.PAUSED, paused_at=clock.now())
+            services.add_to_timeline(order, "paused", _("The card was declined %(n)s times: the subscription is "
+                                                        "paused") % {"n": attempts})
+        notices.payment_failed(subscription, order, paused=gives_up)
+    if gives_up:
+        return "done"
+    days = RETRY_AFTER_DAYS[min(attempts, len(RETRY_AFTER_DAYS)) - 1]
+    # The shop's schedule for a declined card is days, not the worker's seconds-long backoff after a crash:
+    # give the row back ourselves, while we still hold it.
+    Renewal.objects.filter(pk=renewal.pk, status=claims.WorkStatus.CLAIMED, claimed_by=renewal.claimed_by).update(
+        status=claims.WorkStatus.PENDING, claimed_by="", lease_until=None,
+        next_attempt_at=clock.now() + dt.timedelta(days=days), last_error=f"card declined: {outcome.reason}")
+    return "later"
+
+
+# --- The customer's page and the staff -----------------------------------------------------------------------
+
+def _locked(workspace: Workspace, subscription_id: int) -> Subscription:
+    found = Subscription.objects.for_workspace(workspace).select_for_update().filter(pk=subscription_id).first()
+    if found is None:
+        raise NotFound(_("This workspace has no such subscription."))
+    return found
+
+
+def _record(subscription: Subscription, action: str, actor: Actor | None, changes: dict[str, Any]) -> None:
+    record_fact(workspace_id=subscription.workspace_id, kind=f"subscription.{action}",
+                contact_id=subscription.contact_id, subject=("commerce.subscription", subscription.pk),
+                data={"by": "customer" if actor is None else "staff", **changes})
+    record_audit(workspace=subscription.workspace, actor=actor or _customer(), action=f"subscription.{action}",
+                 obj=subscription, changes=changes)
+
+
+def _customer() -> Actor:
+    from musubi.workspaces.services import SYSTEM
+
+    return SYSTEM
+
+
+def _require(actor: Actor | None) -> None:
+    if actor is not None:
+        actor.require(Action.OPERATE)
+
+
+@transaction.atomic
+def skip_next(*, workspace: Workspace, subscription_id: int, actor: Actor | None = None) -> Renewal:
+    """Skip the next delivery: it moves one interval later (the deliveries still to come stay the same)."""
+    _require(actor)
+    subscription = _locked(workspace, subscription_id)
+    renewal = _pending(subscription)
+    later = rules.next_delivery(renewal.next_attempt_at, subscription.offer.interval)
+    Renewal.objects.filter(pk=renewal.pk).update(next_attempt_at=later, due_at=later)
+    _record(subscription, "skipped", actor, {"next": later.isoformat()})
+    renewal.refresh_from_db()
+    return renewal
+
+
+@transaction.atomic
+def change_date(*, workspace: Workspace, subscription_id: int, on: dt.date, actor: Actor | None = None) -> Renewal:
+    """Move the next delivery to ``on`` (tomorrow at the earliest, within 90 days)."""
+    _require(actor)
+    subscription = _locked(workspace, subscription_id)
+    renewal = _pending(subscription)
+    today = clock.now().date()
+    if not today < on <= today + dt.timedelta(days=90):
+        message = _("Choose a date from tomorrow to 90 days from now.")
+        raise InvalidInput(message, fields={"date": message})
+    at = renewal.next_attempt_at.replace(year=on.year, month=on.month, day=on.day)
+    Renewal.objects.filter(pk=renewal.pk).update(next_attempt_at=at, due_at=at)
+    _record(subscription, "rescheduled", actor, {"next": at.isoformat()})
+    renewal.refresh_from_db()
+    return renewal
+
+
+def _pending(subscription: Subscription) -> Renewal:
+    if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAUSED):
+        raise Conflict(_("This subscription has ended."), code="ended")
+    renewal = Renewal.objects.filter(subscription=subscription, status=claims.WorkStatus.PENDING).first()
+    if renewal is None:
+        raise Conflict(_("No delivery is scheduled."), code="nothing_scheduled")
+    return renewal
+
+
+@transaction.atomic
+def pause(*, workspace: Workspace, subscription_id: int, actor: Actor | None = None) -> Subscription:
+    _require(actor)
+    subscription = _locked(workspace, subscription_id)
+    if subscription.status != SubscriptionStatus.ACTIVE:
+        raise Conflict(_("Only an active subscription can be paused."), code="not_active")
+    subscription.status, subscription.paused_at = SubscriptionStatus.PAUSED, clock.now()
+    subscription.save(update_fields=["status", "paused_at"])
+    _record(subscription, "paused", actor, {})
+    return subscription
+
+
+@transaction.atomic
+def resume(*, workspace: Workspace, subscription_id: int, actor: Actor | None = None) -> Subscription:
+    """Resume deliveries; a delivery that fell due during the pause comes tomorrow rather than at once."""
+    _require(actor)
+    subscription = _locked(workspace, subscription_id)
+    if subscription.status != SubscriptionStatus.PAUSED:
+        raise Conflict(_("Only a paused subscription can be resumed."), code="not_paused")
+    subscription.status, subscription.paused_at = SubscriptionStatus.ACTIVE, None
+    subscription.save(update_fields=["status", "paused_at"])
+    now = clock.now()
+    tomorrow = now + dt.timedelta(days=1)
+    Renewal.objects.filter(subscription=subscription, status=claims.WorkStatus.PENDING,
+                           next_attempt_at__lt=now).update(next_attempt_at=tomorrow, due_at=tomorrow)
+    _record(subscription, "resumed", actor, {})
+    return subscription
+
+
+@transaction.atomic
+def cancel(*, workspace: Workspace, subscription_id: int, actor: Actor | None = None) -> Subscription:
+    """Cancel: no more deliveries. Recorded with its time, as easy as ordering (one button on the page)."""
+    _require(actor)
+    subscription = _locked(workspace, subscription_id)
+    if subscription.status in (SubscriptionStatus.CANCELLED, SubscriptionStatus.COMPLETED):
+        raise Conflict(_("This subscription has already ended."), code="ended")
+    subscription.status, subscription.cancelled_at = SubscriptionStatus.CANCELLED, clock.now()
+    subscription.save(update_fields=["status", "cancelled_at"])
+    Renewal.objects.filter(subscription=subscription, status=claims.WorkStatus.PENDING).update(
+        status=claims.WorkStatus.DONE, finished_at=subscription.cancelled_at, last_error="cancelled")
+    _record(subscription, "cancelled", actor, {"at": subscription.cancelled_at.isoformat()})
+    events.publish(SubscriptionCancelled(workspace_id=subscription.workspace_id, subscription_id=subscription.pk,
+                                         contact_id=subscription.contact_id, by_customer=actor is None))
+    return subscription
+
+
+def from_token(token: str) -> Subscription:
+    """The subscription a customer's signed link names; NotFound for a bad or foreign link."""
+    from django.core import signing
+
+    from musubi.kernel import tokens
+
+    try:
+        value = tokens.unsign(token, purpose=notices.SUBSCRIPTION_LINK)
+    except signing.BadSignature as exc:
+        raise NotFound(_("This link is not valid.")) from exc
+    found = Subscription.objects.select_related("offer", "workspace", "contact").filter(
+        pk=value.get("s"), workspace_id=value.get("w")).first()
+    if found is None:
+        raise NotFound(_("This link is not valid."))
+    return found
+

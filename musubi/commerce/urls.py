@@ -1,0 +1,15 @@
+"""Public URLs of selling: short, because they are sent in mails and printed in ads."""
+
+from django.urls import path
+
+from musubi.commerce import views
+
+urlpatterns = [
+    path("buy/<int:offer_id>", views.checkout, name="checkout"),
+    path("buy/<int:offer_id>/confirm", views.confirm, name="checkout_confirm"),
+    path("orders/<str:token>", views.order_status, name="order_status"),
+    path("orders/<str:token>/pay", views.order_pay, name="order_pay"),
+    path("s/<str:token>", views.subscription_page, name="subscription_page"),
+    path("members/<str:token>", views.member_page, name="member_page"),
+    path("stripe/webhook/<str:shop>", views.stripe_webhook, name="stripe_webhook"),
+]

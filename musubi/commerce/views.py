@@ -1,0 +1,312 @@
+"""Public pages of selling: the hosted checkout and its confirmation screen, the order's page (bank details,
+the way back from 3-D Secure), the customer's subscription page, and Stripe's webhook. None needs a sign-in;
+links to an order or a subscription are signed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from musubi.capture.rules import hash_ip
+from musubi.catalog.choices import ProductKind
+from musubi.catalog.models import Offer
+from musubi.commerce import access, notices, services, subscriptions
+from musubi.commerce.choices import OrderStatus, SubscriptionStatus
+from musubi.commerce.forms import CheckoutForm
+from musubi.commerce.models import Order
+from musubi.integrations import stripe_payments
+from musubi.kernel import ratelimit, tokens
+from musubi.kernel.errors import Conflict, Forbidden, InvalidInput, MusubiError, NotFound
+from musubi.workspaces.models import Workspace
+
+logger = logging.getLogger("musubi.commerce")
+CHECKOUT = "checkout"
+MAX_FORM_BYTES = 32 * 1024
+
+
+def _offer(offer_id: int) -> Offer:
+    try:
+        return services.offer_for_sale(offer_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _form(offer: Offer, data: Any = None, initial: dict[str, Any] | None = None) -> CheckoutForm:
+    methods = services.methods_for(offer)
+    key = services.payment_settings(offer.workspace).stripe_secret_key
+    return CheckoutForm(data, initial=initial, methods=methods, physical=offer.product.kind == ProductKind.PHYSICAL,
+                        test_cards=key.startswith("sk_test_"))
+
+
+def _legal_url(offer: Offer) -> str:
+    return reverse("legal_notice", args=[offer.workspace.slug])
+
+
+def _checkout_page(request: HttpRequest, offer: Offer, form: CheckoutForm, *, status: int = 200,
+                   problem: str = "", invite: str = "") -> HttpResponse:
+    from musubi.workspaces.queries import legal_profile
+
+    terms = services.terms_of(offer)
+    return render(request, "commerce/checkout.html", {
+        "offer": offer, "terms": terms, "form": form, "problem": problem, "shop": offer.workspace,
+        "legal": legal_profile(offer.workspace), "legal_url": _legal_url(offer),
+        "methods_available": bool(services.methods_for(offer)), "invite": invite,
+    }, status=status)
+
+
+def _not_invited(request: HttpRequest, offer: Offer, invite: str) -> HttpResponse | None:
+    """For an offer sold only to invited customers: the refusal page, unless ``invite`` is a valid invitation
+    to this very offer."""
+    if not access.is_invitation_only(offer):
+        return None
+    try:
+        access.check_invitation(offer, invite)
+    except Forbidden as exc:
+        return render(request, "commerce/not_invited.html", {
+            "offer": offer, "shop": offer.workspace, "problem": exc.message, "legal_url": _legal_url(offer)},
+            status=403)
+    return None
+
+
+def _too_many(request: HttpRequest) -> bool:
+    ip = request.META.get("REMOTE_ADDR", "")
+    return not ratelimit.hit("checkout:" + hash_ip(ip, key=settings.SECRET_KEY), limit=settings.MUSUBI_CHECKOUT_LIMIT,
+                             window_seconds=settings.MUSUBI_CHECKOUT_WINDOW_SECONDS)
+
+
+def _refused(request: HttpRequest, offer: Offer, message: str, *, status: int) -> HttpResponse:
+    response = _checkout_page(request, offer, _form(offer), status=status, problem=message)
+    if status == 429:
+        response["Retry-After"] = str(settings.MUSUBI_CHECKOUT_WINDOW_SECONDS)
+    return response
+
+
+def _entry(request: HttpRequest, form: CheckoutForm) -> services.Entry:
+    data = form.cleaned_data
+    return services.Entry(
+        quantity=data["quantity"], name=data["name"], email=data["email"], phone=data.get("phone", ""),
+        postal_code=data.get("postal_code", ""), address=data.get("address", ""),
+        payment_method=data["payment_method"], card_token=data.get("card_token", "") or "",
+        consented=bool(data.get("consent")), ip_address=request.META.get("REMOTE_ADDR", ""),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:500])
+
+
+@require_http_methods(["GET", "POST"])
+def checkout(request: HttpRequest, offer_id: int) -> HttpResponse:
+    """Step 1: the offer and the buyer's entries; a valid post shows the final confirmation screen."""
+    offer = _offer(offer_id)
+    invite = request.GET.get("invite", "") if request.method == "GET" else request.POST.get("invite", "")
+    if refusal := _not_invited(request, offer, invite):
+        return refusal
+    if request.method == "GET":
+        return _checkout_page(request, offer, _form(offer), invite=invite)
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_FORM_BYTES:
+        return _refused(request, offer, _("That was more than a checkout form can hold."), status=413)
+    if _too_many(request):
+        return _refused(request, offer, _("Too many orders were sent from your connection. Please wait a few "
+                                          "minutes and try again."), status=429)
+    form = _form(offer, request.POST)
+    if not form.is_valid():
+        return _checkout_page(request, offer, form, status=400, problem=_("Some entries need attention."),
+                              invite=invite)
+    try:
+        prepared = services.prepare(offer=offer, entry=_entry(request, form), legal_url=_legal_url(offer))
+    except InvalidInput as exc:
+        for name, message in exc.fields.items():
+            form.add_error(name if name in form.fields else None, message)
+        return _checkout_page(request, offer, form, status=400, problem=exc.message, invite=invite)
+    return _confirmation_page(request, offer, prepared, invite=invite)
+
+
+def _confirmation_page(request: HttpRequest, offer: Offer, prepared: services.Prepared, *, problem: str = "",
+                       status: int = 200, invite: str = "") -> HttpResponse:
+    entry = asdict(prepared.entry)
+    token = tokens.sign({"offer": offer.pk, "entry": entry, "screen": prepared.screen, "invite": invite},
+                        purpose=CHECKOUT)
+    return render(request, "commerce/confirm.html", {
+        "offer": offer, "shop": offer.workspace, "screen": prepared.screen, "token": token,
+        "lines": prepared.quote.lines, "legal_url": _legal_url(offer), "problem": problem}, status=status)
+
+
+@require_POST
+def confirm(request: HttpRequest, offer_id: int) -> HttpResponse:
+    """Step 2: the buyer pressed 注文を確定する (or went back to change the order). The entries come back
+    signed; the quantity and total the page shows are posted beside them, and any difference, a foreign offer
+    or an expired screen refuses the order with nothing written."""
+    offer = _offer(offer_id)
+    if _too_many(request):
+        return _refused(request, offer, _("Too many orders were sent from your connection. Please wait a few "
+                                          "minutes and try again."), status=429)
+    try:
+        signed = tokens.unsign(request.POST.get("token", ""), purpose=CHECKOUT,
+                               max_age_seconds=settings.MUSUBI_CHECKOUT_FORM_SECONDS)
+    except signing.SignatureExpired:
+        return _refused(request, offer, _("This confirmation screen has expired. Please enter your order again."),
+                        status=410)
+    except signing.BadSignature:
+        return _refused(request, offer, _("The order could not be verified (it was changed after the "
+                                          "confirmation screen). Please enter it again."), status=400)
+    entry = services.Entry(**signed["entry"])
+    invite = signed.get("invite", "")
+    if refusal := _not_invited(request, offer, invite):
+        return refusal
+    if request.POST.get("back"):
+        initial = {**signed["entry"], "consent": signed["entry"]["consented"]}
+        return _checkout_page(request, offer, _form(offer, initial=initial), invite=invite)
+    screen = signed["screen"]
+    if signed["offer"] != offer.pk or screen.get("offer_id") != offer.pk:
+        return _refused(request, offer, _("This confirmation belongs to another offer. Please order again."),
+                        status=400)
+    if (request.POST.get("quantity") != str(screen["quantity"]) or request.POST.get("total") != str(screen["total"])):
+        return _refused(request, offer, _("The quantity or the price was changed after the confirmation screen. "
+                                          "Nothing was ordered; please check the order and confirm again."),
+                        status=400)
+    try:
+        prepared = services.prepare(offer=offer, entry=entry, legal_url=_legal_url(offer))
+        placed = services.place_order(prepared=prepared, seen=screen)
+    except Conflict as exc:  # the offer changed under the buyer: show the new screen to confirm again
+        return _confirmation_page(request, offer, services.prepare(offer=offer, entry=entry,
+                                                                   legal_url=_legal_url(offer)),
+                                  problem=exc.message, status=409, invite=invite)
+    except InvalidInput as exc:
+        return _refused(request, offer, exc.message, status=400)
+    order = placed.order
+    if placed.outcome.state == "needs_buyer" and placed.outcome.redirect_url:
+        return HttpResponseRedirect(placed.outcome.redirect_url)
+    return redirect("order_status", notices.order_token(order))
+
+
+def _order_from(token: str) -> Order:
+    try:
+        value = tokens.unsign(token, purpose=notices.ORDER_LINK)
+    except signing.BadSignature as exc:
+        raise Http404(_("This link is not valid.")) from exc
+    order = Order.objects.select_related("workspace", "offer", "subscription").filter(
+        pk=value.get("o"), workspace_id=value.get("w")).first()
+    if order is None:
+        raise Http404(_("This link is not valid."))
+    return order
+
+
+@require_GET
+def order_status(request: HttpRequest, token: str) -> HttpResponse:
+    """The buyer's page of one order: thanks, what to do next (the bank account to transfer to), and exactly
+    the confirmation screen they agreed to."""
+    order = _order_from(token)
+    if request.GET.get("payment_intent"):  # back from 3-D Secure
+        order = services.finish_authentication(order=order)
+    return render(request, "commerce/order.html", {
+        "order": order, "shop": order.workspace, "screen": order.confirmation,
+        "bank_account": services.payment_settings(order.workspace).bank_account,
+        "manage": notices.subscription_url(order.subscription) if order.subscription else "",
+        "legal_url": reverse("legal_notice", args=[order.workspace.slug]),
+        "awaiting": order.status == OrderStatus.AWAITING_PAYMENT,
+    })
+
+
+@require_GET
+def member_page(request: HttpRequest, token: str) -> HttpResponse:
+    """What a digital product's or a course's buyer opens from the link in their mail: the content, and the
+    next offers of the ladder (an invitation where the offer is for invited customers only)."""
+    try:
+        order = access.member_order(token)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except Forbidden as exc:
+        return render(request, "commerce/not_invited.html", {
+            "offer": None, "shop": None, "problem": exc.message, "legal_url": ""}, status=403)
+    return render(request, "commerce/member.html", {
+        "order": order, "product": order.offer.product, "shop": order.workspace,
+        "next_offers": access.next_offers(order),
+        "legal_url": reverse("legal_notice", args=[order.workspace.slug])})
+
+
+@require_http_methods(["GET", "POST"])
+def order_pay(request: HttpRequest, token: str) -> HttpResponse:
+    """Pay an order on-session with the saved card, for a renewal the bank wanted authenticated."""
+    order = _order_from(token)
+    if request.method == "POST" and order.status == OrderStatus.AWAITING_PAYMENT and order.subscription:
+        outcome = services.pay_with_saved_card(order=order)
+        if outcome.state == "needs_buyer" and outcome.redirect_url:
+            return HttpResponseRedirect(outcome.redirect_url)
+        return redirect("order_status", token)
+    return render(request, "commerce/pay.html", {"order": order, "shop": order.workspace,
+                                                 "legal_url": reverse("legal_notice", args=[order.workspace.slug])})
+
+
+@require_http_methods(["GET", "POST"])
+def subscription_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The customer's own page of a subscription: the next delivery, skip it, move it, pause, resume, cancel."""
+    try:
+        subscription = subscriptions.from_token(token)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    problem = done = ""
+    if request.method == "POST":
+        if _too_many(request):
+            return HttpResponse(status=429)
+        action = request.POST.get("action", "")
+        workspace, pk = subscription.workspace, subscription.pk
+        try:
+            if action == "skip":
+                subscriptions.skip_next(workspace=workspace, subscription_id=pk)
+                done = _("The next delivery was skipped.")
+            elif action == "date":
+                try:
+                    on = dt.date.fromisoformat(request.POST.get("date", ""))
+                except ValueError as exc:
+                    raise InvalidInput(_("Choose a date.")) from exc
+                subscriptions.change_date(workspace=workspace, subscription_id=pk, on=on)
+                done = _("The date of the next delivery was changed.")
+            elif action == "pause":
+                subscriptions.pause(workspace=workspace, subscription_id=pk)
+                done = _("The subscription is paused.")
+            elif action == "resume":
+                subscriptions.resume(workspace=workspace, subscription_id=pk)
+                done = _("The subscription is running again.")
+            elif action == "cancel":
+                subscriptions.cancel(workspace=workspace, subscription_id=pk)
+                done = _("The subscription is cancelled. No further deliveries will be made or charged.")
+            else:
+                problem = _("Choose what to do.")
+        except MusubiError as exc:
+            problem = exc.message
+        subscription.refresh_from_db()
+    renewal = subscriptions.next_renewal(subscription)
+    return render(request, "commerce/subscription.html", {
+        "subscription": subscription, "shop": subscription.workspace, "renewal": renewal,
+        "problem": problem, "done": done, "active": subscription.status == SubscriptionStatus.ACTIVE,
+        "paused": subscription.status == SubscriptionStatus.PAUSED,
+        "legal_url": reverse("legal_notice", args=[subscription.workspace.slug]),
+    }, status=400 if problem else 200)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest, shop: str) -> HttpResponse:
+    """Stripe's events for one workspace: the signature is checked on the raw body before anything is read,
+    and each event is applied once (Stripe delivers at least once, in any order)."""
+    workspace = Workspace.objects.filter(slug=shop).first()
+    secret = services.payment_settings(workspace).stripe_webhook_secret if workspace else ""
+    if workspace is None or not secret:
+        return HttpResponse(status=404)
+    try:
+        event = stripe_payments.verify_event(body=request.body, signature=request.headers.get("Stripe-Signature", ""),
+                                             webhook_secret=secret)
+    except stripe_payments.BadSignature:
+        return HttpResponse("bad signature", status=400, content_type="text/plain")
+    services.apply_stripe_event(workspace=workspace, event_id=event.id, kind=event.type, intent_id=event.intent_id,
+                                amount=event.amount, order_number=event.order_number)
+    return HttpResponse(status=200)
+
