@@ -94,8 +94,8 @@ def test_an_unknown_name_in_a_template_is_named_on_its_field_and_nothing_is_save
                                  {**EMAIL, "html": "<p>{{ password }}</p>"})
     assert response.status_code == 400
     page = response.content.decode()
-    assert "password は使えない名前です" in page
-    assert page.index("password は使えない名前です") > page.index('id="id_html"')  # shown under the HTML field
+    assert "password という名前は使えません" in page
+    assert page.index("password という名前は使えません") > page.index('id="id_html"')  # shown under the HTML field
     assert not Template.objects.exists()
 
 
@@ -213,7 +213,7 @@ def test_a_step_at_a_day_without_a_time_is_named_and_not_added(owner_client, wor
 def test_a_tag_trigger_without_its_tag_is_named_and_nothing_is_saved(owner_client, workspace):
     response = _new_sequence(owner_client, trigger="tag_added", trigger_tag="")
     assert response.status_code == 400
-    assert "開始のきっかけになるタグを入力してください。" in _errors(response.content.decode())
+    assert "シーケンスを開始するタグを入力してください。" in _errors(response.content.decode())
     assert not Sequence.objects.exists()
 
 
@@ -249,7 +249,7 @@ def test_the_funnel_counts_each_step_as_a_table_and_a_chart(owner_client, worksp
                       r".*?</td>\s*<td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>\s*<td>(\d+) / (\d+)</td><td>(\d+)</td>",
                       page, re.S)
     assert rows == [("1", "3", "3", "1", "1", "0", "0", "0"), ("2", "3", "0", "0", "0", "3", "0", "0")]
-    assert 'aria-label="シナリオのステップごとの推移"' in page
+    assert 'aria-label="シーケンスのステップごとの推移"' in page
     assert page.count('class="entered"') == 2 and len(smtp.messages) == 3
 
 
@@ -261,7 +261,7 @@ def test_a_person_is_put_into_a_sequence_by_hand_once(owner_client, workspace):
     assert owner_client.post(url, {"address": "Hanako@example.jp"}).status_code == 302
     assert Enrollment.objects.get().contact == person
     again = owner_client.post(url, {"address": "hanako@example.jp"})
-    assert again.status_code == 400 and "すでにシナリオ配信中" in again.content.decode()
+    assert again.status_code == 400 and "すでにシーケンス配信中" in again.content.decode()
     unknown = owner_client.post(url, {"address": "nobody@example.jp"})
     assert "このアドレスの人はこのワークスペースにいません。" in unknown.content.decode()
     assert Enrollment.objects.count() == 1
@@ -317,7 +317,7 @@ def test_a_line_broadcast_without_an_account_is_named_and_not_saved(owner_client
     template = f.line_template(workspace)
     response = owner_client.post("/w/kenko/messaging/broadcasts/new/", {"name": "雨", "template": template.pk})
     assert response.status_code == 400
-    assert _errors(response.content.decode()) == ["送信元のLINEアカウントを選んでください。"]
+    assert _errors(response.content.decode()) == ["配信に使うLINEアカウントを選んでください。"]
     assert not Broadcast.objects.exists()
 
 
@@ -382,7 +382,7 @@ def test_a_run_is_paused_resumed_and_cancelled_from_its_buttons(owner_client, wo
     assert run.state == RunState.PLANNING
     owner_client.post(url, {"action": "cancel"})
     refused = owner_client.post(url, {"action": "resume"}, follow=True)
-    assert "この送信は「中止」のため、その操作はできません。" in refused.content.decode()
+    assert "この配信は「中止」のため、その操作はできません。" in refused.content.decode()
     run.refresh_from_db()
     assert run.state == RunState.CANCELLED
 
@@ -455,7 +455,7 @@ def test_the_outbox_shows_each_kept_mail_and_the_log_filters_deliveries(owner_cl
     assert "保管太郎" in sent and "停止花子" not in sent
     suppressed = owner_client.get("/w/kenko/messaging/deliveries/?state=suppressed&channel=email").content.decode()
     assert "停止花子" in suppressed and "保管太郎" not in suppressed
-    assert "未送信（同意なし・配信停止）" in suppressed
+    assert "未送信：同意なし・配信停止" in suppressed
     line_only = owner_client.get("/w/kenko/messaging/deliveries/?channel=line").content.decode()
     assert "保管太郎" not in line_only and "停止花子" not in line_only
     assert Delivery.objects.filter(status=WorkStatus.DONE, outcome=Outcome.SENT).count() == 1
@@ -474,7 +474,7 @@ def test_a_sequence_is_started_from_a_persons_page(owner_client, teammate_client
     sequence = f.sequence(workspace, name="手動フォロー", steps=[{"template_id": template.pk}])
     person = f.person(workspace, "hanako@example.jp")
     page = owner_client.get(f"/w/kenko/contacts/{person.pk}/").content.decode()
-    assert "シナリオに入っていません。" in page and f'<option value="{sequence.pk}">手動フォロー</option>' in page
+    assert "シーケンスに入っていません。" in page and f'<option value="{sequence.pk}">手動フォロー</option>' in page
     url = f"/w/kenko/contacts/{person.pk}/sequences/"
     assert teammate_client.post(url, {"sequence": sequence.pk}).status_code == 403
     assert not Enrollment.objects.exists()
