@@ -32,6 +32,7 @@ class LineStandIn:
     used_reply_tokens: set[str] = field(default_factory=set)
     quota: int | None = 200  # the account's monthly limit (None: unlimited)
     used: int = 0
+    quota_status: int = 200  # another status makes the quota endpoints answer it, as a refused token would
     rich_menus: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_rich_menu: str = ""
     user_menus: dict[str, str] = field(default_factory=dict)
@@ -69,6 +70,8 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
                 if token.startswith("at-"):
                     return self._answer(200, {"userId": token[3:], "displayName": state.names.get(token[3:], "")})
                 return self._answer(401, {"message": "invalid token"})
+            if self.path.startswith("/v2/bot/message/quota") and state.quota_status != 200:
+                return self._answer(state.quota_status, {"message": "failing on purpose"})
             if self.path == "/v2/bot/message/quota":
                 if state.quota is None:
                     return self._answer(200, {"type": "none"})

@@ -49,6 +49,7 @@ from musubi.messaging.models import (
     Enrollment,
     InboxMessage,
     LineRequest,
+    OutboxMessage,
     RichMenu,
     RichMenuLink,
     SenderProfile,
@@ -75,6 +76,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "line_channel_id": 999999, "segment_id": 999999, "coupon_id": 999999, "template_id": 999999,
            "sequence_id": 999999, "sequence_step_id": 999999, "broadcast_id": 999999, "delivery_id": 999999,
            "run_id": 999999, "auto_reply_id": 999999, "rich_menu_id": 999999,
+           "outbox_id": 999999,  # the web's messaging pages
            "kind": "svg", "order_id": 999999, "subscription_id": 999999}
 
 
@@ -125,6 +127,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     segment = contacts.create_segment(workspace=workspace, actor=actor, name=f"segment {MARKER}", definition={
         "conditions": [{"type": "tag", "op": "has", "tag": f"tag {MARKER}"}]})
     messaging_ids = _messaging(workspace, actor, contact, segment, line_channel)
+    messaging_ids["outbox_id"] = _kept_mail(workspace, messaging_ids["delivery_id"])
     order = _order(workspace, product)
     return {**messaging_ids, "slug": workspace.slug, "contact_id": contact.pk, "order_id": order.pk,
             "subscription_id": order.subscription_id, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
@@ -173,6 +176,14 @@ def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segm
             "delivery_id": Delivery.objects.for_workspace(workspace).get(step=step).pk}
 
 
+def _kept_mail(workspace: Workspace, delivery_id: int) -> int:
+    """A mail in the outbox, as the demo's transport keeps it (the web's outbox pages)."""
+    return OutboxMessage.objects.create(
+        workspace=workspace, delivery_id=delivery_id, recipient=f"{MARKER}@example.jp", subject=f"kept {MARKER}",
+        raw=f"Subject: kept {MARKER}\nTo: {MARKER}@example.jp\n\n{MARKER}\n",
+        at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)).pk
+
+
 def _order(workspace: Workspace, product: Product) -> Order:
     """An order of a subscription by bank transfer, placed through the checkout's services."""
     actor = services.SYSTEM
@@ -208,6 +219,8 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Sequence, "name", "active", "trigger"), rows(Step, "position", "template_id", "archived_at"),
         rows(Enrollment, "status", "last_position"), rows(Broadcast, "name", "scheduled_at"),
         rows(BroadcastRun, "state", "status", "planned"), rows(Delivery, "status", "outcome", "opened_at"),
+        rows(LineRequest, "status", "fixed"),
+        rows(OutboxMessage, "recipient", "subject"),
         rows(LineRequest, "status", "fixed"), rows(AutoReply, "name", "keywords", "texts", "active"),
         rows(InboxMessage, "text", "read_at"), rows(Answer, "status"),
         rows(LegalProfile, *LEGAL_FIELDS),

@@ -100,3 +100,55 @@ def histogram(bins: list[dict[str, int]], *, p10: int, p50: int, p90: int, width
                for i, b in enumerate(bins)]
     markers = [(name, x(value)) for name, value in (("P10", p10), ("P50", p50), ("P90", p90)) if low <= value <= high]
     return Histogram(columns, width, height, markers, low=low, high=high)
+
+
+FUNNEL_LABEL = 170
+FUNNEL_BAR = 12
+FUNNEL_SERIES = ("entered", "sent", "opened", "clicked", "goal")
+
+
+@dataclass(frozen=True)
+class FunnelBar:
+    series: str
+    x: float
+    y: float
+    width: float
+    value: int
+
+    @property
+    def end(self) -> float:
+        return self.x + self.width + 4
+
+
+@dataclass(frozen=True)
+class FunnelGroup:
+    label: str
+    y: float
+    bars: list[FunnelBar]
+
+
+@dataclass(frozen=True)
+class FunnelChart:
+    groups: list[FunnelGroup]
+    height: int
+    width: int = WIDTH
+    label_width: int = FUNNEL_LABEL
+    series: tuple[str, ...] = FUNNEL_SERIES
+
+
+def funnel(result: Any, *, label: Any = None) -> FunnelChart:
+    """A group of bars per step of a sequence — reached, sent, opened, clicked, reached the goal — all on one
+    scale (the most people any step reached), so the drop from step to step shows."""
+    rows = list(result.rows)
+    if not rows:
+        return FunnelChart([], 0)
+    top = max([result.entered, *(getattr(r, s) for r in rows for s in FUNNEL_SERIES)]) or 1
+    span = WIDTH - FUNNEL_LABEL - VALUE_ROOM
+    group_height = len(FUNNEL_SERIES) * (FUNNEL_BAR + 2) + 16
+    groups = []
+    for i, row in enumerate(rows):
+        y = i * group_height + 6
+        bars = [FunnelBar(series=s, x=FUNNEL_LABEL, y=y + k * (FUNNEL_BAR + 2), width=getattr(row, s) / top * span,
+                          value=getattr(row, s)) for k, s in enumerate(FUNNEL_SERIES)]
+        groups.append(FunnelGroup(label=label(i + 1, row) if label else str(i + 1), y=y, bars=bars))
+    return FunnelChart(groups=groups, height=len(rows) * group_height + 6)

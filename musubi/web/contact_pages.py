@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from musubi.capture import queries as capture_queries
 from musubi.contacts import queries, services
 from musubi.contacts.choices import TIMELINE_LABELS
+from musubi.messaging import queries as messaging_queries
 from musubi.web.access import WorkspaceRequest, workspace_page
 from musubi.web.buttons import act
 from musubi.workspaces.rules import Action, role_allows
@@ -44,7 +45,9 @@ def contact_detail(request: WorkspaceRequest, slug: str, contact_id: int) -> Htt
                    for key, value in contact.fields.items()],
         "first_source": sources.get(contact.first_source_id or 0, ""),
         "last_source": sources.get(contact.last_source_id or 0, ""),
-        "can_manage": role_allows(request.membership.role, Action.MANAGE)})
+        "can_manage": role_allows(request.membership.role, Action.MANAGE),
+        "enrollments": messaging_queries.enrollments_of(request.workspace, contact)[:20],
+        "startable": messaging_queries.sequences(request.workspace).filter(active=True)})
 
 
 @workspace_page(Action.MANAGE)

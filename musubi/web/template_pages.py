@@ -1,0 +1,190 @@
+"""What messages say and who sends them: the sender details the law asks for, email and LINE templates, a
+preview as one chosen person would receive it, and a test mail to the owner's own address.
+
+A preview and a test send compose the message exactly as the sending worker does (``messaging.composing``,
+footer and unsubscribe link included) with delivery id 0: no delivery is written, nothing is counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.mail import EmailMultiAlternatives
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from musubi.contacts import queries as contact_queries
+from musubi.kernel.errors import InvalidInput, MusubiError
+from musubi.messaging import authoring, composing, queries, rendering
+from musubi.messaging.choices import MessageChannel
+from musubi.messaging.models import SenderProfile, Template
+from musubi.web.access import WorkspaceRequest, workspace_page
+from musubi.web.messaging_forms import PreviewForm, SenderForm, TemplateForm, TestSendForm
+from musubi.workspaces.rules import Action, role_allows
+
+SAMPLE_NAME, SAMPLE_EMAIL = "山田花子", "hanako@example.jp"
+
+
+def _can_manage(request: WorkspaceRequest) -> bool:
+    return role_allows(request.membership.role, Action.MANAGE)
+
+
+def _missing_labels(profile: SenderProfile | None) -> list[str]:
+    return [str(SenderForm.base_fields[name].label) for name in composing.missing_sender_fields(profile)]
+
+
+@workspace_page()
+def sender(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    profile = authoring.sender_profile(request.workspace)
+    form = SenderForm(request.POST or None, initial=SenderForm.initial_for(profile))
+    if request.method == "POST":
+        request.actor.require(Action.MANAGE)
+        if form.is_valid():
+            try:
+                authoring.save_sender_profile(workspace=request.workspace, actor=request.actor,
+                                              values=form.cleaned_data)
+            except MusubiError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, _("Saved the sender details."))
+                return redirect("web:sender", slug=slug)
+    saved = profile if profile.pk else None
+    return render(request, "web/messaging/sender.html", {
+        "form": form, "missing": _missing_labels(saved), "can_manage": _can_manage(request)},
+        status=400 if form.errors else 200)
+
+
+@workspace_page()
+def template_list(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    return render(request, "web/messaging/templates.html", {
+        "templates": queries.templates(request.workspace), "can_manage": _can_manage(request),
+        "missing": _missing_labels(SenderProfile.objects.filter(workspace=request.workspace).first())})
+
+
+def _variables_help() -> list[tuple[str, str]]:
+    words = {"name": _("the person's name"), "email": _("their email address"),
+             "fields": _("their answers and custom fields, e.g. {{ fields.q1 }}"),
+             "workspace": _("your business name"), "today": _("today's date (YYYY-MM-DD)")}
+    return [("{{ " + name + " }}", str(words.get(name, ""))) for name in sorted(rendering.VARIABLES)]
+
+
+def _template_page(request: WorkspaceRequest, form: TemplateForm, template: Template | None, *,
+                   status: int = 200) -> HttpResponse:
+    return render(request, "web/messaging/template_edit.html", {
+        "form": form, "template": template, "channel": form.channel, "variables": _variables_help(),
+        "channel_label": MessageChannel(form.channel).label, "can_manage": _can_manage(request),
+        "line_fields": [form[name] for name in form.fields if name.startswith("line_")]}, status=status)
+
+
+@workspace_page(Action.MANAGE)
+def template_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    channel = request.GET.get("channel", MessageChannel.EMAIL)
+    channel = channel if channel in MessageChannel.values else MessageChannel.EMAIL
+    form = TemplateForm(request.POST or None, channel=channel)
+    if request.method == "POST" and form.is_valid():
+        try:
+            made = authoring.create_template(workspace=request.workspace, actor=request.actor,
+                                             data=form.data_input())
+        except MusubiError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Saved the template. Check it in the preview."))
+            return redirect("web:template", slug=slug, template_id=made.pk)
+    return _template_page(request, form, None, status=400 if form.errors else 200)
+
+
+@workspace_page()
+def template_edit(request: WorkspaceRequest, slug: str, template_id: int) -> HttpResponse:
+    template = authoring.get_template(request.workspace, template_id)
+    form = TemplateForm(request.POST or None, channel=template.channel, initial=TemplateForm.initial_for(template))
+    if request.method == "POST":
+        request.actor.require(Action.MANAGE)
+        if form.is_valid():
+            try:
+                authoring.update_template(workspace=request.workspace, actor=request.actor,
+                                          template_id=template.pk, data=form.data_input())
+            except MusubiError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, _("Saved the template."))
+                return redirect("web:template", slug=slug, template_id=template.pk)
+    return _template_page(request, form, template, status=400 if form.errors else 200)
+
+
+def _recipient(request: WorkspaceRequest, template: Template, contact_id: int | None) -> composing.Recipient:
+    if contact_id is None:
+        return composing.Recipient(delivery_id=0, address=SAMPLE_EMAIL if template.channel == "email" else "",
+                                   name=SAMPLE_NAME, fields={})
+    contact = contact_queries.contact(request.workspace, contact_id)
+    return composing.Recipient(delivery_id=0, address=queries.address_of(request.workspace, contact, template.channel),
+                               name=contact.name, fields=contact.fields)
+
+
+def _composed(request: WorkspaceRequest, template: Template, recipient: composing.Recipient) -> dict[str, Any]:
+    """The message as this person would get it, or the reason it cannot be made."""
+    workspace = request.workspace
+    compiled = composing.compile_template(template)
+    try:
+        if template.channel == MessageChannel.LINE:
+            return {"line_texts": composing.compose_line(compiled, recipient, delivery_id=0,
+                                                         workspace_name=workspace.name, tz=workspace.timezone)}
+        profile = authoring.sender_profile(workspace)
+        mail = composing.compose_mail(compiled, profile, recipient, workspace_name=workspace.name,
+                                      tz=workspace.timezone)
+        # The From header is encoded for the wire (=?utf-8?…); people read the name and the address.
+        return {"mail": mail, "sender_display": f"{profile.from_name} <{profile.from_address}>"}
+    except Exception as exc:  # noqa: BLE001 — a template error at render time is shown, not a 500
+        return {"render_error": str(exc)}
+
+
+@workspace_page()
+def template_preview(request: WorkspaceRequest, slug: str, template_id: int) -> HttpResponse:
+    template = authoring.get_template(request.workspace, template_id)
+    chooser = PreviewForm(request.GET or None, contacts=queries.preview_contacts(request.workspace,
+                                                                                 kind=template.channel))
+    contact_id = chooser.cleaned_data["contact"] if chooser.is_valid() else None
+    profile = SenderProfile.objects.filter(workspace=request.workspace).first()
+    return render(request, "web/messaging/template_preview.html", {
+        "template": template, "chooser": chooser, "test_form": TestSendForm(),
+        **_composed(request, template, _recipient(request, template, contact_id)),
+        "missing": _missing_labels(profile) if template.channel == MessageChannel.EMAIL else [],
+        "can_manage": _can_manage(request)})
+
+
+@require_POST
+@workspace_page(Action.MANAGE)
+def template_test_send(request: WorkspaceRequest, slug: str, template_id: int) -> HttpResponse:
+    """One mail, composed as for the sample person (or the chosen contact), to the address the owner typed;
+    through the installation's own mailer, with no delivery row and nothing tracked."""
+    template = authoring.get_template(request.workspace, template_id)
+    form = TestSendForm(request.POST)
+    if template.channel != MessageChannel.EMAIL:
+        messages.error(request, _("A test send is for email templates."))
+        return redirect("web:template_preview", slug=slug, template_id=template.pk)
+    try:
+        if not form.is_valid():
+            raise InvalidInput(_("Enter the address to send the test to."), fields={"to": _("Enter a valid email "
+                                                                                           "address.")})
+        profile = composing.require_complete_sender(SenderProfile.objects.filter(workspace=request.workspace).first())
+        contact_id = request.POST.get("contact", "")
+        recipient = _recipient(request, template, int(contact_id) if contact_id.isdigit() else None)
+        mail = composing.compose_mail(composing.compile_template(template), profile, recipient,
+                                      workspace_name=request.workspace.name, tz=request.workspace.timezone)
+    except MusubiError as exc:
+        messages.error(request, exc.message + "".join(f" {why}" for why in exc.fields.values()))
+        return redirect("web:template_preview", slug=slug, template_id=template.pk)
+    message = EmailMultiAlternatives(subject=_("[Test] %(subject)s") % {"subject": mail.subject}, body=mail.text,
+                                     from_email=mail.sender, to=[form.cleaned_data["to"]],
+                                     reply_to=[mail.reply_to] if mail.reply_to else None)
+    if mail.html:
+        message.attach_alternative(mail.html, "text/html")
+    try:
+        message.send()
+    except OSError as exc:
+        messages.error(request, _("The test mail could not be sent: %(error)s") % {"error": exc})
+    else:
+        messages.success(request, _("Sent a test to %(to)s.") % {"to": form.cleaned_data["to"]})
+    return redirect("web:template_preview", slug=slug, template_id=template.pk)
