@@ -85,7 +85,16 @@ def rewrite_html_links(source: str, track: Any) -> str:
 
 
 def rewrite_text_links(source: str, track: Any) -> str:
-    return _URL.sub(lambda m: track(m.group(0)), source)
+    """Every http(s) address in plain text goes through ``track``. Punctuation right after an address — the
+    closing parenthesis of "(https://…)", a full stop — ends the sentence, not the address."""
+    def one(match: re.Match[str]) -> str:
+        url = match.group(0)
+        trail = ""
+        while url and url[-1] in ".,;:!?)]" and not (url[-1] == ")" and url.count("(") >= url.count(")")):
+            url, trail = url[:-1], url[-1] + trail
+        return track(url) + trail
+
+    return _URL.sub(one, source)
 
 
 class _TextOfHtml(HTMLParser):
