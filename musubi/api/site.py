@@ -10,6 +10,7 @@ from musubi.api.routers import (
     contacts,
     facts,
     imports,
+    inbox,
     messaging,
     optins,
     orders,
@@ -38,4 +39,5 @@ api.add_router("", capture.router)
 api.add_router("", optins.router)
 api.add_router("", segments.router)
 api.add_router("", messaging.router)
+api.add_router("", inbox.router)
 api.add_router("", orders.router)

@@ -16,6 +16,7 @@ segment.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,8 @@ from musubi.messaging.richmenu_rules import EDITABLE, Height, JobAction, MenuSta
 from musubi.workspaces.models import Workspace
 from musubi.workspaces.rules import Action
 from musubi.workspaces.services import Actor, record_audit
+
+logger = logging.getLogger("musubi.messaging.richmenus")
 
 
 @dataclass
@@ -282,8 +285,8 @@ def _give_up_publishing(menu: RichMenu, token: str, detail: str) -> None:
     if line_id:
         try:
             line_api.delete_rich_menu(access_token=token, rich_menu_id=line_id)
-        except line_api.LineError:
-            pass  # left at LINE, unused; LINE counts it against the account's 1,000 menus
+        except line_api.LineError as exc:  # left at LINE, unused; it counts against the account's 1,000 menus
+            logger.warning("rich menu %s: could not delete %s at LINE: %s", menu.pk, line_id, exc)
     RichMenu.objects.filter(pk=menu.pk, state=MenuState.PUBLISHING).update(
         state=MenuState.FAILED, last_error=detail[:2000], line_id="", image_uploaded=False, updated_at=clock.now())
 

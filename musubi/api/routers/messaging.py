@@ -1,9 +1,10 @@
-"""Education: the sender, templates, sequences (with steps and enrollments), broadcasts and their runs, and
-the deliveries they made. A broadcast is sent by ``POST /broadcasts/{id}/send``; an ``Idempotency-Key`` header
-(or body field) makes a retried call return the run the first call started instead of starting another."""
+"""Education: the sender (and its sending domain), templates, sequences (with steps and enrollments), broadcasts
+and their runs, and the deliveries they made. A broadcast is sent by ``POST /broadcasts/{id}/send``; an
+``Idempotency-Key`` header (or body field) makes a retried call return the run the first call started instead
+of starting another."""
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -16,9 +17,9 @@ from musubi.api.pagination import Cursor
 from musubi.api.types import NOT_BLANK, DateTimeParam, Input, ObjectId, TimeOfDay
 from musubi.contacts import queries as contact_queries
 from musubi.kernel.errors import NotFound
-from musubi.messaging import authoring, broadcasts, conversations, domains, enrollments
-from musubi.messaging.choices import KeywordMatch, MessageChannel, Reentry, RunState, Timing, Trigger
-from musubi.messaging.models import AutoReply, BroadcastRun, Delivery, Enrollment, Sequence, Step, Template
+from musubi.messaging import authoring, broadcasts, domains, enrollments
+from musubi.messaging.choices import MessageChannel, Reentry, RunState, Timing, Trigger
+from musubi.messaging.models import BroadcastRun, Delivery, Enrollment, Sequence, Step, Template
 from musubi.workspaces.rules import Action
 
 router = Router(tags=["messaging"])
@@ -420,101 +421,6 @@ def get_delivery(request: ApiRequest, delivery_id: ObjectId) -> Any:
     if found is None:
         raise NotFound(_("No such delivery."))
     return found
-
-
-class ConversationOut(Schema):
-    contact_id: int = Field(alias="pk")
-    name: str
-    last_at: dt.datetime
-    last_text: str
-    last_channel: str
-    unread: int | None = Field(description="Messages from the contact not yet read.")
-
-
-class InboxMessageOut(Schema):
-    id: int
-    channel: str
-    direction: str = Field(description="`in` from the contact, `out` to them.")
-    subject: str
-    text: str
-    postback: bool
-    at: dt.datetime
-    auto_reply_id: int | None
-    read_at: dt.datetime | None
-
-
-class AnswerIn(Input):
-    channel: MessageChannel
-    text: str = Field(min_length=1, max_length=50_000)
-    subject: str = Field("", max_length=300)
-
-
-@router.get("/inbox", response=with_errors({200: list[ConversationOut]}),
-            summary="Conversations, the latest first, with unread counts")
-def list_conversations(request: ApiRequest, limit: Annotated[int, Field(ge=1, le=200)] = 50) -> Any:
-    return list(conversations.conversations(request.workspace)[:limit])
-
-
-@router.get("/inbox/{contact_id}", response=with_errors({200: list[InboxMessageOut]}),
-            summary="A contact's conversation, oldest first (reading it marks it read)")
-def get_conversation(request: ApiRequest, contact_id: ObjectId) -> Any:
-    contact = contact_queries.contact(request.workspace, contact_id)
-    rows = list(conversations.thread(request.workspace, contact))
-    if request.actor.role in ("owner", "staff"):
-        conversations.mark_read(workspace=request.workspace, contact_id=contact.pk)
-    return rows
-
-
-@router.post("/inbox/{contact_id}/answers", response=with_errors({202: InboxMessageOut}),
-             summary="Answer a contact by LINE or mail (sent by the worker)")
-def answer_contact(request: ApiRequest, contact_id: ObjectId, payload: AnswerIn) -> Any:
-    return Status(202, conversations.answer(workspace=request.workspace, actor=request.actor, contact_id=contact_id,
-                                            channel=payload.channel, text=payload.text, subject=payload.subject))
-
-
-class AutoReplyOut(Schema):
-    id: int
-    name: str
-    keywords: list[str]
-    match: KeywordMatch
-    texts: list[str]
-    tag: str
-    line_channel_id: int | None
-    active: bool
-
-
-class AutoReplyIn(Input):
-    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
-    keywords: list[str] = Field(min_length=1, max_length=50)
-    match: KeywordMatch = KeywordMatch.EXACT
-    texts: list[str] = Field(min_length=1, max_length=5)
-    tag: str = Field("", max_length=100)
-    line_channel_id: ObjectId | None = None
-    active: bool = True
-
-
-@router.get("/auto-replies", response=with_errors({200: list[AutoReplyOut]}), summary="LINE keyword rules")
-@paginate(Cursor, ordering=("id",))
-def list_auto_replies(request: ApiRequest) -> Any:
-    return AutoReply.objects.for_workspace(request.workspace)
-
-
-@router.post("/auto-replies", response=with_errors({201: AutoReplyOut}), summary="Make a keyword rule")
-def create_auto_reply(request: ApiRequest, payload: AutoReplyIn) -> Any:
-    return Status(201, conversations.save_auto_reply(workspace=request.workspace, actor=request.actor,
-                                                     **payload.model_dump()))
-
-
-@router.put("/auto-replies/{auto_reply_id}", response=with_errors({200: AutoReplyOut}), summary="Change a rule")
-def update_auto_reply(request: ApiRequest, auto_reply_id: ObjectId, payload: AutoReplyIn) -> Any:
-    return conversations.save_auto_reply(workspace=request.workspace, actor=request.actor, rule_id=auto_reply_id,
-                                         **payload.model_dump())
-
-
-@router.delete("/auto-replies/{auto_reply_id}", response=with_errors({204: None}), summary="Delete a rule")
-def delete_auto_reply(request: ApiRequest, auto_reply_id: ObjectId) -> Any:
-    conversations.delete_auto_reply(workspace=request.workspace, actor=request.actor, rule_id=auto_reply_id)
-    return Status(204, None)
 
 
 class DnsRecordOut(Schema):
