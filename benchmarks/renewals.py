@@ -58,6 +58,11 @@ def measure(kind: str, rows: int) -> dict[str, float]:
     subscriptions = Subscription.objects.bulk_create(
         (Subscription(workspace=workspace, offer=offer, contact=c, payment_method="bank_transfer", started_at=now)
          for c in contacts), batch_size=5000)
+    # Each subscription began with its first order, which a renewal copies the buyer's name and address from.
+    Order.objects.bulk_create((Order(
+        workspace=workspace, number=f"F{s.pk}", offer=offer, contact_id=s.contact_id, subscription=s, cycle=1,
+        payment_method="bank_transfer", subtotal=4980, total=4980, email=f"buyer{s.pk}@example.jp",
+        name=f"c{s.pk}", created_at=now) for s in subscriptions), batch_size=5000)
     started = time.perf_counter()
     if kind == "renewals":
         Renewal.objects.bulk_create((Renewal(workspace=workspace, subscription=s, cycle=2, due_at=now,

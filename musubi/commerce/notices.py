@@ -33,14 +33,33 @@ def subscription_url(subscription: Subscription) -> str:
     return settings.MUSUBI_BASE_URL + reverse("subscription_page", args=[subscription_token(subscription)])
 
 
-def _queue(kind: str, *, to: str, workspace_id: int, template: str, context: dict[str, Any],
-           order: Order | None = None, subscription: Subscription | None = None) -> CustomerMail:
+def _render(template: str, context: dict[str, Any]) -> tuple[str, str]:
     with override("ja"):
         subject = render_to_string(f"commerce/email/{template}_subject.txt", context).strip()
         body = render_to_string(f"commerce/email/{template}_body.txt", context)
+    return subject[:300], body
+
+
+def _queue(kind: str, *, to: str, workspace_id: int, template: str, context: dict[str, Any],
+           order: Order | None = None, subscription: Subscription | None = None) -> CustomerMail:
+    subject, body = _render(template, context)
     now = clock.now()
     return CustomerMail.objects.create(workspace_id=workspace_id, kind=kind, to=to, subject=subject, body=body,
                                        order=order, subscription=subscription, due_at=now, next_attempt_at=now)
+
+
+def written(mail: CustomerMail) -> tuple[str, str]:
+    """The mail's subject and body: as written when it was queued or, for an order's mail that a bulk run
+    queued without its text (a renewal's invoice), rendered now from the order and kept on the row, so the
+    record shows what was sent."""
+    if mail.body:
+        return mail.subject, mail.body
+    if mail.kind != "order_placed" or mail.order_id is None:
+        raise ValueError(f"mail {mail.pk} ({mail.kind}) has no text and cannot be written from its order")
+    order = Order.objects.select_related("workspace").get(pk=mail.order_id)
+    subject, body = _render("order_placed", _context(order))
+    CustomerMail.objects.filter(pk=mail.pk).update(subject=subject, body=body)
+    return subject, body
 
 
 def _context(order: Order) -> dict[str, Any]:

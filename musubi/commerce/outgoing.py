@@ -70,18 +70,26 @@ def set_endpoint(*, workspace: Workspace, actor: Actor, url: str) -> str | None:
     return secret
 
 
-def _queue_event(event: bus.Event) -> None:
-    endpoint = WebhookEndpoint.objects.filter(workspace_id=event.workspace_id).first()
-    if endpoint is None:
+def _queue_events(published: list[bus.Event]) -> None:
+    """One delivery per event for workspaces with an endpoint: one query for a whole renewal run's events."""
+    endpoints = {e.workspace_id: e for e in WebhookEndpoint.objects.filter(
+        workspace_id__in={event.workspace_id for event in published})}
+    if not endpoints:
         return
     now = clock.now()
-    event_id = f"evt_{uuid.uuid4().hex}"
-    kind = EVENT_TYPES[type(event)]
-    data = {k: v for k, v in dataclasses.asdict(event).items() if k != "workspace_id"}
-    WebhookDelivery.objects.create(
-        workspace_id=event.workspace_id, endpoint=endpoint, event_id=event_id, event_type=kind,
-        payload={"id": event_id, "type": kind, "created": now.isoformat(), "data": data},
-        due_at=now, next_attempt_at=now)
+    deliveries = []
+    for event in published:
+        endpoint = endpoints.get(event.workspace_id)
+        if endpoint is None:
+            continue
+        event_id = f"evt_{uuid.uuid4().hex}"
+        kind = EVENT_TYPES[type(event)]
+        data = {k: v for k, v in dataclasses.asdict(event).items() if k != "workspace_id"}
+        deliveries.append(WebhookDelivery(
+            workspace_id=event.workspace_id, endpoint=endpoint, event_id=event_id, event_type=kind,
+            payload={"id": event_id, "type": kind, "created": now.isoformat(), "data": data},
+            due_at=now, next_attempt_at=now))
+    WebhookDelivery.objects.bulk_create(deliveries)
 
 
 def _post(delivery: WebhookDelivery) -> int:
@@ -118,6 +126,6 @@ def handle(rows: list[WebhookDelivery], outcome: BatchOutcome) -> None:
 
 def register() -> None:
     for event_type in EVENT_TYPES:
-        bus.subscribe(event_type, _queue_event)
+        bus.subscribe_batches(event_type, _queue_events)
     register_queue(WorkQueue(name="commerce.webhooks", rows=lambda: WebhookDelivery.objects.all(), handle=handle,
                              batch_size=50, lease_seconds=600))

@@ -14,18 +14,17 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
-from musubi.commerce import confirmation, notices, rules
+from musubi.commerce import notices, rules
 from musubi.commerce.choices import OrderStatus, PaymentMethod, RenewalOutcome, SubscriptionStatus
-from musubi.commerce.events import SubscriptionCancelled, SubscriptionRenewed, SubscriptionStarted
-from musubi.commerce.models import Order, OrderLine, Renewal, Subscription
+from musubi.commerce.events import SubscriptionCancelled, SubscriptionStarted
+from musubi.commerce.models import Order, Renewal, Subscription
 from musubi.commerce.ports import Collection, Outcome
 from musubi.kernel import claims, clock, events
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
 from musubi.kernel.facts import record_fact
-from musubi.kernel.money import Money
 from musubi.workspaces.models import Workspace
 from musubi.workspaces.rules import Action
 from musubi.workspaces.services import Actor, record_audit
@@ -69,97 +68,29 @@ def _schedule(subscription: Subscription, *, cycle: int, at: dt.datetime) -> Non
 
 
 def next_renewal(subscription: Subscription) -> Renewal | None:
-    return Renewal.objects.filter(subscription=subscription, status__in=[claims.WorkStatus.PENDING,
-                                                                         claims.WorkStatus.CLAIMED]).first()
+    return Renewal.objects.filter(subscription=subscription, outcome=RenewalOutcome.PENDING, status__in=[
+        claims.WorkStatus.PENDING, claims.WorkStatus.CLAIMED]).order_by("cycle").first()
 
 
 # --- The worker -----------------------------------------------------------------------------------------------
 
 def due_renewals() -> Any:
-    """The rows the ``commerce.renewals`` queue claims: renewals of active subscriptions."""
-    return Renewal.objects.filter(subscription__status=SubscriptionStatus.ACTIVE)
+    """The rows the ``commerce.renewals`` queue claims: renewals of active subscriptions not yet ordered."""
+    return Renewal.objects.filter(subscription__status=SubscriptionStatus.ACTIVE, outcome=RenewalOutcome.PENDING)
 
 
-def renew(renewal: Renewal) -> str:
-    """Make this cycle's order (once) and collect it; returns what happened for the queue's outcome:
-    ``done`` or ``later`` (a declined card retried on the schedule, already rescheduled here)."""
-    order = _renewal_order(renewal)
+def due_charges() -> Any:
+    """The rows the ``commerce.renewal_charges`` queue claims: card renewals ordered and waiting for the charge
+    (and declined ones, due again on the retry schedule)."""
+    return Renewal.objects.filter(subscription__status=SubscriptionStatus.ACTIVE, outcome=RenewalOutcome.ORDERED)
+
+
+def charge(renewal: Renewal, order: Order | None) -> str:
+    """Charge a renewal's order to the saved card; returns ``done``, or ``later`` for a declined card retried
+    on the schedule (the row is already given back here)."""
     if order is None or order.payment_method != PaymentMethod.CARD or order.status != OrderStatus.AWAITING_PAYMENT:
         return "done"
     return _charge_saved_card(renewal, order)
-
-
-def _renewal_order(renewal: Renewal) -> Order | None:
-    from musubi.commerce import services
-
-    with transaction.atomic():
-        subscription = Subscription.objects.select_for_update().select_related("offer__product", "workspace",
-                                                                              "contact").get(pk=renewal.subscription_id)
-        if subscription.status != SubscriptionStatus.ACTIVE:
-            return None
-        existing = Order.objects.filter(subscription=subscription, cycle=renewal.cycle).first()
-        if existing is not None:  # a worker made it and died before recording the row
-            return existing
-        order = _write_renewal_order(subscription, renewal.cycle)
-        Renewal.objects.filter(pk=renewal.pk).update(order=order, outcome=RenewalOutcome.ORDERED)
-        subscription.deliveries = renewal.cycle
-        offer = subscription.offer
-        if offer.cycles is None or renewal.cycle < offer.cycles:
-            _schedule(subscription, cycle=renewal.cycle + 1,
-                      at=rules.next_delivery(renewal.next_attempt_at, offer.interval))
-        else:
-            subscription.status = SubscriptionStatus.COMPLETED
-        subscription.save(update_fields=["deliveries", "status"])
-        record_fact(workspace_id=subscription.workspace_id, kind="subscription.renewed",
-                    contact_id=subscription.contact_id, subject=("commerce.subscription", subscription.pk),
-                    amount=Money(order.total, order.currency), data={"cycle": renewal.cycle, "order": order.pk},
-                    dedupe_key=f"subscription-renewed-{subscription.pk}-{renewal.cycle}")
-        events.publish(SubscriptionRenewed(workspace_id=subscription.workspace_id, subscription_id=subscription.pk,
-                                           contact_id=subscription.contact_id, order_id=order.pk,
-                                           cycle=renewal.cycle))
-        if order.payment_method in (PaymentMethod.BANK_TRANSFER, PaymentMethod.CASH_ON_DELIVERY):
-            services.after_commitment(order)
-            notices.order_placed(order)  # a transfer's renewal is an invoice: the amount, the account, the date
-        return order
-
-
-def _write_renewal_order(subscription: Subscription, cycle: int) -> Order:
-    from musubi.commerce import services
-
-    offer = subscription.offer
-    payment_settings = services.payment_settings(subscription.workspace)
-    terms = services.terms_of(offer)
-    # Later deliveries are at the regular price: make the terms of a delivery that is not the first.
-    regular = rules.Terms(**{**terms.__dict__, "first_price": None})
-    fee = payment_settings.cod_fee if subscription.payment_method == PaymentMethod.CASH_ON_DELIVERY else 0
-    quote = rules.quote(regular, quantity=subscription.quantity, shipping_fee=payment_settings.shipping_fee,
-                        payment_fee=fee, fee_label=_("Cash on delivery fee"), shipping_label=_("Shipping"))
-    now = clock.now()
-    first = Order.objects.filter(subscription=subscription, cycle=1).first()
-    order = Order(
-        workspace_id=subscription.workspace_id, number=services.new_number(now), offer=offer,
-        contact=subscription.contact, subscription=subscription, cycle=cycle,
-        payment_method=subscription.payment_method, currency=terms.currency, subtotal=quote.subtotal,
-        shipping_fee=quote.shipping_fee, payment_fee=quote.payment_fee, total=quote.total,
-        email=first.email if first else "", name=first.name if first else subscription.contact.name,
-        shipping=subscription.shipping, created_at=now,
-        # The renewal is bought on the terms the buyer confirmed at the first order; it points to that screen.
-        confirmation={"renewal_of": first.number if first else "", "cycle": cycle, "total": quote.total,
-                      "rows": [[_("Delivery"), _("Delivery %(n)s of your subscription") % {"n": cycle}],
-                               [_("Total (incl. tax)"), confirmation.yen(quote.total)]]},
-        pay_by=now + dt.timedelta(days=payment_settings.bank_transfer_days) if (
-            subscription.payment_method == PaymentMethod.BANK_TRANSFER) else None)
-    try:
-        with transaction.atomic():
-            order.save()
-    except IntegrityError:  # another worker made this cycle's order between our check and our insert
-        return Order.objects.get(subscription=subscription, cycle=cycle)
-    OrderLine.objects.bulk_create([
-        OrderLine(workspace_id=order.workspace_id, order=order, description=line.description,
-                  quantity=line.quantity, unit_price=line.unit_price, amount=line.amount, tax_rate=line.tax_rate)
-        for line in quote.lines])
-    services.add_to_timeline(order, "placed", _("Renewal %(n)s of the subscription") % {"n": cycle})
-    return order
 
 
 def _charge_saved_card(renewal: Renewal, order: Order) -> str:
@@ -261,7 +192,8 @@ def change_date(*, workspace: Workspace, subscription_id: int, on: dt.date, acto
 def _pending(subscription: Subscription) -> Renewal:
     if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAUSED):
         raise Conflict(_("This subscription has ended."), code="ended")
-    renewal = Renewal.objects.filter(subscription=subscription, status=claims.WorkStatus.PENDING).first()
+    renewal = Renewal.objects.filter(subscription=subscription, status=claims.WorkStatus.PENDING,
+                                     outcome=RenewalOutcome.PENDING).order_by("cycle").first()
     if renewal is None:
         raise Conflict(_("No delivery is scheduled."), code="nothing_scheduled")
     return renewal
@@ -305,8 +237,18 @@ def cancel(*, workspace: Workspace, subscription_id: int, actor: Actor | None = 
         raise Conflict(_("This subscription has already ended."), code="ended")
     subscription.status, subscription.cancelled_at = SubscriptionStatus.CANCELLED, clock.now()
     subscription.save(update_fields=["status", "cancelled_at"])
-    Renewal.objects.filter(subscription=subscription, status=claims.WorkStatus.PENDING).update(
-        status=claims.WorkStatus.DONE, finished_at=subscription.cancelled_at, last_error="cancelled")
+    from musubi.commerce import services
+
+    pending = Renewal.objects.filter(subscription=subscription, status=claims.WorkStatus.PENDING)
+    # A renewal already ordered but not yet charged is not charged after the buyer cancelled: its order goes too.
+    uncharged = Order.objects.filter(pk__in=pending.filter(outcome=RenewalOutcome.ORDERED).values("order_id"),
+                                     status=OrderStatus.AWAITING_PAYMENT, payment_method=PaymentMethod.CARD)
+    for order in uncharged:
+        order.status = OrderStatus.CANCELLED
+        order.save(update_fields=["status"])
+        services.add_to_timeline(order, "cancelled", _("The subscription was cancelled before this renewal was "
+                                                       "charged"))
+    pending.update(status=claims.WorkStatus.DONE, finished_at=subscription.cancelled_at, last_error="cancelled")
     _record(subscription, "cancelled", actor, {"at": subscription.cancelled_at.isoformat()})
     events.publish(SubscriptionCancelled(workspace_id=subscription.workspace_id, subscription_id=subscription.pk,
                                          contact_id=subscription.contact_id, by_customer=actor is None))

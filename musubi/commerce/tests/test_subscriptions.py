@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import connection
 
-from musubi.commerce import subscriptions
+from musubi.commerce import notices, renewal_run, subscriptions
 from musubi.commerce.choices import OrderStatus, SubscriptionStatus
 from musubi.commerce.models import CustomerMail, Order, Renewal, Subscription
 from musubi.commerce.tests.conftest import BUYER
@@ -31,7 +31,7 @@ def subscribe_by_card(client, offer, card=PAYS):
 
 def renew_at(moment, worker="w1"):
     with clock.frozen(moment):
-        return drain_queues(worker=worker, only={"commerce.renewals"})
+        return drain_queues(worker=worker, only={"commerce.renewals", "commerce.renewal_charges"})
 
 
 def test_the_renewal_is_ordered_and_charged_a_month_later_at_the_regular_price(client, shop, stripe_api):
@@ -67,18 +67,31 @@ def test_running_the_worker_again_makes_no_second_order(client, shop, stripe_api
     assert len(stripe_api.charges()) == 2
 
 
-def test_a_worker_killed_after_making_the_order_leaves_it_for_the_next_one(client, shop, stripe_api):
+def test_a_worker_killed_before_charging_leaves_the_charge_for_the_next_one(client, shop, stripe_api):
     subscription = subscribe_by_card(client, shop["monthly"])
     due = dt.datetime(2026, 2, 16, tzinfo=dt.UTC)
     with clock.frozen(due):
-        [claimed] = claims.claim(Renewal.objects.all(), worker="doomed", limit=10)
-        subscriptions._renewal_order(claimed)  # the order is made, then the worker dies before charging
+        [claimed] = claims.claim(subscriptions.due_renewals(), worker="doomed", limit=10)
+        renewal_run.run([claimed])  # the order is made and the row goes back to be charged
+        [to_charge] = claims.claim(subscriptions.due_charges(), worker="doomed", limit=10)
+        assert to_charge.pk == claimed.pk  # ... then the worker dies holding it, before charging
     renew_at(due + dt.timedelta(minutes=2), worker="w2")  # the lease still holds: nothing happens
     assert len(stripe_api.charges()) == 1
     renew_at(due + dt.timedelta(minutes=10), worker="w2")  # the lease ran out: w2 takes over
     assert Order.objects.filter(subscription=subscription, cycle=2).count() == 1
     assert Order.objects.get(subscription=subscription, cycle=2).status == OrderStatus.PAID
     assert len(stripe_api.charges()) == 2
+
+
+def test_cancelling_between_the_order_and_its_charge_cancels_the_order_uncharged(client, shop, stripe_api, workspace):
+    subscription = subscribe_by_card(client, shop["monthly"])
+    due = dt.datetime(2026, 2, 16, tzinfo=dt.UTC)
+    with clock.frozen(due):
+        renewal_run.run(claims.claim(subscriptions.due_renewals(), worker="w1", limit=10))
+        subscriptions.cancel(workspace=workspace, subscription_id=subscription.pk)
+    renew_at(due + dt.timedelta(minutes=1))
+    assert Order.objects.get(subscription=subscription, cycle=2).status == OrderStatus.CANCELLED
+    assert len(stripe_api.charges()) == 1
 
 
 def test_a_fixed_length_subscription_completes_after_its_last_delivery(client, shop, stripe_api):
@@ -239,4 +252,8 @@ def test_a_bank_transfer_renewal_mails_the_amount_and_the_account(client, shop):
     renewal = Order.objects.get(cycle=2)
     assert renewal.status == OrderStatus.AWAITING_PAYMENT and renewal.pay_by is not None
     mail = CustomerMail.objects.get(kind="order_placed", order=renewal)
-    assert BANK in mail.body and "4980円" in mail.body
+    assert mail.body == ""  # the run leaves the writing to the mail queue ...
+    subject, body = notices.written(mail)
+    assert BANK in body and "4980円" in body
+    mail.refresh_from_db()
+    assert (mail.subject, mail.body) == (subject, body)  # ... which keeps what it sent on the row

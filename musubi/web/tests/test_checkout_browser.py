@@ -120,7 +120,7 @@ def test_a_buyer_orders_the_trial_set_then_the_subscription_and_cancels_it(live_
 
     # A month later the worker makes the renewal at the regular price and charges the saved card.
     with clock.travel(dt.timedelta(days=32)):
-        drain_queues(worker="browser-test", only={"commerce.renewals"})
+        drain_queues(worker="browser-test", only={"commerce.renewals", "commerce.renewal_charges"})
     renewal = Order.objects.get(subscription=subscription, cycle=2)
     assert (renewal.total, renewal.status) == (4980, "paid")
 
