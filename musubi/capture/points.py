@@ -36,6 +36,7 @@ from musubi.capture.services import attributed_source, first_touch_source
 from musubi.catalog.models import Offer
 from musubi.contacts import services as contacts
 from musubi.contacts.choices import Channel, LegalBasis
+from musubi.contacts.models import Contact
 from musubi.kernel import clock, events, tokens
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
 from musubi.kernel.facts import record_fact
@@ -280,6 +281,7 @@ class Entry:
     visitor_id: str = ""
     source_id: int | None = None
     version_number: int | None = None
+    time_zone: str = ""  # the browser's, when the page could tell
 
 
 def _check_entry(point: CapturePoint, version: CapturePointVersion, entry: Entry,
@@ -334,6 +336,7 @@ def submit(*, point: CapturePoint, entry: Entry) -> Submission:
     contact, _created = contacts.find_or_create_contact(workspace=workspace, addresses=addresses,
                                                         name=entry.name, source_id=source_id, first_source_id=first)
     contacts.update_fields(workspace=workspace, contact=contact, values=answers)
+    _adopt_time_zone(workspace, contact, entry.time_zone)
     if point.tags:
         contacts.tag(workspace=workspace, contact=contact, names=point.tags)
     submission = Submission.objects.create(
@@ -349,6 +352,17 @@ def submit(*, point: CapturePoint, entry: Entry) -> Submission:
     else:
         _confirm(submission, ip_address=entry.ip_address, user_agent=entry.user_agent)
     return submission
+
+
+def _adopt_time_zone(workspace: Workspace, contact: Contact, zone: str) -> None:
+    """Keep the browser's time zone for a person whose zone is not known yet. A value that is not a time zone
+    (a form posted by hand) is ignored rather than refused: the person cannot see or fix this field."""
+    if not zone or zone == workspace.timezone:
+        return
+    try:
+        contacts.set_time_zone(workspace=workspace, contact=contact, zone=zone, only_if_unknown=True)
+    except InvalidInput:
+        return
 
 
 def _confirm(submission: Submission, *, ip_address: str, user_agent: str) -> None:

@@ -109,7 +109,8 @@ def _take(request: HttpRequest, point: CapturePoint, via: str) -> HttpResponse:
         email=request.POST.get("email", ""), name=request.POST.get("name", ""), phone=request.POST.get("phone", ""),
         answers=form.answers(), consented=request.POST.get("consent") in ("on", "true", "1"), via=via,
         ip_address=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        visitor_id=_visitor(request), version_number=_int(request.POST.get("version")))
+        visitor_id=_visitor(request), version_number=_int(request.POST.get("version")),
+        time_zone=request.POST.get("time_zone", "")[:64])
     try:
         submission = points.submit(point=point, entry=entry)
     except InvalidInput as exc:

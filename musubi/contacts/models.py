@@ -27,6 +27,9 @@ class Contact(WorkspaceOwned):
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
     erased_at = models.DateTimeField(null=True, blank=True)
+    # db_default too: the bulk writers (imports) insert contacts without naming every column.
+    time_zone = models.CharField(max_length=64, blank=True, default="", db_default="",
+                                 help_text="The person's IANA time zone; empty means the workspace's.")
     tags: models.ManyToManyField[Tag, ContactTag] = models.ManyToManyField(
         "Tag", through="ContactTag", related_name="contacts")
 

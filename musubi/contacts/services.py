@@ -4,6 +4,8 @@ duplicates, recording consent as evidence, suppression, tags, export and erasure
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -117,6 +119,45 @@ def update_fields(*, workspace: Workspace, contact: Contact, values: dict[str, A
     survivor = Contact.objects.for_workspace(workspace).select_for_update().get(pk=_survivor(contact).pk)
     survivor.fields = {**survivor.fields, **values}
     survivor.save(update_fields=["fields"])
+
+
+@functools.cache
+def _known_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone_choices() -> list[str]:
+    return sorted(_known_time_zones())
+
+
+def check_time_zone(zone: str) -> str:
+    """``zone`` if it is an IANA time zone name (``Asia/Tokyo``), else InvalidInput naming the field."""
+    zone = zone.strip()
+    if zone not in _known_time_zones():
+        message = _("Enter a time zone such as Asia/Tokyo.")
+        raise InvalidInput(message, fields={"time_zone": message})
+    return zone
+
+
+def set_time_zone(*, workspace: Workspace, contact: Contact, zone: str, only_if_unknown: bool = False,
+                  actor: Actor | None = None) -> None:
+    """Give the person their own time zone ("" goes back to the workspace's), so a step sent "on day 3 at
+    09:00" arrives at nine where they are. ``only_if_unknown`` keeps one already known (a browser's guess at
+    an opt-in does not replace what the owner set)."""
+    zone = check_time_zone(zone) if zone.strip() else ""
+    survivor = _survivor(contact)
+    found = Contact.objects.for_workspace(workspace).filter(pk=survivor.pk)
+    if only_if_unknown:
+        found = found.filter(time_zone="")
+    if actor is not None:
+        actor.require(Action.OPERATE)
+        record_audit(workspace=workspace, actor=actor, action="contact.time_zone", obj=survivor,
+                     changes={"time_zone": zone})
+    found.update(time_zone=zone)
+
+
+def time_zone_of(contact: Contact, workspace: Workspace) -> str:
+    return contact.time_zone or workspace.timezone
 
 
 _STAGE_ORDER = [Stage.LEAD, Stage.FRONT_CUSTOMER, Stage.BACK_CUSTOMER]
@@ -282,7 +323,7 @@ def export(*, workspace: Workspace, contact_id: int) -> dict[str, Any]:
     ids = history_ids(workspace, contact)
     return {
         "id": contact.pk, "name": contact.name, "stage": contact.stage, "fields": contact.fields,
-        "created_at": contact.created_at.isoformat(),
+        "time_zone": contact.time_zone, "created_at": contact.created_at.isoformat(),
         "identities": [{"kind": i.kind, "value": i.value} for i in contact.identities.order_by("pk")],
         "tags": sorted(contact.tags.values_list("name", flat=True)),
         "consents": [{"channel": c.channel, "address": c.address, "basis": c.basis, "granted": c.granted,
@@ -315,7 +356,8 @@ def erase(*, workspace: Workspace, actor: Actor, contact_id: int) -> None:
         record.save(update_fields=["address", "ip_address", "user_agent", "pseudonymised_at"])
     Identity.objects.for_workspace(workspace).filter(contact_id__in=ids).delete()
     ContactTag.objects.for_workspace(workspace).filter(contact_id__in=ids).delete()
-    Contact.objects.for_workspace(workspace).filter(pk__in=ids).update(name="", fields={}, erased_at=now)
+    Contact.objects.for_workspace(workspace).filter(pk__in=ids).update(name="", fields={}, time_zone="",
+                                                                            erased_at=now)
     record_audit(workspace=workspace, actor=actor, action="contact.erased", obj=contact)
 
 

@@ -55,7 +55,8 @@ def enroll(*, sequence: Sequence, contact: Contact) -> Enrollment | None:
         return None
     now = clock.now()
     steps = live_steps(sequence)
-    next_due = _due(sequence, steps[0], entered_at=now, previous_at=now, tz=workspace.timezone) if steps else None
+    zone = contacts.time_zone_of(contact, workspace)
+    next_due = _due(sequence, steps[0], entered_at=now, previous_at=now, tz=zone) if steps else None
     try:
         with transaction.atomic():
             enrollment = Enrollment.objects.create(
@@ -95,6 +96,9 @@ def run_scheduler(*, limit_chunks: int | None = None) -> int:
 
 def _advance(ids: list[int], now: dt.datetime) -> None:
     enrollments = list(Enrollment.objects.filter(pk__in=ids).select_related("sequence", "workspace"))
+    # "Day 3 at 09:00" is nine o'clock where the person is: their own zone when known, else the workspace's.
+    own_zones = dict(Contact.objects.filter(pk__in={e.contact_id for e in enrollments}).exclude(time_zone="")
+                     .values_list("pk", "time_zone"))
     by_sequence: dict[int, list[Enrollment]] = defaultdict(list)
     for enrollment in enrollments:
         by_sequence[enrollment.sequence_id].append(enrollment)
@@ -123,7 +127,8 @@ def _advance(ids: list[int], now: dt.datetime) -> None:
             later = next((s for s in steps if s.position > step.position), None)
             previous = enrollment.next_due_at or now
             enrollment.next_due_at = _due(sequence, later, entered_at=enrollment.entered_at, previous_at=previous,
-                                          tz=enrollment.workspace.timezone) if later else now
+                                          tz=own_zones.get(enrollment.contact_id) or enrollment.workspace.timezone,
+                                          ) if later else now
         _apply_conditions(steps, queued, now)
         deliveries.extend(queued)
     Delivery.objects.bulk_create(deliveries)

@@ -46,8 +46,20 @@ def contact_detail(request: WorkspaceRequest, slug: str, contact_id: int) -> Htt
         "first_source": sources.get(contact.first_source_id or 0, ""),
         "last_source": sources.get(contact.last_source_id or 0, ""),
         "can_manage": role_allows(request.membership.role, Action.MANAGE),
+        "can_operate": role_allows(request.membership.role, Action.OPERATE),
+        "time_zones": services.time_zone_choices(),
         "enrollments": messaging_queries.enrollments_of(request.workspace, contact)[:20],
         "startable": messaging_queries.sequences(request.workspace).filter(active=True)})
+
+
+@require_POST
+@workspace_page(Action.OPERATE)
+def contact_time_zone(request: WorkspaceRequest, slug: str, contact_id: int) -> HttpResponse:
+    contact = queries.contact(request.workspace, contact_id)
+    return act(request, lambda: services.set_time_zone(workspace=request.workspace, contact=contact,
+                                                       zone=request.POST.get("time_zone", "")[:64],
+                                                       actor=request.actor),
+               done=_("The time zone was saved."), then=redirect("web:contact", slug=slug, contact_id=contact.pk))
 
 
 @workspace_page(Action.MANAGE)

@@ -108,6 +108,8 @@ urlpatterns = [
     path("w/<slug:slug>/contacts/<int:contact_id>/", contact_pages.contact_detail, name="contact"),
     path("w/<slug:slug>/contacts/<int:contact_id>/export/", contact_pages.contact_export, name="contact_export"),
     path("w/<slug:slug>/contacts/<int:contact_id>/erase/", contact_pages.contact_erase, name="contact_erase"),
+    path("w/<slug:slug>/contacts/<int:contact_id>/time-zone/", contact_pages.contact_time_zone,
+         name="contact_time_zone"),
     path("w/<slug:slug>/imports/", imports_pages.import_list, name="imports"),
     path("w/<slug:slug>/imports/<int:import_id>/", imports_pages.import_detail, name="import"),
     path("w/<slug:slug>/imports/<int:import_id>/progress/", imports_pages.import_progress, name="import_progress"),

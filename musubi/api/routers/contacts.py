@@ -27,6 +27,7 @@ class ContactOut(Schema):
     id: int
     name: str
     stage: Stage
+    time_zone: str = Field(description="The person's IANA time zone; empty means the workspace's.")
     identities: list[IdentityOut]
     tags: list[str]
     created_at: dt.datetime
@@ -52,6 +53,9 @@ class ContactIn(Input):
     line_user_id: str | None = Field(default=None, max_length=33)
     name: str = Field(default="", max_length=200)
     tags: list[str] = Field(default_factory=list, max_length=50)
+    time_zone: str | None = Field(default=None, max_length=64, description=(
+        "The person's IANA time zone (e.g. America/Los_Angeles): timed sequence steps arrive at that local "
+        "time. An empty string goes back to the workspace's."))
     consent: ConsentIn | None = Field(default=None, description="Record consent for this channel now.")
 
 
@@ -84,10 +88,14 @@ def list_contacts(request: ApiRequest, search: str = "", tag: str = "") -> Any:
 def upsert_contact(request: ApiRequest, payload: ContactIn) -> Any:
     request.actor.require(Action.OPERATE)
     addresses = services.normalise(email=payload.email, phone=payload.phone, line_user_id=payload.line_user_id)
+    if payload.time_zone:
+        services.check_time_zone(payload.time_zone)  # before anything is written
     contact, created = services.find_or_create_contact(workspace=request.workspace, addresses=addresses,
                                                        name=payload.name)
     if payload.tags:
         services.tag(workspace=request.workspace, contact=contact, names=payload.tags)
+    if payload.time_zone is not None:
+        services.set_time_zone(workspace=request.workspace, contact=contact, zone=payload.time_zone)
     if payload.consent is not None:
         address = {"email": addresses.email, "line": addresses.line_user_id, "sms": addresses.phone}[
             payload.consent.channel]

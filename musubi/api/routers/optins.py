@@ -123,6 +123,9 @@ class SubmissionIn(Input):
     source_id: ObjectId | None = None
     ip_address: str = Field(default="", max_length=64, description="The person's IP, kept as evidence.")
     user_agent: str = Field(default="", max_length=500)
+    time_zone: str = Field(default="", max_length=64, description=(
+        "The person's IANA time zone if your page knows it (e.g. from the browser); kept for a contact whose "
+        "zone is not known yet, so timed steps arrive at their local hour."))
 
 
 class SubmissionOut(Schema):
@@ -192,7 +195,8 @@ def submit(request: ApiRequest, capture_point_id: ObjectId, payload: SubmissionI
     point = points.capture_point_of(request.workspace, capture_point_id)
     entry = points.Entry(email=payload.email, name=payload.name, phone=payload.phone, answers=payload.answers,
                          consented=payload.consented, via=SubmittedVia.API, ip_address=payload.ip_address,
-                         user_agent=payload.user_agent, source_id=payload.source_id, version_number=payload.version)
+                         user_agent=payload.user_agent, source_id=payload.source_id, version_number=payload.version,
+                         time_zone=payload.time_zone)
     submission = points.submit(point=point, entry=entry)
     return Status(201, submission)
 
