@@ -110,6 +110,14 @@ class TestSendForm(ServiceErrorsMixin):
                                                                  "nothing is recorded."))
 
 
+def _shown_when(form: forms.Form, control: str, fields_for: dict[str, list[str]]) -> None:
+    """Mark fields that matter only for one choice of ``control``; the page shows them only while it is made
+    (musubi.js). Without scripts every field stays visible and the server ignores the ones not chosen."""
+    for value, names in fields_for.items():
+        for name in names:
+            form.fields[name].widget.attrs["data-shown-when"] = f"{control}:{value}"
+
+
 def _time_field(label: Any, **kwargs: Any) -> forms.TimeField:
     return forms.TimeField(label=label, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"), **kwargs)
 
@@ -135,6 +143,8 @@ class SequenceForm(AliasedErrorsMixin):
         super().__init__(*args, **kwargs)
         self.fields["trigger_point"].choices = NONE + points  # type: ignore[attr-defined]
         self.fields["trigger_line"].choices = NONE + lines  # type: ignore[attr-defined]
+        _shown_when(self, "trigger", {Trigger.OPTIN: ["trigger_point"], Trigger.LINE_FOLLOW: ["trigger_line"],
+                                      Trigger.TAG_ADDED: ["trigger_tag"]})
 
     @property
     def aliases(self) -> dict[str, str]:  # type: ignore[override]
@@ -192,6 +202,7 @@ class StepForm(AliasedErrorsMixin):
         self.fields["line_channel"].choices = NONE + lines  # type: ignore[attr-defined]
         self.fields["only_if_segment"].choices = NONE + segments  # type: ignore[attr-defined]
         self.fields["only_if_clicked"].choices = NONE + earlier  # type: ignore[attr-defined]
+        _shown_when(self, "timing", {Timing.AFTER: ["delay", "delay_unit"], Timing.DAY_AT: ["day", "at_time"]})
 
     def data_input(self) -> StepInput:
         data = self.cleaned_data

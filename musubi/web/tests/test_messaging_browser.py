@@ -72,7 +72,12 @@ def test_an_owner_writes_a_sequence_and_sends_a_broadcast_watching_its_progress(
     page.goto(base + "/w/kenko-shop/messaging/sequences/")
     page.get_by_role("link", name="新しいシーケンス").click()
     page.locator("#id_name").fill("お試しセット後のフォロー")
+    page.get_by_label("開始のきっかけ", exact=True).select_option("tag_added")
+    expect(page.locator("#id_trigger_tag")).to_be_visible()  # only the chosen trigger's own field is shown
+    expect(page.locator("#id_trigger_point")).to_be_hidden()
     page.get_by_label("開始のきっかけ", exact=True).select_option("optin")
+    expect(page.locator("#id_trigger_point")).to_be_visible()
+    expect(page.locator("#id_trigger_tag")).to_be_hidden()
     page.get_by_label("ゴール：このタグが付いたら終了").fill("定期購入")
     page.get_by_label("稼働中（登録を受け付け、ステップを配信する）").check()
     page.get_by_role("button", name="保存").click()
@@ -82,7 +87,9 @@ def test_an_owner_writes_a_sequence_and_sends_a_broadcast_watching_its_progress(
     add.get_by_role("button", name="ステップを追加").click()
     expect(page.locator(".messages")).to_contain_text("ステップを追加しました")
     add.get_by_label("メッセージ", exact=True).select_option(label="お試し3日目（メール）")
+    expect(add.get_by_label("何日目", exact=True)).to_be_hidden()  # a delay is the default timing
     add.get_by_label("N日目の指定時刻").check()
+    expect(add.locator("[name=delay]")).to_be_hidden()
     add.get_by_label("何日目", exact=True).fill("3")
     add.get_by_label("時刻", exact=True).fill("09:00")
     add.get_by_role("button", name="ステップを追加").click()

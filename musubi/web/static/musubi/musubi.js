@@ -6,6 +6,19 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("change", (event) => {
   if (event.target.matches("select[data-submit-on-change]")) event.target.form.requestSubmit();
 });
+// A field that matters only for one choice of another (the form for "a tag is added" asks for the tag) is shown
+// only while that choice is made: data-shown-when="trigger:optin,tag_added" on the field's input.
+function showDependentFields() {
+  document.querySelectorAll("[data-shown-when]").forEach((input) => {
+    const [name, values] = input.dataset.shownWhen.split(":");
+    const controls = input.form ? input.form.querySelectorAll(`[name="${name}"]`) : [];
+    const chosen = Array.from(controls).filter((c) => c.type !== "radio" || c.checked).map((c) => c.value);
+    const box = input.closest(".field") || input;
+    box.hidden = !chosen.some((value) => values.split(",").includes(value));
+  });
+}
+document.addEventListener("change", showDependentFields);
+document.addEventListener("DOMContentLoaded", showDependentFields);
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;
