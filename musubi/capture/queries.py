@@ -7,7 +7,7 @@ import re
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
-from musubi.capture.choices import SubmissionStatus
+from musubi.capture.choices import FieldKind, SubmissionStatus
 from musubi.capture.models import (
     CapturePoint,
     CapturePointVersion,
@@ -111,6 +111,15 @@ def question_labels(workspace: Workspace) -> dict[str, str]:
                       .values_list("questions", flat=True)):
         labels.update({q["key"]: q["label"] for q in questions})
     return labels
+
+
+def several_choice_keys(workspace: Workspace) -> set[str]:
+    """The answer keys whose question (in its newest wording) takes several choices, kept as lists."""
+    kinds: dict[str, str] = {}
+    for questions in (CapturePointVersion.objects.for_workspace(workspace).order_by("created_at", "pk")
+                      .values_list("questions", flat=True)):
+        kinds.update({q["key"]: q.get("kind", "") for q in questions})
+    return {key for key, kind in kinds.items() if kind == FieldKind.MULTIPLE}
 
 
 def capture_point_names(workspace: Workspace) -> dict[int, str]:

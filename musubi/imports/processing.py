@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from musubi.capture import queries as capture_queries
 from musubi.contacts import bulk
 from musubi.contacts.services import Addresses
 from musubi.imports import rules, storage
@@ -102,7 +103,8 @@ def _commit(job: Import, worker: str, **changes: Any) -> None:
 
 
 def _check(job: Import, *, worker: str) -> None:
-    checker = rules.RowChecker(job.mapping, job.headers)
+    checker = rules.RowChecker(job.mapping, job.headers,
+                               several_choice_keys=capture_queries.several_choice_keys(job.workspace))
     records = storage.records(job)
     next(records, None)  # the header
     records = itertools.islice(records, job.rows_read, None)

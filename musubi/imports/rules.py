@@ -157,7 +157,7 @@ class CheckedRow:
     phone: str | None = None
     line_user_id: str | None = None
     name: str = ""
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str | list[str]] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
 
@@ -165,8 +165,11 @@ class CheckedRow:
 class RowChecker:
     """Checks rows against one mapping. Built once per chunk: the per-row work is only what each cell needs."""
 
-    def __init__(self, mapping: Sequence[dict[str, str]], headers: Sequence[str], *, country: str = "JP"):
+    def __init__(self, mapping: Sequence[dict[str, str]], headers: Sequence[str], *, country: str = "JP",
+                 several_choice_keys: Iterable[str] = ()):
         self.headers = list(headers)
+        # Answers to a several-choice question go back in as the list they were exported from ("刺身, 唐揚げ").
+        self.several = set(several_choice_keys)
         self.width = len(headers)
         self.country = country
         self.single: dict[str, int] = {}
@@ -230,7 +233,7 @@ class RowChecker:
             if value := cells[index].strip():
                 if len(value) > MAX_FIELD_VALUE:
                     problems.append((self.column(index), _("At most %(n)d characters.") % {"n": MAX_FIELD_VALUE}))
-                row.fields[key] = value
+                row.fields[key] = split_tags(value) if key in self.several else value
         if not problems and not (row.email or row.phone or row.line_user_id):
             problems.append(("", _("This row has no email address, phone number or LINE user ID.")))
         return row

@@ -201,3 +201,23 @@ def test_changing_the_mapping_after_a_dry_run_checks_again(workspace):
     assert not ImportRow.objects.filter(job=job).exists()
     run(workspace, job)
     assert Contact.objects.get().fields == {"rank": "ゴールド"}
+
+
+def test_an_exported_several_choice_answer_imports_again_as_the_list_it_was(workspace):
+    from musubi.capture import points
+    from musubi.capture.tests import factories as capture
+    from musubi.imports.exports import export_csv
+
+    point = capture.capture_point(workspace)  # asks "likes", a several-choice question
+    points.submit(point=point, entry=capture.entry(email="list@example.jp", answers={"visits": "月1回",
+                                                                                    "likes": ["刺身", "唐揚げ"]}))
+    kept = Contact.objects.get(workspace=workspace).fields["likes"]
+    assert sorted(kept) == ["刺身", "唐揚げ"]
+    exported = b"".join(export_csv(workspace, Contact.objects.all(), encoding="utf-8"))
+    Contact.objects.filter(workspace=workspace).update(fields={})
+    job = upload(workspace, exported)
+    configure(workspace, job)
+    assert run(workspace, job).phase == "done"
+    fields = Contact.objects.get(workspace=workspace).fields
+    assert fields["likes"] == kept  # a list again, as the form keeps it
+    assert fields["visits"] == "月1回"  # a single choice stays text
