@@ -31,7 +31,8 @@ from musubi.capture.forms import OptInForm
 from musubi.capture.models import CapturePoint, Coupon
 from musubi.kernel import ratelimit
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
-from musubi.workspaces.models import Membership
+from musubi.workspaces.local_time import in_time_of
+from musubi.workspaces.models import Membership, Workspace
 from musubi.workspaces.rules import Action, role_allows
 
 VISITOR_COOKIE = "mvid"
@@ -62,9 +63,16 @@ def _point(code: str) -> CapturePoint:
         raise Http404(exc.message) from exc
 
 
+def _render(request: HttpRequest, workspace: Workspace, template: str, context: dict[str, Any], *,
+            status: int = 200) -> HttpResponse:
+    """A public page of ``workspace``: its times (a coupon's expiry) in the business's own time zone."""
+    with in_time_of(workspace):
+        return render(request, template, context, status=status)
+
+
 def _page(request: HttpRequest, point: CapturePoint, form: OptInForm, *, status: int = 200,
           problem: str = "") -> HttpResponse:
-    return render(request, "capture/optin.html", {
+    return _render(request, point.workspace, "capture/optin.html", {
         "point": point, "version": form.version, "form": form, "problem": problem,
         "required": form.required_keys(), "action": reverse("capture_page", args=[point.code]),
     }, status=status)
@@ -104,7 +112,8 @@ def _take(request: HttpRequest, point: CapturePoint, via: str) -> HttpResponse:
         return response
     if form.is_bot():
         # Answer as if it worked, so the bot learns nothing; nothing is written.
-        return render(request, "capture/thanks.html", {"point": point, "version": version, "submission": None})
+        return _render(request, point.workspace, "capture/thanks.html",
+                       {"point": point, "version": version, "submission": None})
     entry = points.Entry(
         email=request.POST.get("email", ""), name=request.POST.get("name", ""), phone=request.POST.get("phone", ""),
         answers=form.answers(), consented=request.POST.get("consent") in ("on", "true", "1"), via=via,
@@ -151,7 +160,7 @@ def optin_thanks(request: HttpRequest, code: str, token: str) -> HttpResponse:
         raise Http404(exc.message) from exc
     coupon = submission.coupon
     verdict = coupons.state(coupon) if coupon is not None else None
-    return render(request, "capture/thanks.html", {
+    return _render(request, point.workspace, "capture/thanks.html", {
         "point": point, "version": submission.version, "submission": submission, "coupon": coupon,
         "coupon_code": rules.format_coupon_code(coupon.code) if coupon else "",
         "refusal": coupons.refusal(coupon, verdict.reason) if coupon and verdict and not verdict.usable else ""})
@@ -169,10 +178,11 @@ def optin_confirm(request: HttpRequest, code: str, token: str) -> HttpResponse:
                                         user_agent=request.META.get("HTTP_USER_AGENT", ""))
             return redirect("capture_thanks", point.code, points.thanks_token(submission))
     except NotFound as exc:
-        return render(request, "capture/confirm.html", {"point": point, "problem": exc.message}, status=404)
-    return render(request, "capture/confirm.html", {"point": point, "submission": submission,
-                                                    "version": submission.version,
-                                                    "thanks_token": points.thanks_token(submission)})
+        return _render(request, point.workspace, "capture/confirm.html", {"point": point, "problem": exc.message},
+                       status=404)
+    return _render(request, point.workspace, "capture/confirm.html", {
+        "point": point, "submission": submission, "version": submission.version,
+        "thanks_token": points.thanks_token(submission)})
 
 
 @require_GET
@@ -210,7 +220,7 @@ def coupon_page(request: HttpRequest, code: str) -> HttpResponse:
         if role and role_allows(role, Action.OPERATE):
             return redirect(reverse("web:counter", args=[coupon.workspace.slug]) + f"?code={coupon.code}")
     verdict = coupons.state(coupon)
-    return render(request, "capture/coupon.html", {
+    return _render(request, coupon.workspace, "capture/coupon.html", {
         "coupon": coupon, "code": rules.format_coupon_code(coupon.code), "usable": verdict.usable,
         "refusal": "" if verdict.usable else coupons.refusal(coupon, verdict.reason)})
 

@@ -7,17 +7,16 @@ learn which workspaces exist. A member whose role does not allow the page gets 4
 from __future__ import annotations
 
 import functools
-import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 
 from musubi.kernel.errors import Forbidden, NotFound
 from musubi.workspaces import queries
+from musubi.workspaces.local_time import in_time_of
 from musubi.workspaces.models import Membership, User, Workspace
 from musubi.workspaces.rules import Action, role_allows
 from musubi.workspaces.services import Actor
@@ -61,7 +60,7 @@ def workspace_page(action: Action = Action.VIEW) -> Callable[..., Callable[..., 
             if not role_allows(membership.role, action):
                 return forbidden(request)
             # Times on the workspace's pages are shown in the workspace's own time zone.
-            with timezone.override(zoneinfo.ZoneInfo(membership.workspace.timezone)):
+            with in_time_of(membership.workspace):
                 return view(request, slug, *args, **kwargs)
 
         return wrapped

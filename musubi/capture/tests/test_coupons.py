@@ -91,3 +91,15 @@ def test_a_coupon_for_several_uses_counts_them(workspace):
                                    "https://musubi.example/c/ABCDEFGHJK?x=1"])
 def test_codes_are_read_however_they_are_typed_or_scanned(typed):
     assert parse_coupon_code(typed) == "ABCDEFGHJK"
+
+
+def test_the_coupon_page_shows_its_expiry_in_the_shops_own_time_zone(workspace, client):
+    workspace.timezone = "America/Los_Angeles"  # a Japanese restaurant's branch abroad
+    workspace.save(update_fields=["timezone"])
+    definition = coupon_definition(workspace, valid_days=None,
+                                   valid_until=dt.datetime(2026, 12, 31, 15, 0, tzinfo=dt.UTC))
+    point = capture_point(workspace, incentive="coupon", coupon_id=definition.pk)
+    with clock.frozen(dt.datetime(2026, 12, 1, tzinfo=dt.UTC)):
+        coupon = points.submit(point=point, entry=entry()).coupon
+        page = client.get(f"/c/{format_coupon_code(coupon.code)}").content.decode()
+    assert "2026年12月31日 07:00" in page  # 15:00 UTC is 07:00 in Los Angeles (PST), not 00:00 in Tokyo
