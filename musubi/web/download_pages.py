@@ -38,15 +38,14 @@ class OfferFileForm(ServiceErrorsMixin):
 def offer_file_new(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpResponse:
     offer = catalog_queries.offer(request.workspace, offer_id)
     limit = settings.MUSUBI_DOWNLOAD_MAX_BYTES
-    status = 200
     if request.method == "POST" and int(request.META.get("CONTENT_LENGTH") or 0) > limit + FORM_OVERHEAD_BYTES:
         # Refused from its declared length, before Django reads (and spools to disk) the whole body.
-        form = OfferFileForm()
-        form.add_error("file", _("The file is larger than %(limit)s.") % {"limit": filesizeformat(limit)})
-        status = 413
-    else:
-        form = OfferFileForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and status == 200:
+        return render(request, "web/ladder/offer_file_new.html", {
+            "offer": offer, "form": OfferFileForm(), "limit": limit,
+            "problem": _("The file is larger than %(limit)s.") % {"limit": filesizeformat(limit)}}, status=413)
+    form = OfferFileForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:

@@ -10,7 +10,7 @@ from django.core.files.storage import storages
 from django.test import override_settings
 
 from musubi.catalog import services as catalog
-from musubi.commerce import downloads, services
+from musubi.commerce import downloads, notices, services
 from musubi.commerce.download_views import attachment_header
 from musubi.commerce.models import CustomerMail, Download, OfferFile, Order, OrderEvent
 from musubi.commerce.tests.conftest import BUYER
@@ -85,16 +85,12 @@ def test_the_paid_mail_names_the_files_and_the_order_page_links_them_too(client,
     order = paid_guide(client, shop, workspace)
     mail = CustomerMail.objects.get(kind="access_granted", order=order)
     assert "・副業スタートガイド（PDF）（副業スタートガイド 第2版.pdf、" in mail.body
-    from musubi.commerce import notices
-
     order_page = client.get(notices.order_url(order).split("8000", 1)[-1]).content.decode()
     [link] = download_links(order_page)
     assert body_of(client.get(link)) == PDF
 
 
 def test_no_file_is_offered_before_the_order_is_paid(client, shop, workspace, guide_file):
-    from musubi.commerce import notices
-
     order = buy_guide(client, shop, workspace)
     page = client.get(notices.order_url(order).split("8000", 1)[-1]).content.decode()
     assert download_links(page) == [] and "副業スタートガイド（PDF）" not in page
