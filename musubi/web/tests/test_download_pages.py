@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 
 from musubi.catalog import services as catalog
 from musubi.commerce import downloads
@@ -80,3 +81,12 @@ def test_counter_staff_see_the_files_but_cannot_add_or_remove_them(teammate_clie
     assert teammate_client.post(
         f"/w/{workspace.slug}/offers/{guide.pk}/files/{offer_file.pk}/delete/").status_code == 403
     assert list(OfferFile.objects.values_list("file_name", flat=True)) == ["a.pdf"]
+
+
+def test_the_demo_guide_delivers_a_real_pdf(db):
+    call_command("demo")
+    offer_file = OfferFile.objects.get(offer__name="副業スタートガイド", file_name="副業スタートガイド.pdf")
+    data = storages["downloads"].open(offer_file.stored_name).read()
+    assert data.startswith(b"%PDF-1.4\n") and data.endswith(b"%%EOF\n") and len(data) == offer_file.size
+    assert b"(Side-business start guide (Musubi demo)) '" not in data  # parentheses in the text are escaped
+    assert b"(Side-business start guide \\(Musubi demo\\)) '" in data
