@@ -79,6 +79,8 @@ def test_a_download_is_recorded_on_the_order_and_as_a_fact_about_the_buyer(clien
     assert fact.data == {"order": order.pk, "offer": shop["guide"].pk, "file": "副業スタートガイド（PDF）"}
     staff_page = owner_client.get(f"/w/{workspace.slug}/orders/{order.pk}/").content.decode()
     assert "「副業スタートガイド（PDF）」をダウンロード" in staff_page
+    contact_page = owner_client.get(f"/w/{workspace.slug}/contacts/{order.contact_id}/").content.decode()
+    assert "購入したファイルをダウンロード" in contact_page and "「副業スタートガイド（PDF）」" in contact_page
 
 
 def test_the_paid_mail_names_the_files_and_the_order_page_links_them_too(client, shop, workspace, guide_file):
