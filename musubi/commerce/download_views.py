@@ -41,4 +41,7 @@ def member_download(request: HttpRequest, token: str) -> HttpResponseBase:
     response["Content-Disposition"] = attachment_header(offer_file.file_name)
     response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex"
+    # Django's FileResponse serves no byte ranges, so clients are told not to ask (RFC 9110 §14.3): an
+    # interrupted download starts again from the beginning.
+    response["Accept-Ranges"] = "none"
     return response

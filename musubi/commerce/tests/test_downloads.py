@@ -64,6 +64,9 @@ def test_the_paying_buyer_downloads_the_exact_bytes_under_its_japanese_name(clie
         "attachment; filename=\"download.pdf\"; filename*=UTF-8''" + quote(JAPANESE_NAME, safe=""))
     assert "%E5%89%AF%E6%A5%AD" in response["Content-Disposition"]  # 副業, UTF-8 percent-encoded (RFC 5987)
     assert response["Cache-Control"] == "private, no-store"
+    assert response["Accept-Ranges"] == "none"
+    ranged = client.get(link, HTTP_RANGE="bytes=0-99")  # no ranges: the whole file, as a plain 200
+    assert ranged.status_code == 200 and body_of(ranged) == PDF
 
 
 def test_a_download_is_recorded_on_the_order_and_as_a_fact_about_the_buyer(client, shop, workspace, guide_file,
