@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponseBase
+from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -27,15 +27,16 @@ def attachment_header(file_name: str) -> str:
 
 @require_GET
 def member_download(request: HttpRequest, token: str) -> HttpResponseBase:
-    """Stream the file to the buyer as an attachment. Refusals are a bare 404 whatever the reason; only the
+    """Stream the file to the buyer as an attachment. Refusals are the same 404 whatever the reason; only the
     order's own buyer, who holds a valid link, is told that the download limit is used up."""
     try:
         offer_file, stream = downloads.open_download(token)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except downloads.DownloadsUsedUp as exc:
+    except (NotFound, downloads.DownloadsUsedUp) as exc:
+        # One page for every refusal, on the buyers' own layout: a 404 that says only that the link does not
+        # work and how to get a new one, or (403) the used-up limit, which only a valid link can reach.
         return render(request, "commerce/not_invited.html", {
-            "offer": None, "shop": None, "problem": exc.message, "legal_url": ""}, status=403)
+            "offer": None, "shop": None, "problem": exc.message, "legal_url": ""},
+            status=404 if isinstance(exc, NotFound) else 403)
     response = DownloadResponse(stream, content_type=offer_file.content_type)
     response["Content-Length"] = str(offer_file.size)
     response["Content-Disposition"] = attachment_header(offer_file.file_name)

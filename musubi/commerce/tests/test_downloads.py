@@ -105,6 +105,7 @@ def refused(client, token, contains_not=PDF):
     response = client.get(f"/dl/{token}")
     assert response.status_code == 404
     assert contains_not not in response.content
+    assert "このリンクは無効か、有効期限が切れています。購入者専用ページを開き直すと" in response.content.decode()
     return re.sub(rb'"X-CSRFToken": "\w+"', b"", response.content)  # masked anew for every response
 
 

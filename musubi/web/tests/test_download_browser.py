@@ -85,6 +85,10 @@ def test_the_owner_adds_the_guides_pdf_and_the_buyer_saves_it_from_their_phone(
     page.goto(live_server.url + video_href)  # the same link again: the one download allowed is used
     expect(page.locator("#refusal")).to_contain_text("ダウンロードできる上限の1回に達しました")
     shot(page, "42-download-used-up-ja")
+    forged = video_href[:-4] + ("AAAA" if not video_href.endswith("AAAA") else "BBBB")
+    assert page.goto(live_server.url + forged).status == 404
+    expect(page.locator("#refusal")).to_contain_text("このリンクは無効か、有効期限が切れています")
+    shot(page, "45-download-link-refused-ja")
     page.goto(live_server.url + re.search(r"http://[^/\s]+(/members/\S+)", mail.body).group(1))
     expect(page.locator(f"#download-{OfferFile.objects.get(name='特典動画').pk}")).to_contain_text(
         "ダウンロードできる回数を使い切りました")
