@@ -8,6 +8,7 @@ from musubi.api.routers import (
     capture,
     catalog,
     contacts,
+    downloads,
     facts,
     imports,
     inbox,
@@ -32,6 +33,7 @@ install_error_handlers(api)
 api.add_router("", workspace.router)
 api.add_router("", facts.router)
 api.add_router("", catalog.router)
+api.add_router("", downloads.router)
 api.add_router("", planner.router)
 api.add_router("", imports.router)  # before contacts: /contacts/export.csv is not a contact's id
 api.add_router("", contacts.router)

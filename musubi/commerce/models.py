@@ -272,3 +272,40 @@ class WebhookDelivery(WorkspaceOwned, DurableWork):
             models.Index(fields=["status", "next_attempt_at"], name="commerce_webhook_ready"),
             models.Index(fields=["status", "lease_until"], name="commerce_webhook_lease"),
         ]
+
+
+class OfferFile(WorkspaceOwned):
+    """A file delivered to the buyers of an offer (a PDF guide, a video, a zip of worksheets), kept in the
+    private ``downloads`` storage under a random name and handed out only through signed, expiring links.
+
+    It belongs to the offer rather than the product: what a buyer paid for is the offer, and two offers of
+    one product (the guide alone, the guide with a bonus video) may deliver different files.
+    ``max_downloads`` limits how often each order may fetch it (null: no limit)."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    file_name = models.CharField(max_length=200)
+    stored_name = models.CharField(max_length=300)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    max_downloads = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "offer"], name="offerfile_ws_offer")]
+        constraints = [models.CheckConstraint(condition=~models.Q(max_downloads=0), name="offerfile_limit_positive")]
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Download(WorkspaceOwned):
+    """One download of an offer's file by the buyer of an order: counted against the file's limit."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+")
+    offer_file = models.ForeignKey(OfferFile, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["order", "offer_file"], name="download_order_file")]

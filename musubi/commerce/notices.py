@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import override
 
-from musubi.commerce.models import CustomerMail, Order, PaymentSettings, Subscription
+from musubi.commerce.models import CustomerMail, OfferFile, Order, PaymentSettings, Subscription
 from musubi.kernel import clock, tokens
 
 ORDER_LINK = "order"
@@ -101,10 +101,12 @@ def payment_failed(subscription: Subscription, order: Order, *, paused: bool) ->
 
 
 def access_granted(order: Order) -> CustomerMail:
-    """The member page of a digital product or a course, for its buyer, once paid."""
+    """The member page of a digital product or a course, for its buyer, once paid, with the names of the files
+    to download there (the links themselves are made on the page, since each works for a limited time)."""
     from musubi.commerce.access import member_url
 
-    context = {**_context(order), "member": member_url(order)}
+    files = OfferFile.objects.filter(workspace_id=order.workspace_id, offer_id=order.offer_id)
+    context = {**_context(order), "member": member_url(order), "files": list(files)}
     return _queue("access_granted", to=order.email, workspace_id=order.workspace_id, template="access_granted",
                   context=context, order=order)
 

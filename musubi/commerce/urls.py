@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from musubi.commerce import views
+from musubi.commerce import download_views, views
 
 urlpatterns = [
     path("buy/<int:offer_id>", views.checkout, name="checkout"),
@@ -11,5 +11,6 @@ urlpatterns = [
     path("orders/<str:token>/pay", views.order_pay, name="order_pay"),
     path("s/<str:token>", views.subscription_page, name="subscription_page"),
     path("members/<str:token>", views.member_page, name="member_page"),
+    path("dl/<str:token>", download_views.member_download, name="member_download"),
     path("stripe/webhook/<str:shop>", views.stripe_webhook, name="stripe_webhook"),
 ]

@@ -188,8 +188,19 @@ STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request while it i
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": DATA_DIR / "media"}},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Files sold with an offer. Nothing serves this directory: buyers get a file only through a signed link
+    # that Musubi checks. Any Django storage fits here (an S3-compatible bucket through django-storages).
+    "downloads": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                  "OPTIONS": {"location": DATA_DIR / "downloads"}},
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# The largest file an offer may deliver. 500 MB holds a PDF guide, an audio set, a zip of worksheets or a
+# lecture video of about an hour in 720p, and still uploads through a browser in minutes; longer courses are
+# better served from a video host and linked from the members' page. A proxy in front of Musubi must accept
+# request bodies this large (nginx: client_max_body_size).
+MUSUBI_DOWNLOAD_MAX_BYTES = env_int("MUSUBI_DOWNLOAD_MAX_MB", 500) * 1024 * 1024
+# How long a download link works once the members' page has made it; the page makes new ones each time.
+MUSUBI_DOWNLOAD_LINK_SECONDS = env_int("MUSUBI_DOWNLOAD_LINK_MINUTES", 60) * 60
 
 # --- Email (system mail: password resets and notices; marketing mail has its own senders) ----------
 # MUSUBI_EMAIL_BACKEND=console prints mail to the log instead of sending it (the demo's default).

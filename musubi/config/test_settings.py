@@ -16,6 +16,7 @@ if os.environ.get("MUSUBI_TEST_SMTP_PORT"):
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "downloads": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
 }
 MUSUBI_WORKER_POLL_SECONDS = 0.05
 

@@ -77,6 +77,7 @@ TIMELINE_LABELS = {
     "suppression.added": _("Stopped receiving messages on a channel"),
     "suppression.lifted": _("Receives messages on a channel again"),
     "line.attributed": _("LINE friend-add credited to the link they came through"),
+    "file.downloaded": _("Downloaded a file they bought"),
     **{kind.value: kind.label for kind in EventKind},
 }
 

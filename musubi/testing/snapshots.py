@@ -2,6 +2,7 @@
 so the outsider sweeps can assert that another workspace's requests saw nothing and changed nothing."""
 
 import datetime as dt
+import io
 from decimal import Decimal
 from typing import Any
 
@@ -21,9 +22,12 @@ from musubi.capture.models import (
 )
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
+from musubi.commerce import downloads
 from musubi.commerce import services as commerce
 from musubi.commerce.models import (
+    Download,
     InvitationOnly,
+    OfferFile,
     Order,
     OrderEvent,
     PaymentSettings,
@@ -77,7 +81,7 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "sequence_id": 999999, "sequence_step_id": 999999, "broadcast_id": 999999, "delivery_id": 999999,
            "run_id": 999999, "auto_reply_id": 999999, "rich_menu_id": 999999,
            "outbox_id": 999999,  # the web's messaging pages
-           "kind": "svg", "order_id": 999999, "subscription_id": 999999}
+           "kind": "svg", "order_id": 999999, "subscription_id": 999999, "file_id": 999999}
 
 
 def populate(workspace: Workspace, member: User) -> dict[str, Any]:
@@ -129,6 +133,8 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     messaging_ids = _messaging(workspace, actor, contact, segment, line_channel)
     messaging_ids["outbox_id"] = _kept_mail(workspace, messaging_ids["delivery_id"])
     order = _order(workspace, product)
+    offer_file = downloads.add_file(workspace=workspace, actor=actor, offer_id=front.pk, upload=io.BytesIO(b"pdf"),
+                                    file_name=f"{MARKER}.pdf", size=3, name=f"file {MARKER}", max_downloads=3)
     return {**messaging_ids, "slug": workspace.slug, "contact_id": contact.pk, "order_id": order.pk,
             "subscription_id": order.subscription_id, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
@@ -136,7 +142,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
             "coupon_id": definition.pk,
             "membership_id": Membership.objects.get(workspace=workspace, user=member).pk,
             "key_id": key.pk, "fact_id": fact.pk, "product_id": product.pk, "offer_id": front.pk,
-            "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk}
+            "ladder_id": ladder.pk, "step_id": step.pk, "plan_id": plan.pk, "file_id": offer_file.pk}
 
 
 def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segment,
@@ -229,6 +235,7 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(PaymentSettings, "bank_account", "stripe_secret_key", "card_enabled"),
         OrderEvent.objects.for_workspace(workspace).count(), rows(InvitationOnly, "offer_id"),
         rows(WebhookEndpoint, "url", "secret"),
+        rows(OfferFile, "name", "stored_name", "max_downloads"), Download.objects.for_workspace(workspace).count(),
         rows(RichMenu, "name", "state", "areas", "segment_id", "priority", "image"),
         rows(RichMenuLink, "user_id", "rich_menu_id"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),

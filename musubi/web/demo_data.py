@@ -22,7 +22,7 @@ from musubi.catalog import services as catalog
 from musubi.commerce import access
 from musubi.commerce import services as commerce
 from musubi.planner import services as planner
-from musubi.web import demo_messaging
+from musubi.web import demo_files, demo_messaging
 from musubi.workspaces.models import Workspace
 from musubi.workspaces.services import Actor, save_legal_profile
 
@@ -183,6 +183,7 @@ def info_products(workspace: Workspace, actor: Actor) -> None:
     for offer in (front, back):
         catalog.publish_offer(**ws, offer_id=offer.pk)
     access.set_invitation_only(**ws, offer_id=back.pk, invitation_only=True)  # the course: guide buyers only
+    demo_files.add_guide_pdf(workspace, actor, front.pk)
     commerce.save_payment_settings(**ws, bank_transfer_enabled=True, bank_transfer_days=5,
                                    bank_account="むすび銀行 天神支店 普通 7654321\nマナビアカデミー（ド",
                                    **_demo_card())
