@@ -51,6 +51,8 @@ class Offer(WorkspaceOwned):
     interval = models.CharField(max_length=8, choices=Interval.choices, blank=True, default="")
     cycles = models.PositiveIntegerField(null=True, blank=True)
     first_price = models.PositiveBigIntegerField(null=True, blank=True)
+    # 最低継続回数: a subscription the customer may cancel only once this many deliveries were made.
+    min_deliveries = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
 

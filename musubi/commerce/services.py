@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from musubi.catalog.choices import OfferRole, OfferStatus, ProductKind
 from musubi.catalog.models import Offer
-from musubi.commerce import access, confirmation, notices, rules
+from musubi.commerce import access, confirmation, discounts, notices, rules
 from musubi.commerce.choices import OrderStatus, PaymentMethod
 from musubi.commerce.events import OrderPaid, OrderRefunded
 from musubi.commerce.models import (
@@ -67,7 +67,8 @@ def terms_of(offer: Offer) -> rules.Terms:
                        physical=offer.product.kind == ProductKind.PHYSICAL, price=offer.price,
                        first_price=offer.first_price if offer.is_recurring else None, recurring=offer.is_recurring,
                        interval=offer.interval, cycles=offer.cycles, tax_rate=rate,
-                       currency=offer.workspace.currency)
+                       currency=offer.workspace.currency,
+                       min_deliveries=offer.min_deliveries if offer.is_recurring else None)
 
 
 def methods_for(offer: Offer) -> list[str]:
@@ -98,6 +99,7 @@ class Entry:
     consented: bool = False
     ip_address: str = ""
     user_agent: str = ""
+    discount_code: str = ""
 
     def shipping(self) -> dict[str, str]:
         return {"name": self.name, "postal_code": self.postal_code, "address": self.address, "phone": self.phone}
@@ -109,6 +111,7 @@ class Prepared:
     entry: Entry
     quote: rules.Quote
     screen: dict[str, Any]
+    discount: rules.Discount | None = None
 
 
 def prepare(*, offer: Offer, entry: Entry, legal_url: str) -> Prepared:
@@ -139,27 +142,43 @@ def prepare(*, offer: Offer, entry: Entry, legal_url: str) -> Prepared:
         fields["payment_method"] = _("Choose how to pay.")
     elif entry.payment_method == PaymentMethod.CARD and not entry.card_token.strip():
         fields["card_token"] = _("Enter your card.")
+    discount = None
+    if entry.discount_code.strip() and addresses is not None and addresses.email:
+        try:
+            discount = discounts.applicable(offer=offer, code=entry.discount_code, email=addresses.email)
+        except InvalidInput as exc:
+            fields.update(exc.fields)
     if fields:
         raise InvalidInput(_("Some entries need attention."), fields=fields)
     settings_ = payment_settings(offer.workspace)
     terms = terms_of(offer)
     fee = settings_.cod_fee if entry.payment_method == PaymentMethod.CASH_ON_DELIVERY else 0
     quote = rules.quote(terms, quantity=entry.quantity, shipping_fee=settings_.shipping_fee, payment_fee=fee,
-                        fee_label=_("Cash on delivery fee"), shipping_label=_("Shipping"))
+                        fee_label=_("Cash on delivery fee"), shipping_label=_("Shipping"), discount=discount,
+                        discount_label=discount_label(discount))
+    if discount is not None and quote.total == 0 and entry.payment_method != PaymentMethod.FREE:
+        message = _("The code %(code)s would make this order free; it cannot be used for it.") % {
+            "code": discount.code}
+        raise InvalidInput(_("Some entries need attention."), fields={"discount_code": message})
     now = clock.now()
     pay_by = now + dt.timedelta(days=settings_.bank_transfer_days) if (
         entry.payment_method == PaymentMethod.BANK_TRANSFER) else None
     screen = confirmation.build(
         terms=terms, quote=quote, legal=legal_profile(offer.workspace).values(),
         payment_method=entry.payment_method, payment_label=str(PaymentMethod(entry.payment_method).label),
-        pay_by=pay_by, now=now, shipping=entry.shipping() if physical else {}, legal_url=legal_url)
-    return Prepared(offer=offer, entry=entry, quote=quote, screen=screen)
+        pay_by=pay_by, now=now, shipping=entry.shipping() if physical else {}, legal_url=legal_url,
+        discount=discount)
+    return Prepared(offer=offer, entry=entry, quote=quote, screen=screen, discount=discount)
+
+
+def discount_label(discount: rules.Discount | None) -> str:
+    return _("Discount (code %(code)s)") % {"code": discount.code} if discount else ""
 
 
 def same_screen(seen: dict[str, Any], now_shown: dict[str, Any]) -> bool:
     """Whether the screen the buyer confirmed still describes the order (dates move with the clock; amounts,
     quantity and terms may not)."""
-    keys = ("offer_id", "quantity", "total", "currency", "payment_method", "recurring")
+    keys = ("offer_id", "quantity", "total", "currency", "payment_method", "recurring", "discount_code")
     return all(seen.get(k) == now_shown.get(k) for k in keys) and len(seen.get("rows", [])) == len(
         now_shown.get("rows", []))
 
@@ -223,6 +242,8 @@ def _write_order(prepared: Prepared, seen: dict[str, Any]) -> Order:
         confirmation=seen, created_at=now,
         pay_by=now + dt.timedelta(days=days) if entry.payment_method == PaymentMethod.BANK_TRANSFER else None)
     _write_lines(order, quote)
+    if prepared.discount is not None:
+        discounts.claim(order=order, discount=prepared.discount, amount=quote.discount)
     method = PaymentMethod(order.payment_method).label
     add_to_timeline(order, "placed", _("Order placed (%(method)s)") % {"method": method})
     record_fact(workspace_id=workspace.pk, kind="order.placed", contact_id=contact.pk,
@@ -288,6 +309,7 @@ def apply_outcome(*, order: Order, outcome: Outcome) -> None:
             if at_checkout and locked.status == OrderStatus.AWAITING_PAYMENT:
                 # The buyer is still on the page and tries again with a new order; this one is void.
                 Order.objects.filter(pk=locked.pk).update(status=OrderStatus.CANCELLED)
+                discounts.release(locked)
 
 
 @transaction.atomic
@@ -423,6 +445,7 @@ def cancel_order(*, workspace: Workspace, actor: Actor, order_id: int) -> Order:
         raise Conflict(_("Only an unpaid order can be cancelled; refund a paid one."), code="not_cancellable")
     order.status = OrderStatus.CANCELLED
     order.save(update_fields=["status"])
+    discounts.release(order)
     add_to_timeline(order, "cancelled", _("Cancelled by %(who)s") % {"who": _who(actor)})
     record_audit(workspace=workspace, actor=actor, action="order.cancelled", obj=order)
     return order
@@ -444,6 +467,7 @@ def handle_deadline(deadline: PaymentDeadline) -> str:
         if deadline.kind == PaymentDeadline.EXPIRE:
             order.status = OrderStatus.EXPIRED
             order.save(update_fields=["status"])
+            discounts.release(order)
             add_to_timeline(order, "expired", _("Expired unpaid"))
             record_fact(workspace_id=order.workspace_id, kind="order.expired", contact_id=order.contact_id,
                         subject=("commerce.order", order.pk))

@@ -99,7 +99,7 @@ def _entry(request: HttpRequest, form: CheckoutForm) -> services.Entry:
         postal_code=data.get("postal_code", ""), address=data.get("address", ""),
         payment_method=data["payment_method"], card_token=data.get("card_token", "") or "",
         consented=bool(data.get("consent")), ip_address=request.META.get("REMOTE_ADDR", ""),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:500])
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:500], discount_code=data.get("discount_code", "") or "")
 
 
 @require_http_methods(["GET", "POST"])
@@ -285,6 +285,7 @@ def subscription_page(request: HttpRequest, token: str) -> HttpResponse:
         subscription.refresh_from_db()
     renewal = subscriptions.next_renewal(subscription)
     return render(request, "commerce/subscription.html", {
+        "minimum": subscription.offer.min_deliveries, "cancellable_from": subscriptions.cancellable_from(subscription),
         "subscription": subscription, "shop": subscription.workspace, "renewal": renewal,
         "problem": problem, "done": done, "active": subscription.status == SubscriptionStatus.ACTIVE,
         "paused": subscription.status == SubscriptionStatus.PAUSED,

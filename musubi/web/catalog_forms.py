@@ -37,6 +37,9 @@ class OfferForm(ServiceErrorsMixin):
                                 help_text=_("Leave empty for “until cancelled”."))
     first_price = forms.IntegerField(label=_("Discounted first delivery (yen, incl. tax)"), required=False, **YEN,
                                      help_text=_("定期初回: leave empty when the first delivery costs the same."))
+    min_deliveries = forms.IntegerField(label=_("Minimum number of deliveries"), required=False, min_value=2,
+                                        help_text=_("最低継続回数: the customer can cancel only after this many "
+                                                    "deliveries. Leave empty for none."))
 
     def __init__(self, *args: Any, products: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

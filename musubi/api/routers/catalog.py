@@ -85,6 +85,7 @@ class OfferOut(Schema):
     interval: Interval | None
     cycles: int | None
     first_price: int | None
+    min_deliveries: int | None
     status: OfferStatus
     premium: PremiumIO | None
     premium_limit: PremiumLimitOut | None
@@ -116,6 +117,8 @@ class OfferIn(Input):
     interval: Interval | None = None
     cycles: Annotated[int, Strict(), Field(ge=1)] | None = Field(default=None, description="Null: until cancelled.")
     first_price: Amount | None = Field(default=None, description="A discounted first delivery (定期初回).")
+    min_deliveries: Annotated[int, Strict(), Field(ge=2)] | None = Field(
+        default=None, description="最低継続回数: the customer may cancel only after this many deliveries.")
 
 
 class OfferPatch(Input):
@@ -127,6 +130,7 @@ class OfferPatch(Input):
     interval: Interval | None = None
     cycles: Annotated[int, Strict(), Field(ge=1)] | None = None
     first_price: Amount | None = None
+    min_deliveries: Annotated[int, Strict(), Field(ge=2)] | None = None
 
 
 class StepOut(Schema):
