@@ -25,7 +25,7 @@ NOT_WORKSPACE_ROUTES = {
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id", "auto_reply_id",
                     "import_id", "line_channel_id", "segment_id",
-                    "coupon_id", "order_id", "subscription_id", "rich_menu_id",
+                    "coupon_id", "order_id", "subscription_id", "rich_menu_id", "discount_code_id",
                     "template_id", "sequence_id", "sequence_step_id", "broadcast_id", "run_id", "outbox_id"}
 
 
