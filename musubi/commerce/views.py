@@ -179,12 +179,22 @@ def confirm(request: HttpRequest, offer_id: int) -> HttpResponse:
         return _confirmation_page(request, offer, services.prepare(offer=offer, entry=entry,
                                                                    legal_url=_legal_url(offer)),
                                   problem=exc.message, status=409, invite=invite)
-    except InvalidInput as exc:
-        return _refused(request, offer, exc.message, status=400)
+    except InvalidInput as exc:  # e.g. the discount code's last use went to someone else meanwhile
+        return _entries_again(request, offer, signed["entry"], exc, invite=invite)
     order = placed.order
     if placed.outcome.state == "needs_buyer" and placed.outcome.redirect_url:
         return HttpResponseRedirect(placed.outcome.redirect_url)
     return redirect("order_status", notices.order_token(order))
+
+
+def _entries_again(request: HttpRequest, offer: Offer, entry: dict[str, Any], exc: InvalidInput, *,
+                   invite: str) -> HttpResponse:
+    """The checkout page again with the buyer's entries and the reason on the field it concerns."""
+    form = _form(offer, {**entry, "consent": "on" if entry.get("consented") else ""})
+    form.is_valid()
+    for name, message in exc.fields.items():
+        form.add_error(name if name in form.fields else None, message)
+    return _checkout_page(request, offer, form, status=400, problem=exc.message, invite=invite)
 
 
 def _order_from(token: str) -> Order:
