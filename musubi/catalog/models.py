@@ -53,6 +53,8 @@ class Offer(WorkspaceOwned):
     first_price = models.PositiveBigIntegerField(null=True, blank=True)
     # 最低継続回数: a subscription the customer may cancel only once this many deliveries were made.
     min_deliveries = models.PositiveIntegerField(null=True, blank=True)
+    # アップセル: the offer shown with one click right after a purchase of this one.
+    upsell_offer = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
 

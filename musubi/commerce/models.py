@@ -322,3 +322,25 @@ class DiscountUse(WorkspaceOwned):
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "discount_code", "email"], name="discountuse_ws_code_email")]
+
+
+class Upsell(WorkspaceOwned):
+    """The one-click upsell (アップセル) offered right after ``order`` was paid (or, for a transfer or cash on
+    delivery, placed): the buyer accepts or declines it once. ``stripe_customer``/``stripe_payment_method`` are
+    the card saved at that payment, which pays the upsell off-session."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="upsell")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    stripe_customer = models.CharField(max_length=100, blank=True, default="")
+    stripe_payment_method = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField()
+    answer = models.CharField(max_length=8, blank=True, default="")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    upsell_order = models.OneToOneField(Order, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="upsell_of")
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "order"], name="upsell_ws_order")]

@@ -198,21 +198,26 @@ def place_order(*, prepared: Prepared, seen: dict[str, Any]) -> Placed:
     if not same_screen(seen, prepared.screen):
         raise Conflict(_("The offer changed while you were ordering. Please check the new details and confirm "
                          "again."), code="offer_changed")
-    order = _write_order(prepared, seen)
+    order = write_order(prepared, seen)
 
     if order.payment_method == PaymentMethod.FREE:
         mark_paid(order=order, note=_("Free order"))
         notices.order_placed(order)
         return Placed(order=order, outcome=Outcome(state="paid"))
     if order.payment_method in (PaymentMethod.BANK_TRANSFER, PaymentMethod.CASH_ON_DELIVERY):
+        from musubi.commerce import upsells  # it builds on this module
+
         after_commitment(order)
         notices.order_placed(order)
+        upsells.offer_after(order)
         return Placed(order=order, outcome=Outcome(state="waiting"))
     method = method_for(order.payment_method, payment_settings(order.workspace))
     outcome = method.collect(Collection(
         order_number=order.number, amount=order.total, currency=order.currency, email=order.email,
         description=order.offer.name, idempotency_key=f"musubi-order-{order.pk}", return_url=notices.order_url(order),
-        card_token=prepared.entry.card_token, save_card=prepared.offer.is_recurring))
+        card_token=prepared.entry.card_token,
+        # A subscription's renewals and a one-click upsell are paid with the card saved now.
+        save_card=prepared.offer.is_recurring or prepared.offer.upsell_offer_id is not None))
     apply_outcome(order=order, outcome=outcome)
     order.refresh_from_db()
     if outcome.paid:
@@ -221,7 +226,9 @@ def place_order(*, prepared: Prepared, seen: dict[str, Any]) -> Placed:
 
 
 @transaction.atomic
-def _write_order(prepared: Prepared, seen: dict[str, Any]) -> Order:
+def write_order(prepared: Prepared, seen: dict[str, Any]) -> Order:
+    """The order, its lines, the contact (and their consent) and the discount code's use, in one transaction;
+    nothing is collected here."""
     offer, entry, quote = prepared.offer, prepared.entry, prepared.quote
     workspace = offer.workspace
     contact, _created = contacts.find_or_create_contact(
@@ -289,6 +296,8 @@ def after_commitment(order: Order) -> None:
 
 def apply_outcome(*, order: Order, outcome: Outcome) -> None:
     """Record what a payment method answered for ``order``."""
+    from musubi.commerce import upsells  # it builds on this module
+
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if outcome.reference and locked.stripe_payment_intent != outcome.reference:
@@ -297,6 +306,8 @@ def apply_outcome(*, order: Order, outcome: Outcome) -> None:
         at_checkout = locked.subscription_id is None  # not a renewal, which keeps waiting for its payment
         if outcome.paid:
             mark_paid(order=locked, note=_("Card payment succeeded"), card=outcome)
+            if at_checkout:
+                upsells.offer_after(locked, card=outcome)
         elif outcome.state == "needs_buyer":
             add_to_timeline(locked, "authentication", _("Waiting for the buyer's card authentication (3-D Secure)"))
             if at_checkout:  # a buyer who never comes back from their bank leaves an order that expires
@@ -518,20 +529,28 @@ def apply_stripe_event(*, workspace: Workspace, event_id: str, kind: str, intent
 
 
 def pay_with_saved_card(*, order: Order) -> Outcome:
-    """The buyer is here to pay a renewal their bank wanted authenticated: charge the saved card on-session,
-    which may send them through 3-D Secure."""
+    """The buyer is here to pay a renewal (or a one-click upsell) their bank wanted authenticated: charge the
+    saved card on-session, which may send them through 3-D Secure."""
 
-    subscription = order.subscription
-    if subscription is None or order.status != OrderStatus.AWAITING_PAYMENT:
+    card = saved_card_of(order)
+    if card is None or order.status != OrderStatus.AWAITING_PAYMENT:
         raise Conflict(_("This order has nothing to pay."), code="nothing_to_pay")
     tries = OrderEvent.objects.filter(order=order, kind="authentication").count()
     outcome = method_for(PaymentMethod.CARD, payment_settings(order.workspace)).collect(Collection(
         order_number=order.number, amount=order.total, currency=order.currency, email=order.email,
-        description=order.offer.name, customer=subscription.stripe_customer,
-        card_token=subscription.stripe_payment_method, return_url=notices.order_url(order),
+        description=order.offer.name, customer=card[0], card_token=card[1], return_url=notices.order_url(order),
         idempotency_key=f"musubi-order-{order.pk}-on-session-{tries}"))
     apply_outcome(order=order, outcome=outcome)
     return outcome
+
+
+def saved_card_of(order: Order) -> tuple[str, str] | None:
+    """The card saved for ``order`` (a subscription's, or the one a one-click upsell was charged to)."""
+    from musubi.commerce import upsells  # it builds on this module
+
+    if order.subscription is not None:
+        return order.subscription.stripe_customer, order.subscription.stripe_payment_method
+    return upsells.saved_card(order)
 
 
 def finish_authentication(*, order: Order) -> Order:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from musubi.capture.rules import hash_ip
 from musubi.catalog.choices import ProductKind
 from musubi.catalog.models import Offer
-from musubi.commerce import access, notices, services, subscriptions
+from musubi.commerce import access, notices, services, subscriptions, upsells
 from musubi.commerce.choices import OrderStatus, SubscriptionStatus
 from musubi.commerce.forms import CheckoutForm
 from musubi.commerce.models import Order
@@ -184,6 +184,8 @@ def confirm(request: HttpRequest, offer_id: int) -> HttpResponse:
     order = placed.order
     if placed.outcome.state == "needs_buyer" and placed.outcome.redirect_url:
         return HttpResponseRedirect(placed.outcome.redirect_url)
+    if upsell := upsells.pending(order):  # shown right after the purchase, before the thanks page
+        return redirect("upsell_page", upsells.token(upsell))
     return redirect("order_status", notices.order_token(order))
 
 
@@ -216,7 +218,14 @@ def order_status(request: HttpRequest, token: str) -> HttpResponse:
     order = _order_from(token)
     if request.GET.get("payment_intent"):  # back from 3-D Secure
         order = services.finish_authentication(order=order)
+        if upsell := upsells.pending(order):
+            return redirect("upsell_page", upsells.token(upsell))
+    upsell = upsells.pending(order)
     return render(request, "commerce/order.html", {
+        "upsell_url": reverse("upsell_page", args=[upsells.token(upsell)]) if upsell else "",
+        "pay_url": reverse("order_pay", args=[token]) if (
+            order.status == OrderStatus.AWAITING_PAYMENT and order.payment_method == "card"
+            and services.saved_card_of(order)) else "",
         "order": order, "shop": order.workspace, "screen": order.confirmation,
         "bank_account": services.payment_settings(order.workspace).bank_account,
         "manage": notices.subscription_url(order.subscription) if order.subscription else "",
@@ -246,13 +255,71 @@ def member_page(request: HttpRequest, token: str) -> HttpResponse:
 def order_pay(request: HttpRequest, token: str) -> HttpResponse:
     """Pay an order on-session with the saved card, for a renewal the bank wanted authenticated."""
     order = _order_from(token)
-    if request.method == "POST" and order.status == OrderStatus.AWAITING_PAYMENT and order.subscription:
+    if request.method == "POST" and order.status == OrderStatus.AWAITING_PAYMENT and services.saved_card_of(order):
         outcome = services.pay_with_saved_card(order=order)
         if outcome.state == "needs_buyer" and outcome.redirect_url:
             return HttpResponseRedirect(outcome.redirect_url)
         return redirect("order_status", token)
     return render(request, "commerce/pay.html", {"order": order, "shop": order.workspace,
                                                  "legal_url": reverse("legal_notice", args=[order.workspace.slug])})
+
+
+UPSELL_SCREEN = "upsell-screen"
+
+
+@require_http_methods(["GET", "POST"])
+def upsell_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The one-click upsell right after a purchase: its own generated confirmation screen, 注文を確定する and
+    “no thanks”. The link is the buyer's own (signed), fresh, and answers once; afterwards it leads to the
+    order."""
+    try:
+        upsell = upsells.from_token(token)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    order = upsell.order
+    back = redirect("order_status", notices.order_token(order))
+    if upsell.answer:
+        return back
+    legal_url = reverse("legal_notice", args=[order.workspace.slug])
+    try:
+        prepared = upsells.prepare(upsell, legal_url=legal_url)
+    except (NotFound, InvalidInput):  # no longer on sale, or no longer sold the way this buyer pays
+        return back
+    problem = ""
+    if request.method == "POST":
+        if _too_many(request):
+            return HttpResponse(status=429)
+        if request.POST.get("action") == "decline":
+            try:
+                upsells.decline(upsell)
+            except Conflict:
+                pass
+            return back
+        try:
+            seen = tokens.unsign(request.POST.get("screen", ""), purpose=UPSELL_SCREEN,
+                                 max_age_seconds=upsells.LINK_SECONDS)
+            if seen.get("upsell") != upsell.pk:
+                raise signing.BadSignature("another upsell's screen")
+            placed = upsells.accept(upsell, seen=seen["screen"], legal_url=legal_url)
+        except signing.BadSignature:
+            problem = _("The order could not be verified (it was changed after the confirmation screen). Please "
+                        "check it and confirm again.")
+        except Conflict as exc:
+            if exc.code == "answered":
+                return back
+            problem = exc.message
+        else:
+            if placed.outcome.state == "needs_buyer" and placed.outcome.redirect_url:
+                return HttpResponseRedirect(placed.outcome.redirect_url)
+            new_token = notices.order_token(placed.order)
+            waiting = placed.order.status == OrderStatus.AWAITING_PAYMENT
+            if waiting and placed.outcome.reason == "authentication_required":  # the bank wants the buyer
+                return redirect("order_pay", new_token)
+            return redirect("order_status", new_token)
+    signed = tokens.sign({"upsell": upsell.pk, "screen": prepared.screen}, purpose=UPSELL_SCREEN)
+    return render(request, "commerce/upsell.html", {
+        "order": order, "offer": prepared.offer, "shop": order.workspace, "screen": prepared.screen,
+        "signed": signed, "legal_url": legal_url, "problem": problem}, status=409 if problem else 200)
 
 
 @require_http_methods(["GET", "POST"])
