@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from musubi.catalog import services as catalog
 from musubi.commerce import discounts
 from musubi.commerce.models import DiscountCode, Order, Upsell
-from musubi.web.tests.test_browser import browser, shot  # noqa: F401  (the shared browser fixture)
+from musubi.web.tests.test_browser import browser, page, shot  # noqa: F401  (the shared browser fixtures)
 from musubi.web.tests.test_checkout_browser import demo_shop, fill_buyer, phone, row  # noqa: F401
 from musubi.workspaces.services import SYSTEM
 
@@ -24,7 +24,7 @@ def test_a_buyer_uses_a_discount_code_then_accepts_the_upsell_with_one_click(liv
                                                                           demo_shop, stripe_api,  # noqa: F811
                                                                           settings):
     settings.MUSUBI_BASE_URL = live_server.url
-    page = phone
+    page = phone  # noqa: F811
     trial, monthly = demo_shop["初回限定 お試しセット"], demo_shop["青汁 定期便"]
     workspace = trial.workspace
     discounts.create_code(workspace=workspace, actor=SYSTEM, data=discounts.CodeInput(
@@ -69,7 +69,7 @@ def test_a_buyer_uses_a_discount_code_then_accepts_the_upsell_with_one_click(liv
 
 def test_the_minimum_number_of_deliveries_is_on_the_subscriptions_screen(live_server, phone: Page,  # noqa: F811
                                                                           demo_shop):  # noqa: F811
-    page = phone
+    page = phone  # noqa: F811
     monthly = demo_shop["青汁 定期便"]
     catalog.update_offer(workspace=monthly.workspace, actor=SYSTEM, offer_id=monthly.pk, min_deliveries=3)
     page.goto(f"{live_server.url}/buy/{monthly.pk}")
@@ -81,3 +81,24 @@ def test_the_minimum_number_of_deliveries_is_on_the_subscriptions_screen(live_se
     assert row(page, "最低継続回数分の合計（税込）") == "3回分で14,940円"
     minimum.scroll_into_view_if_needed()
     shot(page, "44-confirmation-minimum-deliveries-ja")
+
+
+def test_the_owner_adds_a_discount_code_and_sees_its_uses(live_server, page: Page, demo_shop):  # noqa: F811
+    from musubi.web.tests.test_browser import sign_in_as_demo
+
+    trial = demo_shop["初回限定 お試しセット"]
+    sign_in_as_demo(page, live_server.url)
+    page.goto(f"{live_server.url}/w/{trial.workspace.slug}/discount-codes/")
+    expect(page.get_by_role("heading", name="クーポンコード", exact=True)).to_be_visible()
+    page.get_by_label("コード", exact=True).fill("aki10")
+    page.get_by_label("割引", exact=True).select_option("percent")
+    page.get_by_label("割引率（％）または金額（円）").fill("10")
+    page.get_by_label(trial.name).check()
+    page.get_by_label("利用回数の上限（全体）").fill("50")
+    page.get_by_role("button", name="コードを追加").click()
+    expect(page.locator("#discount-codes")).to_contain_text("AKI10")
+    expect(page.locator("#discount-codes .uses")).to_have_text("0 / 50")
+    shot(page, "45-discount-codes-staff-ja")
+    page.get_by_role("button", name="停止する").click()
+    expect(page.locator("#discount-codes")).to_contain_text("停止中")
+    assert DiscountCode.objects.get(code="AKI10").active is False
