@@ -200,3 +200,15 @@ def release(order: Order) -> bool:
         DiscountUse.objects.filter(pk=use.pk).update(released_at=clock.now())
         DiscountCode.objects.filter(pk=use.discount_code_id, uses__gt=0).update(uses=F("uses") - 1)
         return True
+
+
+def retake(order: Order) -> bool:
+    """A voided order that Stripe says was paid after all keeps the discount it was charged with: its use
+    counts again (even past the limit: the money was taken at that price)."""
+    with transaction.atomic():
+        use = DiscountUse.objects.select_for_update().filter(order=order, released_at__isnull=False).first()
+        if use is None:
+            return False
+        DiscountUse.objects.filter(pk=use.pk).update(released_at=None)
+        DiscountCode.objects.filter(pk=use.discount_code_id).update(uses=F("uses") + 1)
+        return True

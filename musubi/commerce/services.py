@@ -337,6 +337,8 @@ def mark_paid(*, order: Order, note: str = "", card: Outcome | None = None, prov
         status=OrderStatus.PAID, paid_at=clock.now())
     if not changed:
         return False
+    if provider_says_paid:
+        discounts.retake(order)  # a revived order's use was given back when it was voided
     order.refresh_from_db()
     add_to_timeline(order, "paid", note or _("Paid"))
     record_fact(workspace_id=order.workspace_id, kind="order.paid", contact_id=order.contact_id,

@@ -250,3 +250,21 @@ def test_two_buyers_racing_for_the_last_use_one_wins(shop, workspace):
     assert ["利用上限に達した" in r for r in results if r != "ordered"] == [True]
     assert Order.objects.count() == 1
     assert DiscountCode.objects.get().uses == 1 and DiscountUse.objects.count() == 1
+
+
+def test_a_voided_card_order_that_stripe_says_was_paid_counts_its_use_again(client, shop, workspace, stripe_api,
+                                                                            settings):
+    from musubi.commerce.tests.test_card_payments import intent_event, signed
+
+    make_code(workspace, code="LATE", max_uses=1)
+    settings.MUSUBI_STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there: the charge looks failed
+    page, token = confirmation(client, shop["guide"], discount_code="LATE", payment_method="card", card_token=PAYS)
+    place(client, shop["guide"], page, token)
+    order = Order.objects.get()
+    assert order.status == OrderStatus.CANCELLED and DiscountCode.objects.get().uses == 0
+    event = intent_event("evt_late", "payment_intent.succeeded", "pi_late")
+    event["data"]["object"]["metadata"] = {"order": order.number}
+    signed(client, "kenko", event)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert DiscountCode.objects.get().uses == 1 and DiscountUse.objects.get().released_at is None
