@@ -8,6 +8,7 @@ from musubi.api.routers import (
     capture,
     catalog,
     contacts,
+    discount_codes,
     downloads,
     facts,
     imports,
@@ -43,3 +44,4 @@ api.add_router("", segments.router)
 api.add_router("", messaging.router)
 api.add_router("", inbox.router)
 api.add_router("", orders.router)
+api.add_router("", discount_codes.router)

@@ -51,6 +51,10 @@ class Offer(WorkspaceOwned):
     interval = models.CharField(max_length=8, choices=Interval.choices, blank=True, default="")
     cycles = models.PositiveIntegerField(null=True, blank=True)
     first_price = models.PositiveBigIntegerField(null=True, blank=True)
+    # 最低継続回数: a subscription the customer may cancel only once this many deliveries were made.
+    min_deliveries = models.PositiveIntegerField(null=True, blank=True)
+    # アップセル: the offer shown with one click right after a purchase of this one.
+    upsell_offer = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -22,7 +22,8 @@ from musubi.workspaces.services import Actor, record_audit
 
 PRODUCT_FIELDS = ("name", "description", "kind", "tax_category", "goods_cost", "shipping_cost", "fulfilment_cost",
                   "payment_fee")
-OFFER_FIELDS = ("product_id", "name", "role", "price", "billing", "interval", "cycles", "first_price")
+OFFER_FIELDS = ("product_id", "name", "role", "price", "billing", "interval", "cycles", "first_price",
+                "min_deliveries", "upsell_offer_id")
 PREMIUM_FIELDS = ("description", "kind", "legal_value", "cost", "purchase_required", "visit_required",
                   "cheapest_normal_purchase")
 
@@ -137,6 +138,10 @@ def _check_offer(workspace: Workspace, values: dict[str, Any]) -> None:
         fields["role"] = _("Choose front-end, middle or back-end.")
     _require_amount(fields, "price", values["price"])
     _require_amount(fields, "first_price", values["first_price"], optional=True)
+    upsell = values.get("upsell_offer_id")
+    if upsell is not None and (isinstance(upsell, bool) or not isinstance(upsell, int) or not (
+            Offer.objects.for_workspace(workspace).filter(pk=upsell).exists())):
+        fields["upsell_offer_id"] = _("Choose an offer of this workspace.")
     if values["billing"] not in Billing.values:
         fields["billing"] = _("Choose one-time or recurring.")
     elif values["billing"] == Billing.RECURRING:
@@ -148,9 +153,14 @@ def _check_offer(workspace: Workspace, values: dict[str, Any]) -> None:
         if (values["first_price"] is not None and "price" not in fields and "first_price" not in fields
                 and values["first_price"] >= values["price"]):
             fields["first_price"] = _("A discounted first delivery costs less than the regular price.")
+        minimum = values.get("min_deliveries")
+        if minimum is not None and (isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 2):
+            fields["min_deliveries"] = _("Enter a minimum of 2 deliveries or more, or leave it empty for none.")
+        elif minimum is not None and "cycles" not in fields and cycles is not None and minimum > cycles:
+            fields["min_deliveries"] = _("The minimum cannot be more than the number of deliveries.")
     else:
-        for name in ("interval", "cycles", "first_price"):
-            if values[name] not in (None, ""):
+        for name in ("interval", "cycles", "first_price", "min_deliveries"):
+            if values.get(name) not in (None, ""):
                 fields[name] = _("Only a recurring offer has this.")
     _raise(fields)
 
@@ -184,10 +194,12 @@ def legal_refusal(workspace: Workspace) -> str | None:
 @transaction.atomic
 def create_offer(*, workspace: Workspace, actor: Actor, product_id: int, name: str, role: str, price: int,
                  billing: str = Billing.ONE_TIME, interval: str = "", cycles: int | None = None,
-                 first_price: int | None = None) -> Offer:
+                 first_price: int | None = None, min_deliveries: int | None = None,
+                 upsell_offer_id: int | None = None) -> Offer:
     actor.require(Action.MANAGE)
     values = {"product_id": product_id, "name": name, "role": role, "price": price, "billing": billing,
-              "interval": interval or "", "cycles": cycles, "first_price": first_price}
+              "interval": interval or "", "cycles": cycles, "first_price": first_price,
+              "min_deliveries": min_deliveries, "upsell_offer_id": upsell_offer_id}
     _check_offer(workspace, values)
     offer = Offer.objects.create(workspace=workspace, **{**values, "name": name.strip()})
     record_audit(workspace=workspace, actor=actor, action="offer.created", obj=offer,
@@ -203,6 +215,9 @@ def update_offer(*, workspace: Workspace, actor: Actor, offer_id: int, **changes
     offer = _get(Offer, workspace, offer_id, _("offer"))
     values = _merged(offer, OFFER_FIELDS, changes)
     values["interval"] = values["interval"] or ""
+    if values["upsell_offer_id"] is not None and values["upsell_offer_id"] == offer.pk:
+        raise InvalidInput(_("Some fields need attention."),
+                           fields={"upsell_offer_id": _("An offer cannot be its own upsell.")})
     _check_offer(workspace, values)
     diff = _assign(offer, values)
     if offer.status == OfferStatus.PUBLISHED and (why := publishing_refusal(offer)):

@@ -34,19 +34,21 @@ def _day(moment: dt.datetime) -> str:
 
 def build(*, terms: rules.Terms, quote: rules.Quote, legal: dict[str, str], payment_method: str,
           payment_label: str, pay_by: dt.datetime | None, now: dt.datetime, shipping: dict[str, str],
-          legal_url: str) -> dict[str, Any]:
+          legal_url: str, discount: rules.Discount | None = None) -> dict[str, Any]:
     rows: list[tuple[str, str]] = [(_("Item"), terms.offer_name), (_("Quantity"), str(quote.quantity))]
     if terms.recurring:
         rows.append((_("Price per delivery (incl. tax)"), _first_and_later(terms, quote)))
     else:
         rows.append((_("Price (incl. tax)"), yen(quote.unit_price)))
+    if discount is not None:
+        rows.append((_("Discount (code %(code)s)") % {"code": discount.code}, f"−{yen(quote.discount)}"))
     if terms.physical:
         rows.append((_("Shipping"), yen(quote.shipping_fee) if quote.shipping_fee else _("Free")))
     if quote.payment_fee:
         rows.append((_("Cash on delivery fee"), yen(quote.payment_fee)))
     rows.append((_("Total to pay now (incl. tax)") if terms.recurring else _("Total (incl. tax)"), yen(quote.total)))
     if terms.recurring:
-        rows += _subscription_rows(terms, quote, now=now, legal=legal)
+        rows += _subscription_rows(terms, quote, now=now, legal=legal, discount=discount)
     rows.append((_("Payment method"), payment_label))
     rows.append((_("When payment is due"), _payment_timing(payment_method, legal, pay_by)))
     rows.append((_("Delivery"), legal.get("delivery_timing", "")))
@@ -59,6 +61,7 @@ def build(*, terms: rules.Terms, quote: rules.Quote, legal: dict[str, str], paym
     return {
         "offer_id": terms.offer_id, "quantity": quote.quantity, "total": quote.total,
         "currency": terms.currency, "payment_method": payment_method, "recurring": terms.recurring,
+        "discount_code": discount.code if discount else "",
         "rows": [[heading, text] for heading, text in rows], "button": _("Place the order (payment due)"),
         "legal_url": legal_url,
     }
@@ -73,7 +76,7 @@ def _first_and_later(terms: rules.Terms, quote: rules.Quote) -> str:
 
 
 def _subscription_rows(terms: rules.Terms, quote: rules.Quote, *, now: dt.datetime,
-                       legal: dict[str, str]) -> list[tuple[str, str]]:
+                       legal: dict[str, str], discount: rules.Discount | None = None) -> list[tuple[str, str]]:
     second = rules.next_delivery(now, terms.interval)
     rows = [(_("Contract"), _("Subscription (定期購入): delivered %(interval)s") % {
         "interval": INTERVAL_WORDS[terms.interval]})]
@@ -86,6 +89,12 @@ def _subscription_rows(terms: rules.Terms, quote: rules.Quote, *, now: dt.dateti
         "%(quantity)s × %(price)s, %(total)s per delivery with shipping and fees; the second delivery "
         "around %(date)s") % {"quantity": quote.quantity, "price": yen(quote.later_unit_price or 0),
                               "total": yen(quote.later_total or 0), "date": _day(second)}))
+    if discount is not None:
+        rows.append((_("Discount on later deliveries"), _(
+            "%(amount)s off every delivery (code %(code)s)") % {"amount": yen(quote.later_discount),
+                                                                 "code": discount.code}
+            if discount.every_delivery else _("None: the code %(code)s discounts the first delivery only.") % {
+                "code": discount.code}))
     if terms.first_price is not None:
         rows.append((_("When the first-time price ends"), _(
             "Only the first delivery costs %(first)s; from the second delivery (around %(date)s) the regular "
@@ -95,6 +104,14 @@ def _subscription_rows(terms: rules.Terms, quote: rules.Quote, *, now: dt.dateti
         rows.append((_("Total of all deliveries"), yen(quote.contract_total)))
     else:
         rows.append((_("Amount for the first year"), yen(quote.first_year_total or 0)))
+    if terms.min_deliveries and quote.minimum_total is not None:
+        last = rules.next_delivery(now, terms.interval, steps=terms.min_deliveries - 1)
+        rows.append((_("Minimum number of deliveries"), _(
+            "This subscription requires at least %(n)s deliveries (最低継続回数). You can cancel once the "
+            "%(n)sth delivery is made (around %(date)s); before that, cancelling is not possible.") % {
+                "n": terms.min_deliveries, "date": _day(last)}))
+        rows.append((_("Total of the minimum deliveries"), _("%(total)s for %(n)s deliveries") % {
+            "total": yen(quote.minimum_total), "n": terms.min_deliveries}))
     rows.append((_("How to cancel"), legal.get("subscription_cancellation", "")))
     return rows
 

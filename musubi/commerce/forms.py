@@ -34,6 +34,9 @@ class CheckoutForm(forms.Form):
                               widget=forms.TextInput(attrs={"autocomplete": "street-address"}))
     payment_method = forms.ChoiceField(label=_("Payment method"), widget=forms.RadioSelect)
     card_token = forms.CharField(label=_("Card"), required=False, max_length=100)
+    discount_code = forms.CharField(label=_("Discount code (if you have one)"), required=False, max_length=40,
+                                    widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters",
+                                                                  "spellcheck": "false"}))
     consent = forms.BooleanField(label=_("Send me news and offers from this shop by email."), required=False)
 
     def __init__(self, *args: Any, methods: list[str], physical: bool, test_cards: bool, **kwargs: Any) -> None:

@@ -60,6 +60,9 @@ class Subscription(WorkspaceOwned):
     stripe_customer = models.CharField(max_length=100, blank=True, default="")
     stripe_payment_method = models.CharField(max_length=100, blank=True, default="")
     shipping = models.JSONField(default=dict, blank=True)
+    # A discount code's terms when it applies to every delivery (``rules.Discount`` as a dict), kept as the
+    # buyer saw them: renewals apply them even if the code is disabled later.
+    discount = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "status"], name="subscription_ws_status")]
@@ -123,13 +126,14 @@ class Order(WorkspaceOwned):
 
 
 class OrderLine(WorkspaceOwned):
-    """One line of an order: a product, a fee or shipping, at a tax-inclusive amount and its own tax rate."""
+    """One line of an order: a product, a fee or shipping, at a tax-inclusive amount and its own tax rate.
+    A discount is a negative line at the rate of the goods it reduces, so the tax per rate stays right."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     description = models.CharField(max_length=200)
     quantity = models.PositiveIntegerField(default=1)
-    unit_price = models.PositiveBigIntegerField()
-    amount = models.PositiveBigIntegerField()
+    unit_price = models.BigIntegerField()
+    amount = models.BigIntegerField()
     tax_rate = models.DecimalField(max_digits=5, decimal_places=4)
 
     class Meta:
@@ -309,3 +313,69 @@ class Download(WorkspaceOwned):
 
     class Meta:
         indexes = [models.Index(fields=["order", "offer_file"], name="download_order_file")]
+class DiscountCode(WorkspaceOwned):
+    """A discount code (クーポンコード) a buyer types at the checkout: percent or yen off the goods of all offers
+    or of the chosen ones, within its dates, up to a number of uses in all and, if set, once per buyer.
+
+    ``code`` is kept upper-case and compared so; ``uses`` counts the uses not given back, changed only by a
+    conditional update under the row's lock, so two buyers racing for the last use cannot both get it."""
+
+    PERCENT = "percent"
+    AMOUNT = "amount"
+    KINDS = ((PERCENT, "percent"), (AMOUNT, "amount"))
+
+    code = models.CharField(max_length=40)
+    kind = models.CharField(max_length=8, choices=KINDS)
+    value = models.PositiveBigIntegerField()
+    offers = models.ManyToManyField(Offer, blank=True, related_name="+")
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
+    once_per_buyer = models.BooleanField(default=True)
+    every_delivery = models.BooleanField(default=False, help_text="Subscriptions: every delivery, not only the first.")
+    active = models.BooleanField(default=True)
+    uses = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "code"], name="discountcode_unique_code")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class DiscountUse(WorkspaceOwned):
+    """One order that used a code, by which buyer (their normalised email). A cancelled or expired unpaid
+    order gives its use back (``released_at``), and the buyer may use the code again."""
+
+    discount_code = models.ForeignKey(DiscountCode, on_delete=models.PROTECT, related_name="used_by")
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="discount_use")
+    email = models.CharField(max_length=254)
+    amount = models.PositiveBigIntegerField()
+    at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "discount_code", "email"], name="discountuse_ws_code_email")]
+
+
+class Upsell(WorkspaceOwned):
+    """The one-click upsell (アップセル) offered right after ``order`` was paid (or, for a transfer or cash on
+    delivery, placed): the buyer accepts or declines it once. ``stripe_customer``/``stripe_payment_method`` are
+    the card saved at that payment, which pays the upsell off-session."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="upsell")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    stripe_customer = models.CharField(max_length=100, blank=True, default="")
+    stripe_payment_method = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField()
+    answer = models.CharField(max_length=8, blank=True, default="")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    upsell_order = models.OneToOneField(Order, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="upsell_of")
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "order"], name="upsell_ws_order")]

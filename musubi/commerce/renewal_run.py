@@ -66,6 +66,7 @@ class _Subscription(NamedTuple):
     quantity: int
     payment_method: str
     shipping: dict[str, Any]
+    discount: dict[str, Any]  # a discount code's terms for every delivery, or {}
 
 
 class _Texts(NamedTuple):
@@ -90,7 +91,7 @@ class _Run:
         self.published: list[events.Event] = []
         self.renewal_rows: list[tuple[Any, ...]] = []
         self.subscription_rows: list[tuple[Any, ...]] = []
-        self._quotes: dict[tuple[int, int, str], rules.Quote] = {}
+        self._quotes: dict[tuple[Any, ...], rules.Quote] = {}
         self._settings: dict[int, PaymentSettings] = {}
         self._words: dict[tuple[int, int], _Texts] = {}
         self._names: dict[int, str] = {}
@@ -234,16 +235,22 @@ class _Run:
         return self._names.get(contact_id, "")
 
     def _quote(self, subscription: _Subscription) -> rules.Quote:
-        """Later deliveries are at the regular price; one quote per offer, quantity and payment method."""
-        key = (subscription.offer_id, subscription.quantity, subscription.payment_method)
+        """Later deliveries are at the regular price (less an every-delivery discount); one quote per offer,
+        quantity, payment method and discount."""
+        key = (subscription.offer_id, subscription.quantity, subscription.payment_method,
+               tuple(sorted(subscription.discount.items())))
         if key not in self._quotes:
             terms = services.terms_of(self.offers[subscription.offer_id])
             regular = rules.Terms(**{**terms.__dict__, "first_price": None})
             settings = self._payment_settings(subscription)
             fee = settings.cod_fee if subscription.payment_method == PaymentMethod.CASH_ON_DELIVERY else 0
+            # A code for every delivery was copied onto the subscription when it started; it holds even if the
+            # code has been switched off since.
+            discount = rules.Discount(**subscription.discount) if subscription.discount else None
             self._quotes[key] = rules.quote(regular, quantity=subscription.quantity,
                                             shipping_fee=settings.shipping_fee, payment_fee=fee,
-                                            fee_label=_("Cash on delivery fee"), shipping_label=_("Shipping"))
+                                            fee_label=_("Cash on delivery fee"), shipping_label=_("Shipping"),
+                                            discount=discount, discount_label=services.discount_label(discount))
         return self._quotes[key]
 
     def _numbers(self, count: int, workspace_ids: Iterable[int]) -> list[str]:

@@ -26,10 +26,27 @@ class Terms:
     cycles: int | None  # None: renews until cancelled
     tax_rate: Decimal
     currency: str = "JPY"
+    min_deliveries: int | None = None  # 最低継続回数: no cancelling before this many deliveries
 
     @property
     def entry_price(self) -> int:
         return self.first_price if self.first_price is not None else self.price
+
+
+@dataclass(frozen=True)
+class Discount:
+    """A discount code's terms as the checkout applies them: ``percent`` of the goods or ``amount`` yen off
+    them (never more than the goods cost), on the first delivery only or on every delivery."""
+
+    code: str
+    kind: str  # "percent" / "amount"
+    value: int
+    every_delivery: bool = False
+
+    def off(self, goods: int) -> int:
+        if self.kind == "percent":
+            return goods * self.value // 100  # rounded down: the buyer never pays more than the shown percent
+        return min(self.value, goods)
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,9 @@ class Quote:
     deliveries: int | None = None  # a subscription's number of deliveries; None: until cancelled
     contract_total: int | None = None  # every delivery of a fixed-length subscription
     first_year_total: int | None = None  # an open-ended subscription's first year
+    discount: int = 0  # yen off the first delivery's goods
+    later_discount: int = 0  # yen off each later delivery's goods
+    minimum_total: int | None = None  # the total of a subscription's minimum number of deliveries
 
     @property
     def subtotal(self) -> int:
@@ -69,14 +89,21 @@ class Quote:
 
 
 def quote(terms: Terms, *, quantity: int, shipping_fee: int, payment_fee: int, fee_label: str = "",
-          shipping_label: str = "") -> Quote:
+          shipping_label: str = "", discount: Discount | None = None, discount_label: str = "") -> Quote:
     """The price of the first delivery, with shipping (physical goods only) and the payment method's fee,
     each a line of its own taxed at the standard rate of the goods' line; and for a subscription the later
-    deliveries and the total or the first year's amount, which the confirmation screen must show."""
+    deliveries and the total or the first year's amount, which the confirmation screen must show.
+
+    A discount is a negative line at the goods' own rate right after them: it reduces the taxable amount of
+    that rate, never shipping or fees."""
     if not 1 <= quantity <= MAX_QUANTITY:
         raise ValueError(f"quantity must be 1..{MAX_QUANTITY}")
     shipping = shipping_fee if terms.physical else 0
     lines = [Line(terms.offer_name, quantity, terms.entry_price, terms.tax_rate)]
+    first_off = discount.off(quantity * terms.entry_price) if discount else 0
+    if first_off:
+        lines.append(Line(discount_label or f"discount {discount.code if discount else ''}", 1, -first_off,
+                          terms.tax_rate))
     # Shipping and fees follow the goods' rate only when the goods are at the standard rate; food at the
     # reduced rate still ships at the standard 10% (the delivery is a service).
     if shipping:
@@ -84,18 +111,22 @@ def quote(terms: Terms, *, quantity: int, shipping_fee: int, payment_fee: int, f
     if payment_fee:
         lines.append(Line(fee_label or "fee", 1, payment_fee, STANDARD_RATE))
     first = Quote(quantity=quantity, unit_price=terms.entry_price, shipping_fee=shipping, payment_fee=payment_fee,
-                  lines=tuple(lines))
+                  lines=tuple(lines), discount=first_off)
     if not terms.recurring:
         return first
-    later_total = terms.price * quantity + shipping + payment_fee
-    contract_total = first_year = None
+    later_off = discount.off(terms.price * quantity) if discount and discount.every_delivery else 0
+    later_total = terms.price * quantity - later_off + shipping + payment_fee
+    contract_total = first_year = minimum_total = None
     if terms.cycles is not None:
         contract_total = first.total + later_total * (terms.cycles - 1)
     else:
         first_year = first.total + later_total * (deliveries_per_year(terms.interval) - 1)
+    if terms.min_deliveries:
+        minimum_total = first.total + later_total * (terms.min_deliveries - 1)
     return Quote(quantity=quantity, unit_price=terms.entry_price, shipping_fee=shipping, payment_fee=payment_fee,
                  lines=tuple(lines), later_unit_price=terms.price, later_total=later_total, deliveries=terms.cycles,
-                 contract_total=contract_total, first_year_total=first_year)
+                 contract_total=contract_total, first_year_total=first_year, discount=first_off,
+                 later_discount=later_off, minimum_total=minimum_total)
 
 
 STANDARD_RATE = Decimal("0.10")
@@ -131,3 +162,16 @@ def renewal_gives_up(charge_attempts: int, *, retries: int) -> bool:
     """Whether a renewal whose card was declined ``charge_attempts`` times stops trying (and the
     subscription pauses): after the first attempt and ``retries`` more."""
     return charge_attempts > retries
+
+
+def cancellable_from(started_at: dt.datetime, interval: str, min_deliveries: int | None) -> dt.datetime | None:
+    """When a subscription with a minimum number of deliveries may first be cancelled by its customer: once
+    the last of the minimum deliveries is made (its scheduled date); None when there is no minimum."""
+    if not min_deliveries or min_deliveries <= 1:
+        return None
+    return next_delivery(started_at, interval, steps=min_deliveries - 1)
+
+
+def cancel_refused(*, deliveries: int, min_deliveries: int | None) -> bool:
+    """Whether a customer's cancel is refused: fewer deliveries made than the minimum."""
+    return bool(min_deliveries) and deliveries < (min_deliveries or 0)

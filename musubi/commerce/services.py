@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from musubi.catalog.choices import OfferRole, OfferStatus, ProductKind
 from musubi.catalog.models import Offer
-from musubi.commerce import access, confirmation, notices, rules
+from musubi.commerce import access, confirmation, discounts, notices, rules
 from musubi.commerce.choices import OrderStatus, PaymentMethod
 from musubi.commerce.events import OrderPaid, OrderRefunded
 from musubi.commerce.models import (
@@ -67,7 +67,8 @@ def terms_of(offer: Offer) -> rules.Terms:
                        physical=offer.product.kind == ProductKind.PHYSICAL, price=offer.price,
                        first_price=offer.first_price if offer.is_recurring else None, recurring=offer.is_recurring,
                        interval=offer.interval, cycles=offer.cycles, tax_rate=rate,
-                       currency=offer.workspace.currency)
+                       currency=offer.workspace.currency,
+                       min_deliveries=offer.min_deliveries if offer.is_recurring else None)
 
 
 def methods_for(offer: Offer) -> list[str]:
@@ -98,6 +99,7 @@ class Entry:
     consented: bool = False
     ip_address: str = ""
     user_agent: str = ""
+    discount_code: str = ""
 
     def shipping(self) -> dict[str, str]:
         return {"name": self.name, "postal_code": self.postal_code, "address": self.address, "phone": self.phone}
@@ -109,6 +111,7 @@ class Prepared:
     entry: Entry
     quote: rules.Quote
     screen: dict[str, Any]
+    discount: rules.Discount | None = None
 
 
 def prepare(*, offer: Offer, entry: Entry, legal_url: str) -> Prepared:
@@ -139,27 +142,43 @@ def prepare(*, offer: Offer, entry: Entry, legal_url: str) -> Prepared:
         fields["payment_method"] = _("Choose how to pay.")
     elif entry.payment_method == PaymentMethod.CARD and not entry.card_token.strip():
         fields["card_token"] = _("Enter your card.")
+    discount = None
+    if entry.discount_code.strip() and addresses is not None and addresses.email:
+        try:
+            discount = discounts.applicable(offer=offer, code=entry.discount_code, email=addresses.email)
+        except InvalidInput as exc:
+            fields.update(exc.fields)
     if fields:
         raise InvalidInput(_("Some entries need attention."), fields=fields)
     settings_ = payment_settings(offer.workspace)
     terms = terms_of(offer)
     fee = settings_.cod_fee if entry.payment_method == PaymentMethod.CASH_ON_DELIVERY else 0
     quote = rules.quote(terms, quantity=entry.quantity, shipping_fee=settings_.shipping_fee, payment_fee=fee,
-                        fee_label=_("Cash on delivery fee"), shipping_label=_("Shipping"))
+                        fee_label=_("Cash on delivery fee"), shipping_label=_("Shipping"), discount=discount,
+                        discount_label=discount_label(discount))
+    if discount is not None and quote.total == 0 and entry.payment_method != PaymentMethod.FREE:
+        message = _("The code %(code)s would make this order free; it cannot be used for it.") % {
+            "code": discount.code}
+        raise InvalidInput(_("Some entries need attention."), fields={"discount_code": message})
     now = clock.now()
     pay_by = now + dt.timedelta(days=settings_.bank_transfer_days) if (
         entry.payment_method == PaymentMethod.BANK_TRANSFER) else None
     screen = confirmation.build(
         terms=terms, quote=quote, legal=legal_profile(offer.workspace).values(),
         payment_method=entry.payment_method, payment_label=str(PaymentMethod(entry.payment_method).label),
-        pay_by=pay_by, now=now, shipping=entry.shipping() if physical else {}, legal_url=legal_url)
-    return Prepared(offer=offer, entry=entry, quote=quote, screen=screen)
+        pay_by=pay_by, now=now, shipping=entry.shipping() if physical else {}, legal_url=legal_url,
+        discount=discount)
+    return Prepared(offer=offer, entry=entry, quote=quote, screen=screen, discount=discount)
+
+
+def discount_label(discount: rules.Discount | None) -> str:
+    return _("Discount (code %(code)s)") % {"code": discount.code} if discount else ""
 
 
 def same_screen(seen: dict[str, Any], now_shown: dict[str, Any]) -> bool:
     """Whether the screen the buyer confirmed still describes the order (dates move with the clock; amounts,
     quantity and terms may not)."""
-    keys = ("offer_id", "quantity", "total", "currency", "payment_method", "recurring")
+    keys = ("offer_id", "quantity", "total", "currency", "payment_method", "recurring", "discount_code")
     return all(seen.get(k) == now_shown.get(k) for k in keys) and len(seen.get("rows", [])) == len(
         now_shown.get("rows", []))
 
@@ -179,21 +198,26 @@ def place_order(*, prepared: Prepared, seen: dict[str, Any]) -> Placed:
     if not same_screen(seen, prepared.screen):
         raise Conflict(_("The offer changed while you were ordering. Please check the new details and confirm "
                          "again."), code="offer_changed")
-    order = _write_order(prepared, seen)
+    order = write_order(prepared, seen)
 
     if order.payment_method == PaymentMethod.FREE:
         mark_paid(order=order, note=_("Free order"))
         notices.order_placed(order)
         return Placed(order=order, outcome=Outcome(state="paid"))
     if order.payment_method in (PaymentMethod.BANK_TRANSFER, PaymentMethod.CASH_ON_DELIVERY):
+        from musubi.commerce import upsells  # it builds on this module
+
         after_commitment(order)
         notices.order_placed(order)
+        upsells.offer_after(order)
         return Placed(order=order, outcome=Outcome(state="waiting"))
     method = method_for(order.payment_method, payment_settings(order.workspace))
     outcome = method.collect(Collection(
         order_number=order.number, amount=order.total, currency=order.currency, email=order.email,
         description=order.offer.name, idempotency_key=f"musubi-order-{order.pk}", return_url=notices.order_url(order),
-        card_token=prepared.entry.card_token, save_card=prepared.offer.is_recurring))
+        card_token=prepared.entry.card_token,
+        # A subscription's renewals and a one-click upsell are paid with the card saved now.
+        save_card=prepared.offer.is_recurring or prepared.offer.upsell_offer_id is not None))
     apply_outcome(order=order, outcome=outcome)
     order.refresh_from_db()
     if outcome.paid:
@@ -202,7 +226,9 @@ def place_order(*, prepared: Prepared, seen: dict[str, Any]) -> Placed:
 
 
 @transaction.atomic
-def _write_order(prepared: Prepared, seen: dict[str, Any]) -> Order:
+def write_order(prepared: Prepared, seen: dict[str, Any]) -> Order:
+    """The order, its lines, the contact (and their consent) and the discount code's use, in one transaction;
+    nothing is collected here."""
     offer, entry, quote = prepared.offer, prepared.entry, prepared.quote
     workspace = offer.workspace
     contact, _created = contacts.find_or_create_contact(
@@ -223,6 +249,8 @@ def _write_order(prepared: Prepared, seen: dict[str, Any]) -> Order:
         confirmation=seen, created_at=now,
         pay_by=now + dt.timedelta(days=days) if entry.payment_method == PaymentMethod.BANK_TRANSFER else None)
     _write_lines(order, quote)
+    if prepared.discount is not None:
+        discounts.claim(order=order, discount=prepared.discount, amount=quote.discount)
     method = PaymentMethod(order.payment_method).label
     add_to_timeline(order, "placed", _("Order placed (%(method)s)") % {"method": method})
     record_fact(workspace_id=workspace.pk, kind="order.placed", contact_id=contact.pk,
@@ -268,6 +296,8 @@ def after_commitment(order: Order) -> None:
 
 def apply_outcome(*, order: Order, outcome: Outcome) -> None:
     """Record what a payment method answered for ``order``."""
+    from musubi.commerce import upsells  # it builds on this module
+
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if outcome.reference and locked.stripe_payment_intent != outcome.reference:
@@ -276,6 +306,8 @@ def apply_outcome(*, order: Order, outcome: Outcome) -> None:
         at_checkout = locked.subscription_id is None  # not a renewal, which keeps waiting for its payment
         if outcome.paid:
             mark_paid(order=locked, note=_("Card payment succeeded"), card=outcome)
+            if at_checkout:
+                upsells.offer_after(locked, card=outcome)
         elif outcome.state == "needs_buyer":
             add_to_timeline(locked, "authentication", _("Waiting for the buyer's card authentication (3-D Secure)"))
             if at_checkout:  # a buyer who never comes back from their bank leaves an order that expires
@@ -288,6 +320,7 @@ def apply_outcome(*, order: Order, outcome: Outcome) -> None:
             if at_checkout and locked.status == OrderStatus.AWAITING_PAYMENT:
                 # The buyer is still on the page and tries again with a new order; this one is void.
                 Order.objects.filter(pk=locked.pk).update(status=OrderStatus.CANCELLED)
+                discounts.release(locked)
 
 
 @transaction.atomic
@@ -304,6 +337,8 @@ def mark_paid(*, order: Order, note: str = "", card: Outcome | None = None, prov
         status=OrderStatus.PAID, paid_at=clock.now())
     if not changed:
         return False
+    if provider_says_paid:
+        discounts.retake(order)  # a revived order's use was given back when it was voided
     order.refresh_from_db()
     add_to_timeline(order, "paid", note or _("Paid"))
     record_fact(workspace_id=order.workspace_id, kind="order.paid", contact_id=order.contact_id,
@@ -423,6 +458,7 @@ def cancel_order(*, workspace: Workspace, actor: Actor, order_id: int) -> Order:
         raise Conflict(_("Only an unpaid order can be cancelled; refund a paid one."), code="not_cancellable")
     order.status = OrderStatus.CANCELLED
     order.save(update_fields=["status"])
+    discounts.release(order)
     add_to_timeline(order, "cancelled", _("Cancelled by %(who)s") % {"who": _who(actor)})
     record_audit(workspace=workspace, actor=actor, action="order.cancelled", obj=order)
     return order
@@ -444,6 +480,7 @@ def handle_deadline(deadline: PaymentDeadline) -> str:
         if deadline.kind == PaymentDeadline.EXPIRE:
             order.status = OrderStatus.EXPIRED
             order.save(update_fields=["status"])
+            discounts.release(order)
             add_to_timeline(order, "expired", _("Expired unpaid"))
             record_fact(workspace_id=order.workspace_id, kind="order.expired", contact_id=order.contact_id,
                         subject=("commerce.order", order.pk))
@@ -494,20 +531,28 @@ def apply_stripe_event(*, workspace: Workspace, event_id: str, kind: str, intent
 
 
 def pay_with_saved_card(*, order: Order) -> Outcome:
-    """The buyer is here to pay a renewal their bank wanted authenticated: charge the saved card on-session,
-    which may send them through 3-D Secure."""
+    """The buyer is here to pay a renewal (or a one-click upsell) their bank wanted authenticated: charge the
+    saved card on-session, which may send them through 3-D Secure."""
 
-    subscription = order.subscription
-    if subscription is None or order.status != OrderStatus.AWAITING_PAYMENT:
+    card = saved_card_of(order)
+    if card is None or order.status != OrderStatus.AWAITING_PAYMENT:
         raise Conflict(_("This order has nothing to pay."), code="nothing_to_pay")
     tries = OrderEvent.objects.filter(order=order, kind="authentication").count()
     outcome = method_for(PaymentMethod.CARD, payment_settings(order.workspace)).collect(Collection(
         order_number=order.number, amount=order.total, currency=order.currency, email=order.email,
-        description=order.offer.name, customer=subscription.stripe_customer,
-        card_token=subscription.stripe_payment_method, return_url=notices.order_url(order),
+        description=order.offer.name, customer=card[0], card_token=card[1], return_url=notices.order_url(order),
         idempotency_key=f"musubi-order-{order.pk}-on-session-{tries}"))
     apply_outcome(order=order, outcome=outcome)
     return outcome
+
+
+def saved_card_of(order: Order) -> tuple[str, str] | None:
+    """The card saved for ``order`` (a subscription's, or the one a one-click upsell was charged to)."""
+    from musubi.commerce import upsells  # it builds on this module
+
+    if order.subscription is not None:
+        return order.subscription.stripe_customer, order.subscription.stripe_payment_method
+    return upsells.saved_card(order)
 
 
 def finish_authentication(*, order: Order) -> Order:

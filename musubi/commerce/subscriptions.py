@@ -11,16 +11,18 @@ repeated request is charged once.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import formats
 from django.utils.translation import gettext as _
 
-from musubi.commerce import notices, rules
+from musubi.commerce import discounts, notices, rules
 from musubi.commerce.choices import OrderStatus, PaymentMethod, RenewalOutcome, SubscriptionStatus
 from musubi.commerce.events import SubscriptionCancelled, SubscriptionStarted
-from musubi.commerce.models import Order, Renewal, Subscription
+from musubi.commerce.models import DiscountUse, Order, Renewal, Subscription
 from musubi.commerce.ports import Collection, Outcome
 from musubi.kernel import claims, clock, events
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
@@ -37,11 +39,14 @@ def start(*, order: Order, card: Outcome | None = None) -> Subscription:
     """Start the subscription the first order of a recurring offer commits to, and schedule delivery two."""
     offer = order.offer
     quantity = order.lines.order_by("pk").values_list("quantity", flat=True).first() or 1
+    use = DiscountUse.objects.select_related("discount_code").filter(order=order).first()
+    # A code for every delivery goes on with the subscription, as the confirmation screen promised.
+    discount = asdict(discounts.terms_of(use.discount_code)) if use and use.discount_code.every_delivery else {}
     subscription = Subscription.objects.create(
         workspace_id=order.workspace_id, offer=offer, contact=order.contact, quantity=quantity,
         payment_method=order.payment_method, deliveries=1, started_at=order.created_at,
         stripe_customer=card.customer if card else "", stripe_payment_method=card.saved_card if card else "",
-        shipping=order.shipping)
+        shipping=order.shipping, discount=discount)
     Order.objects.filter(pk=order.pk).update(subscription=subscription, cycle=1)
     order.subscription, order.cycle = subscription, 1
     if offer.cycles is None or offer.cycles > 1:
@@ -235,6 +240,15 @@ def cancel(*, workspace: Workspace, subscription_id: int, actor: Actor | None = 
     subscription = _locked(workspace, subscription_id)
     if subscription.status in (SubscriptionStatus.CANCELLED, SubscriptionStatus.COMPLETED):
         raise Conflict(_("This subscription has already ended."), code="ended")
+    minimum = subscription.offer.min_deliveries
+    early = rules.cancel_refused(deliveries=subscription.deliveries, min_deliveries=minimum)
+    if early and actor is None:  # the customer agreed to the minimum; staff may still end it (recorded below)
+        when = cancellable_from(subscription)
+        raise Conflict(_(
+            "This subscription requires at least %(n)s deliveries and %(made)s have been made so far. You can "
+            "cancel from around %(date)s, once the %(n)sth delivery is made.") % {
+                "n": minimum, "made": subscription.deliveries,
+                "date": formats.date_format(when, "DATE_FORMAT") if when else "-"}, code="minimum_deliveries")
     subscription.status, subscription.cancelled_at = SubscriptionStatus.CANCELLED, clock.now()
     subscription.save(update_fields=["status", "cancelled_at"])
     from musubi.commerce import services
@@ -249,10 +263,28 @@ def cancel(*, workspace: Workspace, subscription_id: int, actor: Actor | None = 
         services.add_to_timeline(order, "cancelled", _("The subscription was cancelled before this renewal was "
                                                        "charged"))
     pending.update(status=claims.WorkStatus.DONE, finished_at=subscription.cancelled_at, last_error="cancelled")
-    _record(subscription, "cancelled", actor, {"at": subscription.cancelled_at.isoformat()})
+    changes: dict[str, Any] = {"at": subscription.cancelled_at.isoformat()}
+    if early:
+        changes.update(before_minimum=True, deliveries=subscription.deliveries, min_deliveries=minimum)
+    _record(subscription, "cancelled", actor, changes)
     events.publish(SubscriptionCancelled(workspace_id=subscription.workspace_id, subscription_id=subscription.pk,
                                          contact_id=subscription.contact_id, by_customer=actor is None))
     return subscription
+
+
+def cancellable_from(subscription: Subscription) -> dt.datetime | None:
+    """When the customer may cancel a subscription with a minimum number of deliveries: the date of its last
+    minimum delivery, counted from the next delivery as scheduled (skips and moved dates included); None
+    when they may cancel now."""
+    minimum = subscription.offer.min_deliveries
+    if not rules.cancel_refused(deliveries=subscription.deliveries, min_deliveries=minimum):
+        return None
+    renewal = next_renewal(subscription)
+    interval = subscription.offer.interval
+    if renewal is not None:
+        return rules.next_delivery(renewal.next_attempt_at, interval, steps=(minimum or 0) - renewal.cycle) \
+            if (minimum or 0) > renewal.cycle else renewal.next_attempt_at
+    return rules.cancellable_from(subscription.started_at, interval, minimum)
 
 
 def from_token(token: str) -> Subscription:

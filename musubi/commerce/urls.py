@@ -9,6 +9,7 @@ urlpatterns = [
     path("buy/<int:offer_id>/confirm", views.confirm, name="checkout_confirm"),
     path("orders/<str:token>", views.order_status, name="order_status"),
     path("orders/<str:token>/pay", views.order_pay, name="order_pay"),
+    path("thanks/<str:token>", views.upsell_page, name="upsell_page"),
     path("s/<str:token>", views.subscription_page, name="subscription_page"),
     path("members/<str:token>", views.member_page, name="member_page"),
     path("dl/<str:token>", download_views.member_download, name="member_download"),

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from musubi.capture.rules import hash_ip
 from musubi.catalog.choices import ProductKind
 from musubi.catalog.models import Offer
-from musubi.commerce import access, notices, services, subscriptions
+from musubi.commerce import access, notices, services, subscriptions, upsells
 from musubi.commerce.choices import OrderStatus, SubscriptionStatus
 from musubi.commerce.forms import CheckoutForm
 from musubi.commerce.models import Order
@@ -99,7 +99,7 @@ def _entry(request: HttpRequest, form: CheckoutForm) -> services.Entry:
         postal_code=data.get("postal_code", ""), address=data.get("address", ""),
         payment_method=data["payment_method"], card_token=data.get("card_token", "") or "",
         consented=bool(data.get("consent")), ip_address=request.META.get("REMOTE_ADDR", ""),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:500])
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:500], discount_code=data.get("discount_code", "") or "")
 
 
 @require_http_methods(["GET", "POST"])
@@ -179,12 +179,24 @@ def confirm(request: HttpRequest, offer_id: int) -> HttpResponse:
         return _confirmation_page(request, offer, services.prepare(offer=offer, entry=entry,
                                                                    legal_url=_legal_url(offer)),
                                   problem=exc.message, status=409, invite=invite)
-    except InvalidInput as exc:
-        return _refused(request, offer, exc.message, status=400)
+    except InvalidInput as exc:  # e.g. the discount code's last use went to someone else meanwhile
+        return _entries_again(request, offer, signed["entry"], exc, invite=invite)
     order = placed.order
     if placed.outcome.state == "needs_buyer" and placed.outcome.redirect_url:
         return HttpResponseRedirect(placed.outcome.redirect_url)
+    if upsell := upsells.pending(order):  # shown right after the purchase, before the thanks page
+        return redirect("upsell_page", upsells.token(upsell))
     return redirect("order_status", notices.order_token(order))
+
+
+def _entries_again(request: HttpRequest, offer: Offer, entry: dict[str, Any], exc: InvalidInput, *,
+                   invite: str) -> HttpResponse:
+    """The checkout page again with the buyer's entries and the reason on the field it concerns."""
+    form = _form(offer, {**entry, "consent": "on" if entry.get("consented") else ""})
+    form.is_valid()
+    for name, message in exc.fields.items():
+        form.add_error(name if name in form.fields else None, message)
+    return _checkout_page(request, offer, form, status=400, problem=exc.message, invite=invite)
 
 
 def _order_from(token: str) -> Order:
@@ -206,7 +218,14 @@ def order_status(request: HttpRequest, token: str) -> HttpResponse:
     order = _order_from(token)
     if request.GET.get("payment_intent"):  # back from 3-D Secure
         order = services.finish_authentication(order=order)
+        if upsell := upsells.pending(order):
+            return redirect("upsell_page", upsells.token(upsell))
+    upsell = upsells.pending(order)
     return render(request, "commerce/order.html", {
+        "upsell_url": reverse("upsell_page", args=[upsells.token(upsell)]) if upsell else "",
+        "pay_url": reverse("order_pay", args=[token]) if (
+            order.status == OrderStatus.AWAITING_PAYMENT and order.payment_method == "card"
+            and services.saved_card_of(order)) else "",
         "order": order, "shop": order.workspace, "screen": order.confirmation,
         "bank_account": services.payment_settings(order.workspace).bank_account,
         "manage": notices.subscription_url(order.subscription) if order.subscription else "",
@@ -236,13 +255,71 @@ def member_page(request: HttpRequest, token: str) -> HttpResponse:
 def order_pay(request: HttpRequest, token: str) -> HttpResponse:
     """Pay an order on-session with the saved card, for a renewal the bank wanted authenticated."""
     order = _order_from(token)
-    if request.method == "POST" and order.status == OrderStatus.AWAITING_PAYMENT and order.subscription:
+    if request.method == "POST" and order.status == OrderStatus.AWAITING_PAYMENT and services.saved_card_of(order):
         outcome = services.pay_with_saved_card(order=order)
         if outcome.state == "needs_buyer" and outcome.redirect_url:
             return HttpResponseRedirect(outcome.redirect_url)
         return redirect("order_status", token)
     return render(request, "commerce/pay.html", {"order": order, "shop": order.workspace,
                                                  "legal_url": reverse("legal_notice", args=[order.workspace.slug])})
+
+
+UPSELL_SCREEN = "upsell-screen"
+
+
+@require_http_methods(["GET", "POST"])
+def upsell_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The one-click upsell right after a purchase: its own generated confirmation screen, 注文を確定する and
+    “no thanks”. The link is the buyer's own (signed), fresh, and answers once; afterwards it leads to the
+    order."""
+    try:
+        upsell = upsells.from_token(token)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    order = upsell.order
+    back = redirect("order_status", notices.order_token(order))
+    if upsell.answer:
+        return back
+    legal_url = reverse("legal_notice", args=[order.workspace.slug])
+    try:
+        prepared = upsells.prepare(upsell, legal_url=legal_url)
+    except (NotFound, InvalidInput):  # no longer on sale, or no longer sold the way this buyer pays
+        return back
+    problem = ""
+    if request.method == "POST":
+        if _too_many(request):
+            return HttpResponse(status=429)
+        if request.POST.get("action") == "decline":
+            try:
+                upsells.decline(upsell)
+            except Conflict:
+                pass
+            return back
+        try:
+            seen = tokens.unsign(request.POST.get("screen", ""), purpose=UPSELL_SCREEN,
+                                 max_age_seconds=upsells.LINK_SECONDS)
+            if seen.get("upsell") != upsell.pk:
+                raise signing.BadSignature("another upsell's screen")
+            placed = upsells.accept(upsell, seen=seen["screen"], legal_url=legal_url)
+        except signing.BadSignature:
+            problem = _("The order could not be verified (it was changed after the confirmation screen). Please "
+                        "check it and confirm again.")
+        except Conflict as exc:
+            if exc.code == "answered":
+                return back
+            problem = exc.message
+        else:
+            if placed.outcome.state == "needs_buyer" and placed.outcome.redirect_url:
+                return HttpResponseRedirect(placed.outcome.redirect_url)
+            new_token = notices.order_token(placed.order)
+            waiting = placed.order.status == OrderStatus.AWAITING_PAYMENT
+            if waiting and placed.outcome.reason == "authentication_required":  # the bank wants the buyer
+                return redirect("order_pay", new_token)
+            return redirect("order_status", new_token)
+    signed = tokens.sign({"upsell": upsell.pk, "screen": prepared.screen}, purpose=UPSELL_SCREEN)
+    return render(request, "commerce/upsell.html", {
+        "order": order, "offer": prepared.offer, "shop": order.workspace, "screen": prepared.screen,
+        "signed": signed, "legal_url": legal_url, "problem": problem}, status=409 if problem else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -285,6 +362,7 @@ def subscription_page(request: HttpRequest, token: str) -> HttpResponse:
         subscription.refresh_from_db()
     renewal = subscriptions.next_renewal(subscription)
     return render(request, "commerce/subscription.html", {
+        "minimum": subscription.offer.min_deliveries, "cancellable_from": subscriptions.cancellable_from(subscription),
         "subscription": subscription, "shop": subscription.workspace, "renewal": renewal,
         "problem": problem, "done": done, "active": subscription.status == SubscriptionStatus.ACTIVE,
         "paused": subscription.status == SubscriptionStatus.PAUSED,

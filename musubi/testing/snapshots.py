@@ -22,9 +22,11 @@ from musubi.capture.models import (
 )
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
-from musubi.commerce import downloads
+from musubi.commerce import discounts, downloads
 from musubi.commerce import services as commerce
 from musubi.commerce.models import (
+    DiscountCode,
+    DiscountUse,
     Download,
     InvitationOnly,
     OfferFile,
@@ -81,7 +83,8 @@ MISSING = {"slug": "no-such-workspace", "membership_id": 999999, "key_id": 99999
            "sequence_id": 999999, "sequence_step_id": 999999, "broadcast_id": 999999, "delivery_id": 999999,
            "run_id": 999999, "auto_reply_id": 999999, "rich_menu_id": 999999,
            "outbox_id": 999999,  # the web's messaging pages
-           "kind": "svg", "order_id": 999999, "subscription_id": 999999, "file_id": 999999}
+           "kind": "svg", "order_id": 999999, "subscription_id": 999999, "file_id": 999999,
+           "discount_code_id": 999999}
 
 
 def populate(workspace: Workspace, member: User) -> dict[str, Any]:
@@ -136,6 +139,7 @@ def populate(workspace: Workspace, member: User) -> dict[str, Any]:
     offer_file = downloads.add_file(workspace=workspace, actor=actor, offer_id=front.pk, upload=io.BytesIO(b"pdf"),
                                     file_name=f"{MARKER}.pdf", size=3, name=f"file {MARKER}", max_downloads=3)
     return {**messaging_ids, "slug": workspace.slug, "contact_id": contact.pk, "order_id": order.pk,
+            "discount_code_id": order.discount_use.discount_code_id,
             "subscription_id": order.subscription_id, "source_id": source.pk, "link_id": link.pk, "kind": "svg",
             "point_id": point.pk, "capture_point_id": point.pk, "code": coupon.code, "import_id": job.pk,
             "line_channel_id": line_channel.pk, "segment_id": segment.pk,
@@ -198,9 +202,11 @@ def _order(workspace: Workspace, product: Product) -> Order:
     catalog.publish_offer(workspace=workspace, actor=actor, offer_id=monthly.pk)
     commerce.save_payment_settings(workspace=workspace, actor=actor, bank_transfer_enabled=True,
                                    bank_account=f"bank {MARKER}")
+    discounts.create_code(workspace=workspace, actor=actor, data=discounts.CodeInput(
+        code=MARKER, kind="amount", value=500, offer_ids=(monthly.pk,), max_uses=10, every_delivery=True))
     prepared = commerce.prepare(offer=commerce.offer_for_sale(monthly.pk), legal_url="/legal/", entry=commerce.Entry(
         quantity=1, name=f"buyer {MARKER}", email=f"buyer-{MARKER}@example.jp", payment_method="bank_transfer",
-        phone="090-1234-5678", postal_code="100-0001", address=f"address {MARKER}"))
+        phone="090-1234-5678", postal_code="100-0001", address=f"address {MARKER}", discount_code=MARKER))
     return commerce.place_order(prepared=prepared, seen=prepared.screen).order
 
 
@@ -236,6 +242,7 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         OrderEvent.objects.for_workspace(workspace).count(), rows(InvitationOnly, "offer_id"),
         rows(WebhookEndpoint, "url", "secret"),
         rows(OfferFile, "name", "stored_name", "max_downloads"), Download.objects.for_workspace(workspace).count(),
+        rows(DiscountCode, "code", "active", "uses"), rows(DiscountUse, "order_id", "released_at"),
         rows(RichMenu, "name", "state", "areas", "segment_id", "priority", "image"),
         rows(RichMenuLink, "user_id", "rich_menu_id"),
         Workspace.objects.values_list("name", "timezone").get(pk=workspace.pk),

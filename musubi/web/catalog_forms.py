@@ -37,10 +37,18 @@ class OfferForm(ServiceErrorsMixin):
                                 help_text=_("Leave empty for “until cancelled”."))
     first_price = forms.IntegerField(label=_("Discounted first delivery (yen, incl. tax)"), required=False, **YEN,
                                      help_text=_("定期初回: leave empty when the first delivery costs the same."))
+    min_deliveries = forms.IntegerField(label=_("Minimum number of deliveries"), required=False, min_value=2,
+                                        help_text=_("最低継続回数: the customer can cancel only after this many "
+                                                    "deliveries. Leave empty for none."))
+    upsell_offer_id = forms.TypedChoiceField(
+        label=_("Upsell after a purchase"), coerce=int, required=False, empty_value=None,
+        help_text=_("アップセル: offered with one click right after a purchase of this offer, paid the same way."))
 
-    def __init__(self, *args: Any, products: list[tuple[int, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, products: list[tuple[int, str]], offers: list[tuple[int, str]] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["product_id"].choices = products  # type: ignore[attr-defined]
+        self.fields["upsell_offer_id"].choices = [("", "—"), *(offers or [])]  # type: ignore[attr-defined]
 
 
 class PremiumForm(ServiceErrorsMixin):

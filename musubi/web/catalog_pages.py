@@ -71,10 +71,14 @@ def product_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
         context={"title": _("Add a product")})
 
 
+def _offer_choices(request: WorkspaceRequest) -> list[tuple[int, str]]:
+    return [(o.pk, o.name) for o in queries.offers(request.workspace)]
+
+
 @workspace_page(Action.MANAGE)
 def offer_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
     products = [(p.pk, p.name) for p in queries.products(request.workspace)]
-    form = OfferForm(request.POST or None, products=products)
+    form = OfferForm(request.POST or None, products=products, offers=_offer_choices(request))
     return _create(request, form, lambda data: services.create_offer(
         workspace=request.workspace, actor=request.actor, **data),
         template="web/ladder/form.html", done=_("The offer was added as a draft."),
@@ -171,7 +175,8 @@ def offer_edit(request: WorkspaceRequest, slug: str, offer_id: int) -> HttpRespo
     offer = queries.offer(request.workspace, offer_id)
     products = [(p.pk, p.name) for p in queries.products(request.workspace)]
     initial = {name: getattr(offer, name) for name in services.OFFER_FIELDS}
-    form = OfferForm(request.POST or None, products=products, initial=initial)
+    form = OfferForm(request.POST or None, products=products, initial=initial,
+                     offers=[(pk, name) for pk, name in _offer_choices(request) if pk != offer.pk])
     if request.method == "POST" and form.is_valid():
         try:
             services.update_offer(workspace=request.workspace, actor=request.actor, offer_id=offer.pk,

@@ -85,6 +85,8 @@ class OfferOut(Schema):
     interval: Interval | None
     cycles: int | None
     first_price: int | None
+    min_deliveries: int | None
+    upsell_offer_id: int | None
     status: OfferStatus
     premium: PremiumIO | None
     premium_limit: PremiumLimitOut | None
@@ -116,6 +118,10 @@ class OfferIn(Input):
     interval: Interval | None = None
     cycles: Annotated[int, Strict(), Field(ge=1)] | None = Field(default=None, description="Null: until cancelled.")
     first_price: Amount | None = Field(default=None, description="A discounted first delivery (定期初回).")
+    min_deliveries: Annotated[int, Strict(), Field(ge=2)] | None = Field(
+        default=None, description="最低継続回数: the customer may cancel only after this many deliveries.")
+    upsell_offer_id: ObjectId | None = Field(
+        default=None, description="アップセル: the offer shown with one click right after a purchase of this one.")
 
 
 class OfferPatch(Input):
@@ -127,6 +133,8 @@ class OfferPatch(Input):
     interval: Interval | None = None
     cycles: Annotated[int, Strict(), Field(ge=1)] | None = None
     first_price: Amount | None = None
+    min_deliveries: Annotated[int, Strict(), Field(ge=2)] | None = None
+    upsell_offer_id: ObjectId | None = None
 
 
 class StepOut(Schema):

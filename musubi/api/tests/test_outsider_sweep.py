@@ -76,6 +76,7 @@ VALID_BODIES = {
                                                                          "consented": True},
     ("post", "/api/v1/orders/{order_id}/refunds"): {"amount": 1},
     ("post", "/api/v1/orders/{order_id}/shipment"): {"carrier": "x", "tracking_number": "x"},
+    ("patch", "/api/v1/discount-codes/{discount_code_id}"): {"active": False},
 }
 
 

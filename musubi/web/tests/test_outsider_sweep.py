@@ -21,11 +21,11 @@ NOT_WORKSPACE_ROUTES = {
     "capture_image", "coupon_page", "coupon_qr", "line_webhook", "line_join", "line_callback",
     "messaging_open", "messaging_click", "messaging_unsubscribe", "messaging_preferences",
     "legal_notice", "checkout", "checkout_confirm", "order_status", "order_pay", "subscription_page",
-    "stripe_webhook", "member_page", "member_download",
+    "stripe_webhook", "member_page", "member_download", "upsell_page",
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id", "auto_reply_id",
                     "import_id", "line_channel_id", "segment_id",
-                    "coupon_id", "order_id", "subscription_id", "rich_menu_id",
+                    "coupon_id", "order_id", "subscription_id", "rich_menu_id", "discount_code_id",
                     "template_id", "sequence_id", "sequence_step_id", "broadcast_id", "run_id", "outbox_id",
                     "file_id"}
 
