@@ -33,3 +33,9 @@ class RenewalOutcome(models.TextChoices):
     PENDING = "", _("Not yet")
     ORDERED = "ordered", _("Order created")
     SKIPPED = "skipped", _("Skipped by the customer")
+
+
+class DocumentKind(models.TextChoices):
+    RECEIPT = "receipt", _("Receipt (領収書)")
+    INVOICE = "invoice", _("Invoice (請求書)")
+    REFUND_NOTE = "refund_note", _("Refund note (返金明細書)")

@@ -2,13 +2,17 @@
 
 from django.urls import path
 
-from musubi.commerce import views
+from musubi.commerce import document_views, views
 
 urlpatterns = [
     path("buy/<int:offer_id>", views.checkout, name="checkout"),
     path("buy/<int:offer_id>/confirm", views.confirm, name="checkout_confirm"),
     path("orders/<str:token>", views.order_status, name="order_status"),
     path("orders/<str:token>/pay", views.order_pay, name="order_pay"),
+    path("orders/<str:token>/receipt.pdf", document_views.order_document, {"kind": "receipt"}, name="buyer_receipt"),
+    path("orders/<str:token>/invoice.pdf", document_views.order_document, {"kind": "invoice"}, name="buyer_invoice"),
+    path("orders/<str:token>/refund-note.pdf", document_views.order_document, {"kind": "refund_note"},
+         name="buyer_refund_note"),
     path("s/<str:token>", views.subscription_page, name="subscription_page"),
     path("members/<str:token>", views.member_page, name="member_page"),
     path("stripe/webhook/<str:shop>", views.stripe_webhook, name="stripe_webhook"),
