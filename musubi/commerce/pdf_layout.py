@@ -111,11 +111,7 @@ class _Page:
         self.footnotes(y - 16)
 
     def header(self) -> None:
-        self.text(WIDTH / 2, HEIGHT - 70, title_of(self.document), size=24, align="centre")
-        self.text(RIGHT, HEIGHT - 52, f"No. {self.document.display_number}", align="right")
-        issued = self.local_day(self.document.issued_at)
-        self.text(RIGHT, HEIGHT - 66, f"発行日 {japanese_date(issued)}", align="right")
-        if self.copy:
+        if self.copy:  # first, so a reader of the text meets the mark before anything else
             self.canvas.setStrokeColor(RED)
             self.canvas.setLineWidth(1.5)
             self.canvas.rect(LEFT, HEIGHT - 80, 70, 30)
@@ -123,6 +119,11 @@ class _Page:
             self.text(LEFT, HEIGHT - 94, f"再発行日 {japanese_date(self.local_day(clock.now()))}", size=8,
                       color=RED)
             self.canvas.setStrokeColor(black)
+            self.canvas.setLineWidth(1)
+        self.text(WIDTH / 2, HEIGHT - 70, title_of(self.document), size=24, align="centre")
+        self.text(RIGHT, HEIGHT - 52, f"No. {self.document.display_number}", align="right")
+        issued = self.local_day(self.document.issued_at)
+        self.text(RIGHT, HEIGHT - 66, f"発行日 {japanese_date(issued)}", align="right")
 
     def local_day(self, at: dt.datetime) -> str:
         return at.astimezone(zoneinfo.ZoneInfo(self.document.workspace.timezone)).date().isoformat()
