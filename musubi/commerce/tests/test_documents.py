@@ -313,3 +313,18 @@ def test_the_openapi_document_says_the_documents_are_pdf(client):
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     for kind in ("receipt", "invoice", "refund-note"):
         assert "application/pdf" in paths[f"/api/v1/orders/{{order_id}}/{kind}"]["get"]["responses"]["200"]["content"]
+
+
+def test_the_members_page_links_the_receipt(client, shop, workspace):
+    from urllib.parse import urlsplit
+
+    from musubi.commerce.access import member_url
+
+    page, token = confirmation(client, shop["guide"], payment_method="bank_transfer", postal_code="", address="")
+    place(client, shop["guide"], page, token)
+    order = paid(workspace, Order.objects.get())
+    members = client.get(urlsplit(member_url(order)).path).content.decode()
+    link = re.search(r'id="receipt-link" href="([^"]+)"', members).group(1)
+    receipt = client.get(link)
+    assert receipt["Content-Type"] == "application/pdf"
+    assert "¥2,980 -（税込）" in text_of(receipt.content)
