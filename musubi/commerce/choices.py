@@ -2,13 +2,14 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OrderStatus(models.TextChoices):
     AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
     PAID = "paid", _("Paid")
     SHIPPED = "shipped", _("Shipped")
-    DELIVERED = "delivered", _("Delivered")
+    DELIVERED = "delivered", pgettext_lazy("order status", "Delivered")  # "Delivered" alone is a plan's interval
     CANCELLED = "cancelled", _("Cancelled")
     EXPIRED = "expired", _("Expired unpaid")
     REFUNDED = "refunded", _("Refunded")
@@ -33,3 +34,9 @@ class RenewalOutcome(models.TextChoices):
     PENDING = "", _("Not yet")
     ORDERED = "ordered", _("Order created")
     SKIPPED = "skipped", _("Skipped by the customer")
+
+
+class DocumentKind(models.TextChoices):
+    RECEIPT = "receipt", _("Receipt (領収書)")
+    INVOICE = "invoice", _("Invoice (請求書)")
+    REFUND_NOTE = "refund_note", _("Refund note (返金明細書)")

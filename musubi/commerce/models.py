@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from musubi.catalog.models import Offer
-from musubi.commerce.choices import OrderStatus, PaymentMethod, RenewalOutcome, SubscriptionStatus
+from musubi.commerce.choices import DocumentKind, OrderStatus, PaymentMethod, RenewalOutcome, SubscriptionStatus
 from musubi.contacts.models import Contact
 from musubi.kernel.claims import DurableWork
 from musubi.kernel.models import WorkspaceOwned
@@ -101,6 +101,7 @@ class Order(WorkspaceOwned):
     paid_at = models.DateTimeField(null=True, blank=True)
     pay_by = models.DateTimeField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
     carrier = models.CharField(max_length=100, blank=True, default="")
     tracking_number = models.CharField(max_length=100, blank=True, default="")
     stripe_payment_intent = models.CharField(max_length=100, blank=True, default="")
@@ -151,6 +152,42 @@ class OrderEvent(WorkspaceOwned):
     class Meta:
         indexes = [models.Index(fields=["workspace", "order", "at"], name="orderevent_ws_order_at")]
         ordering = ["at", "pk"]
+
+
+class SalesDocument(WorkspaceOwned):
+    """A receipt (領収書), an invoice (請求書) or a refund note (返金明細書) issued for an order.
+
+    ``content`` is what the document says, fixed when it is issued: the issuer and its registration number,
+    the recipient, the dates, the lines and the tax per rate. Every later download renders the same content
+    marked 再発行, and a refund after issue gets a refund note of its own, so a document once handed out never
+    changes. ``qualified`` says whether it was issued as a qualified invoice (適格請求書), which only a
+    workspace with a registration number may issue. Numbers run 1, 2, 3 … per workspace across all kinds.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(max_length=16, choices=DocumentKind.choices)
+    number = models.PositiveIntegerField()
+    issued_at = models.DateTimeField()
+    qualified = models.BooleanField()
+    content = models.JSONField()
+    copies = models.PositiveIntegerField(default=0, help_text="How many times it was given out again (再発行).")
+    last_copied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "number"], name="salesdocument_unique_number"),
+            models.UniqueConstraint(fields=["order", "kind"], name="salesdocument_one_receipt_or_invoice",
+                                    condition=models.Q(kind__in=[DocumentKind.RECEIPT, DocumentKind.INVOICE])),
+        ]
+        indexes = [models.Index(fields=["workspace", "order"], name="salesdocument_ws_order")]
+        ordering = ["number"]
+
+    @property
+    def display_number(self) -> str:
+        return f"{self.number:06d}"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.display_number}"
 
 
 class Refund(WorkspaceOwned):

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from musubi.capture.rules import hash_ip
 from musubi.catalog.choices import ProductKind
 from musubi.catalog.models import Offer
-from musubi.commerce import access, notices, services, subscriptions, upsells
+from musubi.commerce import access, documents, notices, services, subscriptions, upsells
 from musubi.commerce.choices import OrderStatus, SubscriptionStatus
 from musubi.commerce.forms import CheckoutForm
 from musubi.commerce.models import Order
@@ -231,6 +231,7 @@ def order_status(request: HttpRequest, token: str) -> HttpResponse:
         "manage": notices.subscription_url(order.subscription) if order.subscription else "",
         "legal_url": reverse("legal_notice", args=[order.workspace.slug]),
         "awaiting": order.status == OrderStatus.AWAITING_PAYMENT,
+        "token": token, "document_kinds": documents.available_kinds(order),
     })
 
 
@@ -248,6 +249,7 @@ def member_page(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "commerce/member.html", {
         "order": order, "product": order.offer.product, "shop": order.workspace,
         "next_offers": access.next_offers(order),
+        "receipt_url": reverse("buyer_receipt", args=[notices.order_token(order)]),
         "legal_url": reverse("legal_notice", args=[order.workspace.slug])})
 
 

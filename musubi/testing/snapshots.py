@@ -35,6 +35,7 @@ from musubi.commerce.models import (
     PaymentSettings,
     Refund,
     Renewal,
+    SalesDocument,
     Subscription,
     WebhookEndpoint,
 )
@@ -238,6 +239,7 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(LegalProfile, *LEGAL_FIELDS),
         rows(Order, "status", "refunded", "tracking_number", "paid_at"), rows(Subscription, "status", "cancelled_at"),
         rows(Renewal, "next_attempt_at", "status"), rows(Refund, "amount"),
+        rows(SalesDocument, "number", "copies", "last_copied_at"),
         rows(PaymentSettings, "bank_account", "stripe_secret_key", "card_enabled"),
         OrderEvent.objects.for_workspace(workspace).count(), rows(InvitationOnly, "offer_id"),
         rows(WebhookEndpoint, "url", "secret"),

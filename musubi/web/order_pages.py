@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from musubi.commerce import access, outgoing, queries, services, subscriptions
+from musubi.commerce import access, documents, outgoing, queries, services, subscriptions
 from musubi.commerce.choices import OrderStatus, SubscriptionStatus
 from musubi.commerce.models import WebhookEndpoint
 from musubi.kernel.errors import MusubiError
@@ -90,6 +90,8 @@ def order_detail(request: WorkspaceRequest, slug: str, order_id: int) -> HttpRes
         "timeline": list(order.timeline.all()), "refunds": list(order.refunds.all()),
         "ship_form": ship_form, "refund_form": refund_form, "can_operate": can_operate,
         "awaiting": order.status == OrderStatus.AWAITING_PAYMENT,
+        "documents": documents.issued_for(order), "document_kinds": documents.available_kinds(order),
+        "deliverable": order.shipped_at is not None and order.status in (OrderStatus.SHIPPED, OrderStatus.PAID),
         "shippable": order.shipped_at is None and bool(order.shipping) and (
             order.status == OrderStatus.PAID or (order.status == OrderStatus.AWAITING_PAYMENT
                                                  and order.payment_method == "cod")),

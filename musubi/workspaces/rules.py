@@ -40,7 +40,7 @@ REQUIRED_LEGAL_FIELDS = ("seller_name", "responsible_person", "address", "phone"
                          "subscription_cancellation")
 OPTIONAL_LEGAL_FIELDS = ("application_period", "invoice_registration_number")
 LEGAL_FIELDS = REQUIRED_LEGAL_FIELDS + OPTIONAL_LEGAL_FIELDS
-INVOICE_NUMBER_PATTERN = re.compile(r"T\d{13}")
+INVOICE_NUMBER_PATTERN = re.compile(r"T[0-9]{13}")  # ASCII digits only: \d would take full-width ones too
 
 
 def missing_legal_fields(values: Mapping[str, str]) -> list[str]:

@@ -1,17 +1,20 @@
-"""Orders and subscriptions of the key's workspace: read them, mark a bank transfer paid, ship, refund; skip,
-pause, resume or cancel a subscription."""
+"""Orders and subscriptions of the key's workspace: read them, mark a bank transfer paid, ship, record the
+delivery, refund, download the receipt, invoice or refund note as PDF; skip, pause, resume or cancel a
+subscription."""
 
 import datetime as dt
 from typing import Any
 
-from ninja import Field, Router, Schema, Status
+from django.http import HttpResponse
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.api.pagination import Cursor
 from musubi.api.types import NOT_BLANK, Input, ObjectId
-from musubi.commerce import queries, services, subscriptions
+from musubi.commerce import delivery, documents, queries, services, subscriptions
+from musubi.commerce.choices import DocumentKind
 
 router = Router(tags=["orders"])
 
@@ -44,6 +47,7 @@ class OrderOut(Schema):
     paid_at: dt.datetime | None
     pay_by: dt.datetime | None
     shipped_at: dt.datetime | None
+    delivered_at: dt.datetime | None
     carrier: str
     tracking_number: str
     lines: list[LineOut]
@@ -121,6 +125,81 @@ def ship(request: ApiRequest, order_id: ObjectId, payload: ShipIn) -> Any:
 def refund(request: ApiRequest, order_id: ObjectId, payload: RefundIn) -> Any:
     return Status(201, services.refund(workspace=request.workspace, actor=request.actor, order_id=order_id,
                                        amount=payload.amount, reason=payload.reason))
+
+
+@router.post("/orders/{order_id}/delivered", response=with_errors({200: OrderOut}),
+             summary="Record that a shipped order reached the buyer (配達完了); 409 unless shipped and paid")
+def delivered(request: ApiRequest, order_id: ObjectId) -> Any:
+    delivery.mark_delivered(workspace=request.workspace, actor=request.actor, order_id=order_id)
+    return queries.order(request.workspace, order_id)
+
+
+PDF = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+_COPY_HEADER = {"X-Document-Copy": {"description": "true when the document was issued before (printed 再発行)",
+                                    "schema": {"type": "string", "enum": ["true", "false"]}},
+                "X-Document-Number": {"description": "The document's number in the workspace",
+                                      "schema": {"type": "string"}}}
+
+
+def _pdf(request: ApiRequest, order_id: int, kind: str, number: int | None = None) -> HttpResponse:
+    given = documents.for_staff(workspace=request.workspace, actor=request.actor, order_id=order_id, kind=kind,
+                                number=number)
+    response = HttpResponse(given.pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{given.filename}"'
+    response["X-Document-Copy"] = "true" if given.copy else "false"
+    response["X-Document-Number"] = given.document.display_number
+    return response
+
+
+@router.get("/orders/{order_id}/receipt", response=with_errors({200: None}), openapi_extra={
+    "responses": {200: {"description": "The receipt (領収書) as PDF", "headers": _COPY_HEADER, **PDF}}},
+    summary="The receipt of a paid order as PDF: issued on the first request, given out again (再発行) after")
+def receipt(request: ApiRequest, order_id: ObjectId) -> Any:
+    return _pdf(request, order_id, DocumentKind.RECEIPT)
+
+
+@router.get("/orders/{order_id}/invoice", response=with_errors({200: None}), openapi_extra={
+    "responses": {200: {"description": "The invoice (適格請求書 with a registration number, else 請求書) as PDF",
+                        "headers": _COPY_HEADER, **PDF}}},
+    summary="The invoice of an order as PDF, also while a transfer is awaited; 409 for a cancelled order")
+def invoice(request: ApiRequest, order_id: ObjectId) -> Any:
+    return _pdf(request, order_id, DocumentKind.INVOICE)
+
+
+class NoteQuery(Schema):
+    number: int | None = Field(default=None, ge=1, le=2_000_000_000,
+                               description="An earlier refund note's number; without it, the newest.")
+
+
+@router.get("/orders/{order_id}/refund-note", response=with_errors({200: None}), openapi_extra={
+    "responses": {200: {"description": "The refund note (返金明細書 / 適格返還請求書) as PDF",
+                        "headers": _COPY_HEADER, **PDF}}},
+    summary="A refund note as PDF: refunds no earlier note covers get a new one; 409 when nothing was refunded")
+def refund_note(request: ApiRequest, order_id: ObjectId, query: Query[NoteQuery]) -> Any:
+    return _pdf(request, order_id, DocumentKind.REFUND_NOTE, query.number)
+
+
+class DocumentOut(Schema):
+    number: str
+    kind: str
+    qualified: bool = Field(description="Issued as a qualified invoice (with the registration number).")
+    issued_at: dt.datetime
+    copies: int = Field(description="How many times it was given out again (再発行).")
+    total: int
+
+    @staticmethod
+    def resolve_number(obj: Any) -> str:
+        return str(obj.display_number)
+
+    @staticmethod
+    def resolve_total(obj: Any) -> int:
+        return int(obj.content["total"])
+
+
+@router.get("/orders/{order_id}/documents", response=with_errors({200: list[DocumentOut]}),
+            summary="The receipts, invoices and refund notes issued for an order")
+def list_documents(request: ApiRequest, order_id: ObjectId) -> Any:
+    return documents.issued_for(queries.order(request.workspace, order_id))
 
 
 @router.get("/subscriptions", response=with_errors({200: list[SubscriptionOut]}), summary="Subscriptions")

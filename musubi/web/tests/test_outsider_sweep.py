@@ -21,7 +21,8 @@ NOT_WORKSPACE_ROUTES = {
     "capture_image", "coupon_page", "coupon_qr", "line_webhook", "line_join", "line_callback",
     "messaging_open", "messaging_click", "messaging_unsubscribe", "messaging_preferences",
     "legal_notice", "checkout", "checkout_confirm", "order_status", "order_pay", "subscription_page",
-    "stripe_webhook", "member_page", "member_download", "upsell_page",
+    "stripe_webhook", "member_page", "member_download", "upsell_page", "buyer_receipt", "buyer_invoice",
+    "buyer_refund_note",
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id", "auto_reply_id",
                     "import_id", "line_channel_id", "segment_id",

@@ -123,7 +123,7 @@ def test_the_legal_profile_keeps_the_particulars_and_audits_the_change(workspace
 
 
 @pytest.mark.parametrize("number", ["1234567890123", "T123456789012", "T12345678901234", "t1234567890123",
-                                    "T12345678901a3"])
+                                    "T12345678901a3", "T１２３４５６７８９０１２３", "T 1234567890123"])
 def test_a_malformed_invoice_registration_number_is_refused(workspace, number):
     from musubi.workspaces.models import LegalProfile
 
