@@ -43,8 +43,13 @@ def _legal_profile(workspace: Workspace, actor: Actor, **particulars: str) -> No
     save_legal_profile(workspace=workspace, actor=actor, **{**defaults, **particulars})
 
 
-def _demo_card() -> dict[str, Any]:
-    """Cards in the demo only with a Stripe test key in the environment (MUSUBI_DEMO_STRIPE_KEY)."""
+def _demo_card(slug: str) -> dict[str, Any]:
+    """Cards and konbini in the demo: through the local Stripe stand-in that ``bin/start`` runs
+    (MUSUBI_DEMO_STRIPE_STANDIN, a key and webhook secret per shop, so each shop gets its own events), or
+    cards with a Stripe test key of your own (MUSUBI_DEMO_STRIPE_KEY)."""
+    if os.environ.get("MUSUBI_DEMO_STRIPE_STANDIN"):
+        return {"card_enabled": True, "konbini_enabled": True, "stripe_secret_key": f"sk_test_standin_{slug}",
+                "stripe_webhook_secret": f"whsec_standin_{slug}"}
     key = os.environ.get("MUSUBI_DEMO_STRIPE_KEY", "")
     return {"card_enabled": True, "stripe_secret_key": key} if key.startswith("sk_test_") else {}
 
@@ -72,7 +77,7 @@ def health_food(workspace: Workspace, actor: Actor) -> None:
         catalog.publish_offer(**ws, offer_id=offer.pk)
     commerce.save_payment_settings(**ws, bank_transfer_enabled=True, cod_enabled=True, cod_fee=330, shipping_fee=0,
                                    bank_account="むすび銀行 本店営業部 普通 1234567\nカ）スコヤカケンコウショクヒン",
-                                   **_demo_card())
+                                   **_demo_card(workspace.slug))
     ladder = catalog.create_ladder(**ws, name="青汁ラダー", description="お試しから定期便へ。")
     catalog.add_step(**ws, ladder_id=ladder.pk, front_id=trial.pk, back_id=subscription.pk,
                      take_rate=D("0.25"), retention=D("0.8"))
@@ -185,7 +190,7 @@ def info_products(workspace: Workspace, actor: Actor) -> None:
     access.set_invitation_only(**ws, offer_id=back.pk, invitation_only=True)  # the course: guide buyers only
     commerce.save_payment_settings(**ws, bank_transfer_enabled=True, bank_transfer_days=5,
                                    bank_account="むすび銀行 天神支店 普通 7654321\nマナビアカデミー（ド",
-                                   **_demo_card())
+                                   **_demo_card(workspace.slug))
     ladder = catalog.create_ladder(**ws, name="ガイド → 本講座",
                                    description="アフィリエイターが報酬88%でガイドを販売。")
     catalog.add_step(**ws, ladder_id=ladder.pk, front_id=front.pk, back_id=back.pk, take_rate=D("0.03"))
