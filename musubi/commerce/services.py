@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -49,6 +50,7 @@ from musubi.workspaces.services import Actor, record_audit
 
 logger = logging.getLogger("musubi.commerce")
 
+JAPAN = ZoneInfo("Asia/Tokyo")
 REMIND_BEFORE = dt.timedelta(days=2)
 AUTHENTICATION_WINDOW = dt.timedelta(days=1)
 
@@ -176,7 +178,9 @@ def payment_deadline(method: str, settings_: PaymentSettings, now: dt.datetime) 
     if method == PaymentMethod.BANK_TRANSFER:
         return now + dt.timedelta(days=settings_.bank_transfer_days)
     if method == PaymentMethod.KONBINI:
-        return now + dt.timedelta(days=settings_.konbini_days)
+        # As Stripe sets a slip's deadline: 23:59 Japan time, ``konbini_days`` days after today there.
+        last_day = now.astimezone(JAPAN).date() + dt.timedelta(days=settings_.konbini_days)
+        return dt.datetime.combine(last_day, dt.time(23, 59), tzinfo=JAPAN)
     return None
 
 

@@ -27,6 +27,8 @@ CARDS = [
 ]
 JST = dt.timezone(dt.timedelta(hours=9))
 STORES = ("familymart", "lawson", "ministop", "seicomart")
+STORE_NAMES = {"familymart": "ファミリーマート", "lawson": "ローソン", "ministop": "ミニストップ",
+               "seicomart": "セイコーマート"}
 
 Page = tuple[int, str]
 Answer = tuple[int, str, str]  # status, redirect location ("" for none), HTML
@@ -207,7 +209,7 @@ def _voucher(intent: dict[str, Any]) -> str:
         state = "お支払い済みです。" if intent["status"] == "succeeded" else "この支払い番号はもう使えません。"
         return _page("コンビニ支払い番号", f"<p id='voucher-closed'>{state}</p>")
     deadline = dt.datetime.fromtimestamp(details["expires_at"], tz=JST)
-    rows = "".join(f"<tr><th>{store}</th><td>{numbers['confirmation_number']}</td>"
+    rows = "".join(f"<tr><th>{STORE_NAMES.get(store, store)}</th><td>{numbers['confirmation_number']}</td>"
                    f"<td>{numbers['payment_code']}</td></tr>" for store, numbers in details["stores"].items())
     return _page("コンビニ支払い番号", (
         f"<p class='amount'>{intent['amount']:,}円</p>"
