@@ -253,7 +253,8 @@ def order_pay(request: HttpRequest, token: str) -> HttpResponse:
     """Pay an order still awaiting payment: a renewal the bank wanted authenticated, on-session with the saved
     card; an order whose buyer turned back on Stripe's payment page (or let it expire), on that page again."""
     order = _order_from(token)
-    hosted = order.subscription is None or bool(order.stripe_checkout_session)
+    hosted = order.payment_method in (PaymentMethod.CARD, PaymentMethod.KONBINI) and (
+        order.subscription is None or bool(order.stripe_checkout_session))
     problem = ""
     if request.method == "POST" and order.status == OrderStatus.AWAITING_PAYMENT:
         if hosted:
@@ -261,7 +262,7 @@ def order_pay(request: HttpRequest, token: str) -> HttpResponse:
                 return HttpResponseRedirect(hosted_checkout.checkout_again(order))
             except Conflict as exc:
                 problem = exc.message
-        else:
+        elif order.subscription:
             outcome = services.pay_with_saved_card(order=order)
             if outcome.state == "needs_buyer" and outcome.redirect_url:
                 return HttpResponseRedirect(outcome.redirect_url)
