@@ -40,6 +40,10 @@ def _legal_profile(workspace: Workspace, actor: Actor, **particulars: str) -> No
         "delivery_timing": "ご注文（銀行振込はご入金の確認）から5営業日以内に発送します。",
         "subscription_cancellation": _CANCEL,
     }
+    if os.environ.get("MUSUBI_DEMO_STRIPE_STANDIN"):  # the shops also take konbini payments: the notice says so
+        defaults["payment_methods"] = "クレジットカード、コンビニ決済、銀行振込、代金引換"
+        defaults["payment_timing"] = ("クレジットカード：ご注文時。コンビニ決済：ご注文から3日後の23:59まで。"
+                                      "銀行振込：ご注文から7日以内。代金引換：商品お受け取り時。")
     save_legal_profile(workspace=workspace, actor=actor, **{**defaults, **particulars})
 
 
@@ -174,7 +178,8 @@ def info_products(workspace: Workspace, actor: Actor) -> None:
     _legal_profile(workspace, actor, seller_name="まなびアカデミー合同会社", responsible_person="鈴木 太郎",
                    address="福岡県福岡市中央区天神1-1-1", phone="092-123-4567", email="hello@manabi.example.jp",
                    price_note="表示価格はすべて税込です。デジタル商品のため送料はかかりません。",
-                   payment_methods="クレジットカード、銀行振込",
+                   payment_methods="クレジットカード、コンビニ決済、銀行振込" if os.environ.get(
+                       "MUSUBI_DEMO_STRIPE_STANDIN") else "クレジットカード、銀行振込",
                    delivery_timing="お支払いの確認後すぐに、購入者専用ページのリンクをメールでお送りします。",
                    returns_policy="デジタル商品の性質上、お支払い後の返品・返金はお受けできません。",
                    subscription_cancellation="定期のご契約はありません。")

@@ -146,3 +146,15 @@ def test_a_slip_whose_event_never_comes_expires_after_its_deadline(client, konbi
         drain_queues(worker="w", only={"commerce.deadlines"})
     order.refresh_from_db()
     assert order.status == OrderStatus.EXPIRED
+
+
+def test_the_owner_enables_konbini_on_the_payment_settings_page(owner_client, workspace, shop):
+    page = owner_client.get("/w/kenko/settings/payments/").content.decode()
+    assert "コンビニ決済を受け付ける" in page and "コンビニ決済の支払期限（日数）" in page
+    form = {"bank_transfer_enabled": "on", "bank_account": "口座", "bank_transfer_days": "5", "cod_fee": "330",
+            "shipping_fee": "0", "card_enabled": "on", "konbini_enabled": "on"}
+    assert owner_client.post("/w/kenko/settings/payments/", {**form, "konbini_days": "61"}).status_code == 200
+    assert PaymentSettings.objects.get(workspace=workspace).konbini_enabled is False  # refused, nothing saved
+    owner_client.post("/w/kenko/settings/payments/", {**form, "konbini_days": "5"})
+    saved = PaymentSettings.objects.get(workspace=workspace)
+    assert (saved.konbini_enabled, saved.konbini_days) == (True, 5)
