@@ -21,6 +21,13 @@ class PaymentMethod(models.TextChoices):
     CARD = "card", _("Credit card")
     BANK_TRANSFER = "bank_transfer", _("Bank transfer (銀行振込)")
     CASH_ON_DELIVERY = "cod", _("Cash on delivery (代金引換)")
+    KONBINI = "konbini", _("Convenience store (コンビニ決済)")
+
+
+# Stripe's limits for a konbini payment (yen, inclusive) and for how long its slip can be paid (days).
+KONBINI_MIN_AMOUNT = 120
+KONBINI_MAX_AMOUNT = 300_000
+KONBINI_MAX_DAYS = 60
 
 
 class SubscriptionStatus(models.TextChoices):

@@ -120,7 +120,12 @@ def _payment_timing(method: str, legal: dict[str, str], pay_by: dt.datetime | No
     if method == PaymentMethod.FREE:
         return _("Nothing to pay.")
     if method == PaymentMethod.CARD:
-        return _("Charged to your card when you place the order.")
+        return _("Charged to your card when you place the order (you enter the card on Stripe's secure payment "
+                 "page next).")
+    if method == PaymentMethod.KONBINI and pay_by is not None:
+        return _("Pay at a convenience store by %(date)s. After you place the order, Stripe's payment page "
+                 "issues the payment number; the exact deadline is shown with it. Unpaid orders are cancelled "
+                 "after the deadline.") % {"date": _day(pay_by)}
     if method == PaymentMethod.BANK_TRANSFER and pay_by is not None:
         return _("Transfer by %(date)s; the account is shown after you order.") % {"date": _day(pay_by)}
     if method == PaymentMethod.CASH_ON_DELIVERY:

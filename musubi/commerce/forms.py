@@ -10,13 +10,6 @@ from django.utils.translation import gettext_lazy as _
 from musubi.commerce.choices import PaymentMethod
 from musubi.commerce.rules import MAX_QUANTITY
 
-# Stripe's test-mode payment methods (they work with any sk_test_ key and with the stand-in): a card that
-# pays, ones that ask for 3-D Secure, one that is declined. With a live key, Stripe.js fills the field.
-TEST_CARDS = [("pm_card_visa", _("Test card: pays (Visa)")),
-              ("pm_card_authenticationRequiredOnSetup", _("Test card: 3-D Secure once, then renewals pay")),
-              ("pm_card_threeDSecure2Required", _("Test card: asks for 3-D Secure every time")),
-              ("pm_card_chargeDeclined", _("Test card: declined"))]
-
 
 class CheckoutForm(forms.Form):
     quantity = forms.TypedChoiceField(label=_("Quantity"), coerce=int,
@@ -33,13 +26,13 @@ class CheckoutForm(forms.Form):
     address = forms.CharField(label=_("Delivery address"), max_length=300, required=False,
                               widget=forms.TextInput(attrs={"autocomplete": "street-address"}))
     payment_method = forms.ChoiceField(label=_("Payment method"), widget=forms.RadioSelect)
-    card_token = forms.CharField(label=_("Card"), required=False, max_length=100)
     discount_code = forms.CharField(label=_("Discount code (if you have one)"), required=False, max_length=40,
                                     widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters",
                                                                   "spellcheck": "false"}))
     consent = forms.BooleanField(label=_("Send me news and offers from this shop by email."), required=False)
 
-    def __init__(self, *args: Any, methods: list[str], physical: bool, test_cards: bool, **kwargs: Any) -> None:
+    # No card field: the card is entered on Stripe's hosted page after the confirmation screen.
+    def __init__(self, *args: Any, methods: list[str], physical: bool, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["payment_method"].choices = [  # type: ignore[attr-defined]
@@ -49,9 +42,3 @@ class CheckoutForm(forms.Form):
         if not physical:
             for name in ("postal_code", "address"):
                 del self.fields[name]
-        if PaymentMethod.CARD not in methods:
-            del self.fields["card_token"]
-        elif test_cards:
-            self.fields["card_token"] = forms.ChoiceField(label=_("Card"), choices=TEST_CARDS, required=False)
-        else:
-            self.fields["card_token"].widget = forms.HiddenInput()

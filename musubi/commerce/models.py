@@ -25,6 +25,8 @@ class PaymentSettings(WorkspaceOwned):
     cod_enabled = models.BooleanField(default=False)
     cod_fee = models.PositiveBigIntegerField(default=330)
     card_enabled = models.BooleanField(default=False)
+    konbini_enabled = models.BooleanField(default=False, help_text="コンビニ決済 through Stripe (one-time orders).")
+    konbini_days = models.PositiveSmallIntegerField(default=3, help_text="Days the buyer has to pay at the store.")
     shipping_fee = models.PositiveBigIntegerField(default=0, help_text="Per order of physical goods, tax-incl.")
     stripe_secret_key = models.CharField(max_length=200, blank=True, default="")
     stripe_webhook_secret = models.CharField(max_length=200, blank=True, default="")
@@ -40,6 +42,8 @@ class PaymentSettings(WorkspaceOwned):
             methods.append(PaymentMethod.BANK_TRANSFER)
         if self.cod_enabled:
             methods.append(PaymentMethod.CASH_ON_DELIVERY)
+        if self.konbini_enabled and self.stripe_secret_key:
+            methods.append(PaymentMethod.KONBINI)
         return methods
 
 
@@ -105,10 +109,15 @@ class Order(WorkspaceOwned):
     carrier = models.CharField(max_length=100, blank=True, default="")
     tracking_number = models.CharField(max_length=100, blank=True, default="")
     stripe_payment_intent = models.CharField(max_length=100, blank=True, default="")
+    # The Stripe Checkout Session the buyer pays on (a card at checkout, a konbini slip), and what Stripe
+    # returned for a konbini payment: the slip's address, its deadline and the stores' numbers.
+    stripe_checkout_session = models.CharField(max_length=100, blank=True, default="")
+    payment_instructions = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["workspace", "created_at"], name="order_ws_created"),
+            models.Index(fields=["stripe_checkout_session"], name="order_checkout_session"),
             models.Index(fields=["workspace", "status", "pay_by"], name="order_ws_status_payby"),
             models.Index(fields=["stripe_payment_intent"], name="order_payment_intent"),
         ]

@@ -20,10 +20,12 @@ class Collection:
     description: str
     idempotency_key: str
     return_url: str = ""
-    card_token: str = ""  # a Stripe payment method id from the checkout page
+    cancel_url: str = ""  # where Stripe's hosted page sends a buyer who turns back
+    card_token: str = ""  # a saved Stripe payment method (renewals); none at checkout: the buyer uses Stripe's page
     customer: str = ""  # a saved customer, for renewals
     save_card: bool = False  # keep the card for a subscription's renewals
     off_session: bool = False  # the buyer is not there (a renewal)
+    konbini_days: int = 3  # days a konbini slip can be paid
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Outcome:
     customer: str = ""
     saved_card: str = ""
     reason: str = ""  # why it failed: "authentication_required", "card_declined", …
+    checkout_session: str = ""  # the hosted payment page's session, when the buyer is sent to one
 
     @property
     def paid(self) -> bool:

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -15,7 +16,13 @@ from django.utils.translation import gettext as _
 from musubi.catalog.choices import OfferRole, OfferStatus, ProductKind
 from musubi.catalog.models import Offer
 from musubi.commerce import access, confirmation, discounts, notices, rules
-from musubi.commerce.choices import OrderStatus, PaymentMethod
+from musubi.commerce.choices import (
+    KONBINI_MAX_AMOUNT,
+    KONBINI_MAX_DAYS,
+    KONBINI_MIN_AMOUNT,
+    OrderStatus,
+    PaymentMethod,
+)
 from musubi.commerce.events import OrderPaid, OrderRefunded
 from musubi.commerce.models import (
     Order,
@@ -30,6 +37,7 @@ from musubi.commerce.payments import method_for
 from musubi.commerce.ports import Collection, Outcome
 from musubi.contacts import services as contacts
 from musubi.contacts.choices import Stage
+from musubi.integrations import stripe_payments
 from musubi.kernel import clock, events, tokens
 from musubi.kernel.errors import Conflict, InvalidInput, NotFound
 from musubi.kernel.facts import record_fact
@@ -42,6 +50,7 @@ from musubi.workspaces.services import Actor, record_audit
 
 logger = logging.getLogger("musubi.commerce")
 
+JAPAN = ZoneInfo("Asia/Tokyo")
 REMIND_BEFORE = dt.timedelta(days=2)
 AUTHENTICATION_WINDOW = dt.timedelta(days=1)
 
@@ -79,6 +88,8 @@ def methods_for(offer: Offer) -> list[str]:
     methods = payment_settings(offer.workspace).enabled_methods()
     if offer.product.kind != ProductKind.PHYSICAL:
         methods = [m for m in methods if m != PaymentMethod.CASH_ON_DELIVERY]
+    if offer.is_recurring:  # a konbini slip is paid once, by hand: it cannot pay the renewals
+        methods = [m for m in methods if m != PaymentMethod.KONBINI]
     return methods
 
 
@@ -95,7 +106,6 @@ class Entry:
     phone: str = ""
     postal_code: str = ""
     address: str = ""
-    card_token: str = ""
     consented: bool = False
     ip_address: str = ""
     user_agent: str = ""
@@ -138,10 +148,11 @@ def prepare(*, offer: Offer, entry: Entry, legal_url: str) -> Prepared:
         if not entry.phone.strip():
             fields["phone"] = _("Enter a phone number for the delivery.")
     methods = methods_for(offer)
-    if entry.payment_method not in methods:
+    if entry.payment_method == PaymentMethod.KONBINI and offer.is_recurring:
+        fields["payment_method"] = _("Convenience store payment is for one-time orders only; choose another "
+                                     "way to pay for a subscription.")
+    elif entry.payment_method not in methods:
         fields["payment_method"] = _("Choose how to pay.")
-    elif entry.payment_method == PaymentMethod.CARD and not entry.card_token.strip():
-        fields["card_token"] = _("Enter your card.")
     discount = None
     if entry.discount_code.strip() and addresses is not None and addresses.email:
         try:
@@ -160,9 +171,15 @@ def prepare(*, offer: Offer, entry: Entry, legal_url: str) -> Prepared:
         message = _("The code %(code)s would make this order free; it cannot be used for it.") % {
             "code": discount.code}
         raise InvalidInput(_("Some entries need attention."), fields={"discount_code": message})
+    if entry.payment_method == PaymentMethod.KONBINI and not (
+            KONBINI_MIN_AMOUNT <= quote.total <= KONBINI_MAX_AMOUNT):
+        message = _("Convenience store payment takes totals from %(low)s to %(high)s; this order is %(total)s. "
+                    "Please choose another way to pay.") % {
+            "low": confirmation.yen(KONBINI_MIN_AMOUNT), "high": confirmation.yen(KONBINI_MAX_AMOUNT),
+            "total": confirmation.yen(quote.total)}
+        raise InvalidInput(message, fields={"payment_method": message})
     now = clock.now()
-    pay_by = now + dt.timedelta(days=settings_.bank_transfer_days) if (
-        entry.payment_method == PaymentMethod.BANK_TRANSFER) else None
+    pay_by = payment_deadline(entry.payment_method, settings_, now)
     screen = confirmation.build(
         terms=terms, quote=quote, legal=legal_profile(offer.workspace).values(),
         payment_method=entry.payment_method, payment_label=str(PaymentMethod(entry.payment_method).label),
@@ -173,6 +190,17 @@ def prepare(*, offer: Offer, entry: Entry, legal_url: str) -> Prepared:
 
 def discount_label(discount: rules.Discount | None) -> str:
     return _("Discount (code %(code)s)") % {"code": discount.code} if discount else ""
+
+
+def payment_deadline(method: str, settings_: PaymentSettings, now: dt.datetime) -> dt.datetime | None:
+    """By when a transfer or a konbini slip must be paid (the slip's exact deadline comes from Stripe)."""
+    if method == PaymentMethod.BANK_TRANSFER:
+        return now + dt.timedelta(days=settings_.bank_transfer_days)
+    if method == PaymentMethod.KONBINI:
+        # As Stripe sets a slip's deadline: 23:59 Japan time, ``konbini_days`` days after today there.
+        last_day = now.astimezone(JAPAN).date() + dt.timedelta(days=settings_.konbini_days)
+        return dt.datetime.combine(last_day, dt.time(23, 59), tzinfo=JAPAN)
+    return None
 
 
 def same_screen(seen: dict[str, Any], now_shown: dict[str, Any]) -> bool:
@@ -211,13 +239,8 @@ def place_order(*, prepared: Prepared, seen: dict[str, Any]) -> Placed:
         notices.order_placed(order)
         upsells.offer_after(order)
         return Placed(order=order, outcome=Outcome(state="waiting"))
-    method = method_for(order.payment_method, payment_settings(order.workspace))
-    outcome = method.collect(Collection(
-        order_number=order.number, amount=order.total, currency=order.currency, email=order.email,
-        description=order.offer.name, idempotency_key=f"musubi-order-{order.pk}", return_url=notices.order_url(order),
-        card_token=prepared.entry.card_token,
-        # A subscription's renewals and a one-click upsell are paid with the card saved now.
-        save_card=prepared.offer.is_recurring or prepared.offer.upsell_offer_id is not None))
+    # A card or a konbini slip: the buyer goes to Stripe's hosted page and comes back to the order's page.
+    outcome = open_hosted_page(order, idempotency_key=f"musubi-order-{order.pk}")
     apply_outcome(order=order, outcome=outcome)
     order.refresh_from_db()
     if outcome.paid:
@@ -240,14 +263,13 @@ def write_order(prepared: Prepared, seen: dict[str, Any]) -> Order:
                                 wording=_("I would like news and offers from this shop by email."))
     now = clock.now()
     physical = offer.product.kind == ProductKind.PHYSICAL
-    days = payment_settings(workspace).bank_transfer_days
     order = Order.objects.create(
         workspace=workspace, number=new_number(now), offer=offer, contact=contact,
         payment_method=entry.payment_method, currency=workspace.currency, subtotal=quote.subtotal,
         shipping_fee=quote.shipping_fee, payment_fee=quote.payment_fee, total=quote.total,
         email=contact_email(entry), name=entry.name.strip(), shipping=entry.shipping() if physical else {},
         confirmation=seen, created_at=now,
-        pay_by=now + dt.timedelta(days=days) if entry.payment_method == PaymentMethod.BANK_TRANSFER else None)
+        pay_by=payment_deadline(entry.payment_method, payment_settings(workspace), now))
     _write_lines(order, quote)
     if prepared.discount is not None:
         discounts.claim(order=order, discount=prepared.discount, amount=quote.discount)
@@ -303,20 +325,27 @@ def apply_outcome(*, order: Order, outcome: Outcome) -> None:
         if outcome.reference and locked.stripe_payment_intent != outcome.reference:
             locked.stripe_payment_intent = outcome.reference
             locked.save(update_fields=["stripe_payment_intent"])
+        if outcome.checkout_session and locked.stripe_checkout_session != outcome.checkout_session:
+            locked.stripe_checkout_session = outcome.checkout_session
+            locked.save(update_fields=["stripe_checkout_session"])
         at_checkout = locked.subscription_id is None  # not a renewal, which keeps waiting for its payment
         if outcome.paid:
             mark_paid(order=locked, note=_("Card payment succeeded"), card=outcome)
             if at_checkout:
                 upsells.offer_after(locked, card=outcome)
         elif outcome.state == "needs_buyer":
-            add_to_timeline(locked, "authentication", _("Waiting for the buyer's card authentication (3-D Secure)"))
+            if outcome.checkout_session:
+                add_to_timeline(locked, "checkout", _("The buyer was sent to Stripe's payment page"))
+            else:
+                add_to_timeline(locked, "authentication",
+                                _("Waiting for the buyer's card authentication (3-D Secure)"))
             if at_checkout:  # a buyer who never comes back from their bank leaves an order that expires
                 at = clock.now() + AUTHENTICATION_WINDOW
                 PaymentDeadline.objects.get_or_create(workspace_id=locked.workspace_id, order=locked,
                                                       kind=PaymentDeadline.EXPIRE,
                                                       defaults={"due_at": at, "next_attempt_at": at})
         elif outcome.state == "failed":
-            add_to_timeline(locked, "payment_failed", _("Card payment failed: %(why)s") % {"why": outcome.reason})
+            add_to_timeline(locked, "payment_failed", _("Payment failed: %(why)s") % {"why": outcome.reason})
             if at_checkout and locked.status == OrderStatus.AWAITING_PAYMENT:
                 # The buyer is still on the page and tries again with a new order; this one is void.
                 Order.objects.filter(pk=locked.pk).update(status=OrderStatus.CANCELLED)
@@ -426,7 +455,7 @@ def refund(*, workspace: Workspace, actor: Actor, order_id: int, amount: int, re
         raise InvalidInput(message, fields={"amount": message})
     done = Refund.objects.filter(order=order).count()
     reference = ""
-    if order.payment_method == PaymentMethod.CARD and order.stripe_payment_intent:
+    if order.payment_method in (PaymentMethod.CARD, PaymentMethod.KONBINI) and order.stripe_payment_intent:
         reference = method_for(order.payment_method, payment_settings(workspace)).refund(
             reference=order.stripe_payment_intent, amount=amount, idempotency_key=f"musubi-refund-{order.pk}-{done}")
     record = _record_refund(order, amount=amount, reason=reason, reference=reference)
@@ -477,31 +506,50 @@ def handle_deadline(deadline: PaymentDeadline) -> str:
         order = Order.objects.select_for_update().get(pk=deadline.order_id)
         if order.status != OrderStatus.AWAITING_PAYMENT:
             return "settled"
-        if deadline.kind == PaymentDeadline.EXPIRE:
-            order.status = OrderStatus.EXPIRED
-            order.save(update_fields=["status"])
-            discounts.release(order)
-            add_to_timeline(order, "expired", _("Expired unpaid"))
-            record_fact(workspace_id=order.workspace_id, kind="order.expired", contact_id=order.contact_id,
-                        subject=("commerce.order", order.pk))
+        if deadline.kind == PaymentDeadline.EXPIRE and order.stripe_checkout_session:
+            pass  # Stripe is asked first, outside this transaction (below)
+        elif deadline.kind == PaymentDeadline.EXPIRE:
+            expire_order(order)
             return "expired"
-        add_to_timeline(order, "reminded", _("Payment reminder sent"))
+        else:
+            add_to_timeline(order, "reminded", _("Payment reminder sent"))
+    if deadline.kind == PaymentDeadline.EXPIRE:
+        from musubi.commerce import hosted_checkout
+
+        return hosted_checkout.expire_at_deadline(order)
     notices.payment_reminder(order)
     return "reminded"
+
+
+def expire_order(order: Order, note: str = "") -> bool:
+    """An order still awaiting payment passed its deadline (a transfer not made, a konbini slip not paid, a
+    buyer who never finished Stripe's page): it expires. Call with the order locked; returns whether it did."""
+    if order.status != OrderStatus.AWAITING_PAYMENT:
+        return False
+    order.status = OrderStatus.EXPIRED
+    order.save(update_fields=["status"])
+    discounts.release(order)
+    add_to_timeline(order, "expired", note or _("Expired unpaid"))
+    record_fact(workspace_id=order.workspace_id, kind="order.expired", contact_id=order.contact_id,
+                subject=("commerce.order", order.pk))
+    return True
 
 
 # --- Stripe's webhooks ----------------------------------------------------------------------------------------
 
 def apply_stripe_event(*, workspace: Workspace, event_id: str, kind: str, intent_id: str, amount: int,
-                       order_number: str = "") -> bool:
+                       order_number: str = "", checkout_session: str = "",
+                       checkout: stripe_payments.CheckoutState | None = None) -> bool:
     """Apply a verified Stripe event once; a second delivery (or one arriving after a later state) changes
-    nothing. Returns whether it was new."""
+    nothing. Returns whether it was new. A ``checkout.session.*`` event comes with the session as Stripe
+    describes it now (``checkout``), read by the caller before this transaction."""
+    if kind.startswith("checkout.session."):
+        from musubi.commerce import hosted_checkout
+
+        return hosted_checkout.apply_event(workspace=workspace, event_id=event_id, kind=kind,
+                                           session_id=checkout_session, order_number=order_number, state=checkout)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                PaymentWebhook.objects.create(workspace=workspace, provider="stripe", event_id=event_id, kind=kind,
-                                              received_at=clock.now())
-        except IntegrityError:
+        if not record_webhook(workspace=workspace, event_id=event_id, kind=kind):
             return False
         orders = Order.objects.for_workspace(workspace).select_for_update()
         order = orders.filter(stripe_payment_intent=intent_id).first() if intent_id else None
@@ -514,7 +562,9 @@ def apply_stripe_event(*, workspace: Workspace, event_id: str, kind: str, intent
             logger.info("stripe event %s (%s) names no order of workspace %s", event_id, kind, workspace.pk)
             return True
         if kind == "payment_intent.succeeded":
-            mark_paid(order=order, note=_("Card payment succeeded"), provider_says_paid=True)
+            note = _("Paid at a convenience store") if order.payment_method == PaymentMethod.KONBINI else _(
+                "Card payment succeeded")
+            mark_paid(order=order, note=note, provider_says_paid=True)
         elif kind == "payment_intent.payment_failed":
             add_to_timeline(order, "payment_failed", _("Card payment failed"))
         elif kind == "charge.refunded" and amount > order.refunded:
@@ -528,6 +578,30 @@ def apply_stripe_event(*, workspace: Workspace, event_id: str, kind: str, intent
             record_fact(workspace_id=workspace.pk, kind="order.disputed", contact_id=order.contact_id,
                         subject=("commerce.order", order.pk), dedupe_key=f"stripe-{event_id}")
     return True
+
+
+def record_webhook(*, workspace: Workspace, event_id: str, kind: str) -> bool:
+    """Note a provider's event as applied; False if it already was (call inside the transaction that applies
+    it, so a failure leaves it to be delivered again)."""
+    try:
+        with transaction.atomic():
+            PaymentWebhook.objects.create(workspace=workspace, provider="stripe", event_id=event_id, kind=kind,
+                                          received_at=clock.now())
+    except IntegrityError:
+        return False
+    return True
+
+
+def open_hosted_page(order: Order, *, idempotency_key: str) -> Outcome:
+    settings_ = payment_settings(order.workspace)
+    link = notices.order_url(order)
+    return method_for(order.payment_method, settings_).collect(Collection(
+        order_number=order.number, amount=order.total, currency=order.currency, email=order.email,
+        description=order.offer.name, idempotency_key=idempotency_key,
+        return_url=f"{link}?checkout=returned", cancel_url=f"{link}?checkout=cancelled",
+        # A subscription's renewals and a one-click upsell are paid with the card saved now.
+        save_card=order.offer.is_recurring or order.offer.upsell_offer_id is not None,
+        konbini_days=settings_.konbini_days))
 
 
 def pay_with_saved_card(*, order: Order) -> Outcome:
@@ -575,10 +649,12 @@ def save_payment_settings(*, workspace: Workspace, actor: Actor, **values: Any) 
     current = PaymentSettings.objects.for_workspace(workspace).select_for_update().first() or PaymentSettings(
         workspace=workspace)
     fields: dict[str, str] = {}
-    for name in ("cod_fee", "shipping_fee", "bank_transfer_days"):
+    for name in ("cod_fee", "shipping_fee", "bank_transfer_days", "konbini_days"):
         if name in values and (isinstance(values[name], bool) or not isinstance(values[name], int)
                                or values[name] < 0):
             fields[name] = _("Enter a whole number of 0 or more.")
+    if "konbini_days" not in fields and not 1 <= values.get("konbini_days", current.konbini_days) <= KONBINI_MAX_DAYS:
+        fields["konbini_days"] = _("Enter from 1 to %(n)s days.") % {"n": KONBINI_MAX_DAYS}
     if values.get("bank_transfer_enabled") and not (values.get("bank_account") or current.bank_account).strip():
         fields["bank_account"] = _("Enter the account a transfer goes to.")
     secret = values.get("stripe_secret_key") or ""
@@ -586,6 +662,8 @@ def save_payment_settings(*, workspace: Workspace, actor: Actor, **values: Any) 
         fields["stripe_secret_key"] = _("A Stripe secret key starts with sk_ (or rk_ for a restricted key).")
     if values.get("card_enabled") and not (secret or current.stripe_secret_key):
         fields["stripe_secret_key"] = _("Enter the Stripe secret key to take cards.")
+    if values.get("konbini_enabled") and not (secret or current.stripe_secret_key):
+        fields["stripe_secret_key"] = _("Enter the Stripe secret key to take convenience store payments.")
     if fields:
         raise InvalidInput(_("Some fields need attention."), fields=fields)
     changed = []

@@ -82,7 +82,7 @@ def entry_for(upsell: Upsell) -> services.Entry:
     shipping = order.shipping or {}
     return services.Entry(quantity=1, name=order.name, email=order.email, payment_method=order.payment_method,
                           phone=shipping.get("phone", ""), postal_code=shipping.get("postal_code", ""),
-                          address=shipping.get("address", ""), card_token=upsell.stripe_payment_method)
+                          address=shipping.get("address", ""))
 
 
 def prepare(upsell: Upsell, *, legal_url: str) -> services.Prepared:

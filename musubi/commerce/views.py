@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from musubi.capture.rules import hash_ip
 from musubi.catalog.choices import ProductKind
 from musubi.catalog.models import Offer
-from musubi.commerce import access, documents, notices, services, subscriptions, upsells
-from musubi.commerce.choices import OrderStatus, SubscriptionStatus
+from musubi.commerce import access, documents, hosted_checkout, notices, services, subscriptions, upsells
+from musubi.commerce.choices import OrderStatus, PaymentMethod, SubscriptionStatus
 from musubi.commerce.forms import CheckoutForm
 from musubi.commerce.models import Order
 from musubi.integrations import stripe_payments
@@ -44,9 +44,7 @@ def _offer(offer_id: int) -> Offer:
 
 def _form(offer: Offer, data: Any = None, initial: dict[str, Any] | None = None) -> CheckoutForm:
     methods = services.methods_for(offer)
-    key = services.payment_settings(offer.workspace).stripe_secret_key
-    return CheckoutForm(data, initial=initial, methods=methods, physical=offer.product.kind == ProductKind.PHYSICAL,
-                        test_cards=key.startswith("sk_test_"))
+    return CheckoutForm(data, initial=initial, methods=methods, physical=offer.product.kind == ProductKind.PHYSICAL)
 
 
 def _legal_url(offer: Offer) -> str:
@@ -97,7 +95,7 @@ def _entry(request: HttpRequest, form: CheckoutForm) -> services.Entry:
     return services.Entry(
         quantity=data["quantity"], name=data["name"], email=data["email"], phone=data.get("phone", ""),
         postal_code=data.get("postal_code", ""), address=data.get("address", ""),
-        payment_method=data["payment_method"], card_token=data.get("card_token", "") or "",
+        payment_method=data["payment_method"],
         consented=bool(data.get("consent")), ip_address=request.META.get("REMOTE_ADDR", ""),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:500], discount_code=data.get("discount_code", "") or "")
 
@@ -220,19 +218,36 @@ def order_status(request: HttpRequest, token: str) -> HttpResponse:
         order = services.finish_authentication(order=order)
         if upsell := upsells.pending(order):
             return redirect("upsell_page", upsells.token(upsell))
+    back_from_stripe = request.GET.get("checkout", "")
+    if back_from_stripe == "returned":
+        # Ask Stripe once, then show the plain address: a reload (or the page's own refresh) reads only the
+        # order, which Stripe's event settles. A paid order with an upsell goes on to it.
+        hosted_checkout.finish_checkout(order)
+        if upsell := upsells.pending(order):
+            return redirect("upsell_page", upsells.token(upsell))
+        return redirect("order_status", token)
+    awaiting = order.status == OrderStatus.AWAITING_PAYMENT
+    hosted = order.payment_method in (PaymentMethod.CARD, PaymentMethod.KONBINI) and bool(
+        order.stripe_checkout_session)
+    turned_back = awaiting and hosted and back_from_stripe == "cancelled"
+    slip = order.payment_instructions if awaiting and order.payment_method == PaymentMethod.KONBINI else {}
     upsell = upsells.pending(order)
     return render(request, "commerce/order.html", {
         "upsell_url": reverse("upsell_page", args=[upsells.token(upsell)]) if upsell else "",
-        "pay_url": reverse("order_pay", args=[token]) if (
-            order.status == OrderStatus.AWAITING_PAYMENT and order.payment_method == "card"
-            and services.saved_card_of(order)) else "",
+        "pay_url": reverse("order_pay", args=[token]),
         "order": order, "shop": order.workspace, "screen": order.confirmation,
         "bank_account": services.payment_settings(order.workspace).bank_account,
         "manage": notices.subscription_url(order.subscription) if order.subscription else "",
         "legal_url": reverse("legal_notice", args=[order.workspace.slug]),
-        "awaiting": order.status == OrderStatus.AWAITING_PAYMENT,
+        "awaiting": awaiting, "turned_back": turned_back,
+        "checking": awaiting and hosted and order.payment_method == PaymentMethod.CARD and not turned_back,
+        "slip": slip, "slip_deadline": _moment(slip.get("expires_at", "")),
         "token": token, "document_kinds": documents.available_kinds(order),
     })
+
+
+def _moment(iso: str) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(iso) if iso else None
 
 
 @require_GET
@@ -255,15 +270,30 @@ def member_page(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def order_pay(request: HttpRequest, token: str) -> HttpResponse:
-    """Pay an order on-session with the saved card, for a renewal the bank wanted authenticated."""
+    """Pay an order still awaiting payment: a renewal the bank wanted authenticated, on-session with the saved
+    card; an order whose buyer turned back on Stripe's payment page (or let it expire), on that page again."""
     order = _order_from(token)
-    if request.method == "POST" and order.status == OrderStatus.AWAITING_PAYMENT and services.saved_card_of(order):
-        outcome = services.pay_with_saved_card(order=order)
-        if outcome.state == "needs_buyer" and outcome.redirect_url:
-            return HttpResponseRedirect(outcome.redirect_url)
-        return redirect("order_status", token)
-    return render(request, "commerce/pay.html", {"order": order, "shop": order.workspace,
-                                                 "legal_url": reverse("legal_notice", args=[order.workspace.slug])})
+    saved = services.saved_card_of(order) if order.payment_method == PaymentMethod.CARD else None
+    # A renewal or an upsell the bank wants authenticated is paid with the card saved for it, on-session;
+    # anything else goes (back) to Stripe's hosted page.
+    on_saved_card = bool(saved and saved[1])
+    hosted = order.payment_method in (PaymentMethod.CARD, PaymentMethod.KONBINI) and not on_saved_card
+    problem = ""
+    if request.method == "POST" and order.status == OrderStatus.AWAITING_PAYMENT:
+        if hosted:
+            try:
+                return HttpResponseRedirect(hosted_checkout.checkout_again(order))
+            except Conflict as exc:
+                problem = exc.message
+        elif on_saved_card:
+            outcome = services.pay_with_saved_card(order=order)
+            if outcome.state == "needs_buyer" and outcome.redirect_url:
+                return HttpResponseRedirect(outcome.redirect_url)
+            return redirect("order_status", token)
+    return render(request, "commerce/pay.html", {"order": order, "shop": order.workspace, "hosted": hosted,
+                                                 "problem": problem,
+                                                 "legal_url": reverse("legal_notice", args=[order.workspace.slug])},
+                  status=409 if problem else 200)
 
 
 UPSELL_SCREEN = "upsell-screen"
@@ -386,7 +416,20 @@ def stripe_webhook(request: HttpRequest, shop: str) -> HttpResponse:
                                              webhook_secret=secret)
     except stripe_payments.BadSignature:
         return HttpResponse("bad signature", status=400, content_type="text/plain")
+    state = None
+    if event.checkout_session and hosted_checkout.needs_state(event.type):
+        # The event says a session may have been paid: how it stands is read from Stripe itself (with the
+        # card to keep and a konbini slip's numbers). Unreachable: 503, and Stripe delivers it again.
+        import stripe
+
+        try:
+            state = stripe_payments.checkout_state(
+                secret_key=services.payment_settings(workspace).stripe_secret_key, session_id=event.checkout_session)
+        except stripe.StripeError:
+            logger.warning("stripe event %s: session %s could not be read", event.id, event.checkout_session)
+            return HttpResponse("try again", status=503, content_type="text/plain")
     services.apply_stripe_event(workspace=workspace, event_id=event.id, kind=event.type, intent_id=event.intent_id,
-                                amount=event.amount, order_number=event.order_number)
+                                amount=event.amount, order_number=event.order_number,
+                                checkout_session=event.checkout_session, checkout=state)
     return HttpResponse(status=200)
 

@@ -7,18 +7,32 @@ completes or fails the intent and sends the browser to ``return_url``), and, off
 ``authentication_required``; ``pm_card_authenticationRequiredOnSetup`` asks for it at checkout only and
 pays off-session renewals; ``pm_card_chargeDeclined`` declines. It keeps customers, the cards attached to
 them, intents and refunds; ``decline_next`` makes the next charges fail whatever the card.
+
+Checkout Sessions (create, retrieve with ``expand[]=payment_intent``, expire) come with a minimal hosted page
+at ``/pay/<session>`` (see ``stripe_hosted_page``): pay with one of the test cards above — 3-D Secure asked
+on the page itself — or have a konbini slip issued and later "pay at the store" or let it lapse. Each step
+sends the events Stripe would send, signed with the endpoint's secret, to the endpoint registered for the
+secret key that made the session (``endpoints``, or ``endpoint_for`` for the demo). An endpoint given as a
+path (``/stripe/webhook/shop``) is only queued in ``webhooks``: a test hands those to Django's test client.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
+import time
+import urllib.error
 import urllib.parse
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from musubi.testing import stripe_hosted_page as pages
 
 PAYS = "pm_card_visa"
 NEEDS_3DS = "pm_card_threeDSecure2Required"
@@ -27,11 +41,26 @@ DECLINED = "pm_card_chargeDeclined"
 
 
 @dataclass
+class Webhook:
+    """One event sent (or, to a path, queued) to a workspace's endpoint, signed as Stripe signs it."""
+
+    url: str
+    body: str
+    signature: str
+    type: str
+    status: int | None = None  # the endpoint's answer, once delivered
+
+
+@dataclass
 class StripeStandIn:
     url: str = ""
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoints: dict[str, tuple[str, str]] = field(default_factory=dict)  # secret key → (webhook URL, secret)
+    endpoint_for: Callable[[str], tuple[str, str] | None] | None = None
+    webhooks: list[Webhook] = field(default_factory=list)
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, idempotency key
     idempotent: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     decline_next: int = 0
@@ -42,21 +71,70 @@ class StripeStandIn:
         return [i for i in self.intents.values() if i["status"] == "succeeded"]
 
     def _id(self, prefix: str) -> str:
-        return f"{prefix}_{len(self.customers) + len(self.intents) + len(self.refunds) + 1:06d}"
+        count = len(self.customers) + len(self.intents) + len(self.refunds) + len(self.sessions) + len(self.webhooks)
+        return f"{prefix}_{count + 1:06d}"
+
+    def pending_webhooks(self) -> list[Webhook]:
+        """Events queued for a path (not yet handed to the application by a test)."""
+        return [w for w in self.webhooks if w.status is None and not w.url.startswith("http")]
+
+    def send_event(self, secret_key: str, kind: str, obj: dict[str, Any]) -> Webhook | None:
+        """Sign ``kind`` about ``obj`` for the endpoint of ``secret_key`` and post it (or queue it for a path)."""
+        endpoint = self.endpoints.get(secret_key) or (self.endpoint_for(secret_key) if self.endpoint_for else None)
+        if endpoint is None:
+            return None
+        url, secret = endpoint
+        with self.lock:
+            event_id = self._id("evt")
+            body = json.dumps({"id": event_id, "object": "event", "type": kind, "created": int(time.time()),
+                               "livemode": False, "data": {"object": public(obj)}})
+            webhook = Webhook(url=url, body=body, signature=sign(body, secret), type=kind)
+            self.webhooks.append(webhook)
+        if url.startswith("http"):
+            request = urllib.request.Request(url, data=body.encode(), method="POST", headers={  # noqa: S310
+                "Content-Type": "application/json", "Stripe-Signature": webhook.signature})
+            try:
+                with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310 (a configured endpoint)
+                    webhook.status = answer.status
+            except urllib.error.HTTPError as exc:
+                webhook.status = exc.code
+            except OSError:
+                webhook.status = 0
+        return webhook
+
+
+def sign(body: str, secret: str, timestamp: int | None = None) -> str:
+    """A ``Stripe-Signature`` header: HMAC-SHA256 of ``"<t>.<body>"`` with the endpoint's secret."""
+    moment = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{moment}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={moment},v1={digest}"
+
+
+def public(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as the API shows it (the stand-in's own bookkeeping starts with an underscore)."""
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
 
 
 def _flatten(form: dict[str, list[str]]) -> dict[str, Any]:
-    """``metadata[order]=1`` → ``{"metadata": {"order": "1"}}``; ``payment_method_types[0]=card`` → a list."""
+    """Stripe's form encoding back to objects: ``metadata[order]=1`` → ``{"metadata": {"order": "1"}}``,
+    ``line_items[0][price_data][unit_amount]=980`` → a list of objects, ``expand[0]=x`` → a list."""
     out: dict[str, Any] = {}
     for key, values in form.items():
-        if "[" in key:
-            head, rest = key.split("[", 1)
-            sub = rest.rstrip("]")
-            target = out.setdefault(head, {})
-            target[sub] = values[0]
-        else:
-            out[key] = values[0]
-    return out
+        path = key.replace("]", "").split("[")
+        target = out
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = values[0]
+    return _lists(out)
+
+
+def _lists(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    converted = {k: _lists(v) for k, v in value.items()}
+    if converted and all(k.isdigit() for k in converted):
+        return [converted[k] for k in sorted(converted, key=int)]
+    return converted
 
 
 def _handler(state: StripeStandIn) -> type[BaseHTTPRequestHandler]:
@@ -73,9 +151,10 @@ def _handler(state: StripeStandIn) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _html(self, body: str) -> None:
-            data = body.encode()
-            self.send_response(200)
+        def _html(self, status_or_body: int | str, body: str = "") -> None:
+            status = status_or_body if isinstance(status_or_body, int) else 200
+            data = (body if isinstance(status_or_body, int) else status_or_body).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -90,6 +169,8 @@ def _handler(state: StripeStandIn) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             path = urllib.parse.urlparse(self.path).path
             state.requests.append(("GET", path, ""))
+            if path.startswith(("/pay/", "/voucher/")):
+                return self._html(*pages.get(state, path))
             if path.startswith("/3ds/"):
                 intent = state.intents.get(path.rsplit("/", 1)[1])
                 if intent is None:
@@ -103,6 +184,16 @@ def _handler(state: StripeStandIn) -> type[BaseHTTPRequestHandler]:
                     f"<button name='result' value='fail' id='fail'>認証しない</button></form></html>")
             if not self._authorised():
                 return None
+            if path.startswith("/v1/checkout/sessions/"):
+                session = state.sessions.get(path.rsplit("/", 1)[1])
+                if session is None:
+                    return self._answer(404, {"error": {"type": "invalid_request_error",
+                                                        "message": "No such checkout.session"}})
+                query = _flatten(urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query))
+                shown = public(session)
+                if "payment_intent" in (query.get("expand") or []) and session["payment_intent"]:
+                    shown["payment_intent"] = state.intents[session["payment_intent"]]
+                return self._answer(200, shown)
             if path.startswith("/v1/payment_intents/"):
                 intent = state.intents.get(path.rsplit("/", 1)[1])
                 if intent is None:
@@ -115,19 +206,48 @@ def _handler(state: StripeStandIn) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
             path = urllib.parse.urlparse(self.path).path
             form = _flatten(urllib.parse.parse_qs(raw))
+            if path.startswith(("/pay/", "/voucher/")):
+                state.requests.append(("POST", path, ""))
+                status, location, html = pages.post(state, path, form)
+                if location:
+                    self.send_response(303)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+                return self._html(status, html)
             if path.startswith("/3ds/"):
                 return self._authenticate(path.rsplit("/", 1)[1], form.get("result") == "ok")
             key = self.headers.get("Idempotency-Key", "")
             state.requests.append(("POST", path, key))
             if not self._authorised():
                 return None
+            expired: dict[str, Any] | None = None
             with state.lock:
                 if key and key in state.idempotent:
                     return self._answer(*state.idempotent[key])
-                status, body = self._route(path, form)
+                if path.startswith("/v1/checkout/sessions"):
+                    status, body = self._checkout(path, form)
+                    expired = body if path.endswith("/expire") and status == 200 else None
+                else:
+                    status, body = self._route(path, form)
                 if key:
                     state.idempotent[key] = (status, body)
+            if expired is not None:
+                state.send_event(state.sessions[expired["id"]]["_key"], "checkout.session.expired", expired)
             return self._answer(status, body)
+
+        def _checkout(self, path: str, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            if path == "/v1/checkout/sessions":
+                return checkout_session(state, form, self.headers.get("Authorization", "").removeprefix("Bearer "))
+            session = state.sessions.get(path.split("/")[4]) if path.endswith("/expire") else None
+            if session is None:
+                return 404, {"error": {"type": "invalid_request_error", "message": "No such checkout.session"}}
+            if session["status"] != "open":
+                return 400, {"error": {"type": "invalid_request_error",
+                                       "message": f"Only an open session can be expired, not {session['status']}."}}
+            session["status"], session["url"] = "expired", None
+            return 200, public(session)
 
         def _route(self, path: str, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
             if path == "/v1/customers":
@@ -224,10 +344,53 @@ def _handler(state: StripeStandIn) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def checkout_session(state: StripeStandIn, form: dict[str, Any], secret_key: str) -> tuple[int, dict[str, Any]]:
+    """A Checkout Session in payment mode, refused as Stripe refuses what it cannot take."""
+    def refused(message: str, param: str = "") -> tuple[int, dict[str, Any]]:
+        return 400, {"error": {"type": "invalid_request_error", "message": message, "param": param}}
+
+    if form.get("mode") != "payment":
+        return refused("Only payment mode is stood in for.", "mode")
+    lines = form.get("line_items") or []
+    try:
+        amount = sum(int(line["price_data"]["unit_amount"]) * int(line.get("quantity", 1)) for line in lines)
+        currency = {line["price_data"]["currency"] for line in lines}.pop()
+    except (KeyError, TypeError, ValueError):
+        return refused("Each line item needs price_data with a currency and a unit_amount.", "line_items")
+    methods = form.get("payment_method_types") or ["card"]
+    intent_data = form.get("payment_intent_data") or {}
+    if not form.get("success_url"):
+        return refused("Missing required param: success_url.", "success_url")
+    customer = form.get("customer") or None
+    if customer and customer not in state.customers:
+        return refused(f"No such customer: '{customer}'", "customer")
+    if "konbini" in methods:
+        if currency != "jpy":
+            return refused("Konbini takes JPY only.", "line_items")
+        if not 120 <= amount <= 300_000:
+            return refused("Konbini takes amounts from 120 to 300,000 yen.", "line_items")
+        if intent_data.get("setup_future_usage"):
+            return refused("Konbini cannot be saved for future payments.", "payment_intent_data[setup_future_usage]")
+    session_id = "cs_test_" + state._id("a")
+    session = {
+        "id": session_id, "object": "checkout.session", "url": f"{state.url}/pay/{session_id}", "status": "open",
+        "payment_status": "unpaid", "mode": "payment", "amount_total": amount, "currency": currency,
+        "client_reference_id": form.get("client_reference_id"), "metadata": form.get("metadata") or {},
+        "customer": customer, "customer_email": form.get("customer_email"), "payment_intent": None,
+        "payment_method_types": methods, "payment_method_options": form.get("payment_method_options") or {},
+        "success_url": form["success_url"], "cancel_url": form.get("cancel_url"),
+        "expires_at": int(time.time()) + 24 * 3600, "livemode": False,
+        "_key": secret_key, "_intent_data": intent_data,
+        "_name": str(((lines[0].get("price_data") or {}).get("product_data") or {}).get("name", "")),
+    }
+    state.sessions[session_id] = session
+    return 200, public(session)
+
+
 @contextmanager
-def stripe_standin() -> Iterator[StripeStandIn]:
+def stripe_standin(port: int = 0) -> Iterator[StripeStandIn]:
     state = StripeStandIn()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(state))
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

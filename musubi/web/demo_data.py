@@ -40,11 +40,20 @@ def _legal_profile(workspace: Workspace, actor: Actor, **particulars: str) -> No
         "delivery_timing": "ご注文（銀行振込はご入金の確認）から5営業日以内に発送します。",
         "subscription_cancellation": _CANCEL,
     }
+    if os.environ.get("MUSUBI_DEMO_STRIPE_STANDIN"):  # the shops also take konbini payments: the notice says so
+        defaults["payment_methods"] = "クレジットカード、コンビニ決済、銀行振込、代金引換"
+        defaults["payment_timing"] = ("クレジットカード：ご注文時。コンビニ決済：ご注文から3日後の23:59まで。"
+                                      "銀行振込：ご注文から7日以内。代金引換：商品お受け取り時。")
     save_legal_profile(workspace=workspace, actor=actor, **{**defaults, **particulars})
 
 
-def _demo_card() -> dict[str, Any]:
-    """Cards in the demo only with a Stripe test key in the environment (MUSUBI_DEMO_STRIPE_KEY)."""
+def _demo_card(slug: str) -> dict[str, Any]:
+    """Cards and konbini in the demo: through the local Stripe stand-in that ``bin/start`` runs
+    (MUSUBI_DEMO_STRIPE_STANDIN, a key and webhook secret per shop, so each shop gets its own events), or
+    cards with a Stripe test key of your own (MUSUBI_DEMO_STRIPE_KEY)."""
+    if os.environ.get("MUSUBI_DEMO_STRIPE_STANDIN"):
+        return {"card_enabled": True, "konbini_enabled": True, "stripe_secret_key": f"sk_test_standin_{slug}",
+                "stripe_webhook_secret": f"whsec_standin_{slug}"}
     key = os.environ.get("MUSUBI_DEMO_STRIPE_KEY", "")
     return {"card_enabled": True, "stripe_secret_key": key} if key.startswith("sk_test_") else {}
 
@@ -72,7 +81,7 @@ def health_food(workspace: Workspace, actor: Actor) -> None:
         catalog.publish_offer(**ws, offer_id=offer.pk)
     commerce.save_payment_settings(**ws, bank_transfer_enabled=True, cod_enabled=True, cod_fee=330, shipping_fee=0,
                                    bank_account="むすび銀行 本店営業部 普通 1234567\nカ）スコヤカケンコウショクヒン",
-                                   **_demo_card())
+                                   **_demo_card(workspace.slug))
     ladder = catalog.create_ladder(**ws, name="青汁ラダー", description="お試しから定期便へ。")
     catalog.add_step(**ws, ladder_id=ladder.pk, front_id=trial.pk, back_id=subscription.pk,
                      take_rate=D("0.25"), retention=D("0.8"))
@@ -169,7 +178,8 @@ def info_products(workspace: Workspace, actor: Actor) -> None:
     _legal_profile(workspace, actor, seller_name="まなびアカデミー合同会社", responsible_person="鈴木 太郎",
                    address="福岡県福岡市中央区天神1-1-1", phone="092-123-4567", email="hello@manabi.example.jp",
                    price_note="表示価格はすべて税込です。デジタル商品のため送料はかかりません。",
-                   payment_methods="クレジットカード、銀行振込",
+                   payment_methods="クレジットカード、コンビニ決済、銀行振込" if os.environ.get(
+                       "MUSUBI_DEMO_STRIPE_STANDIN") else "クレジットカード、銀行振込",
                    delivery_timing="お支払いの確認後すぐに、購入者専用ページのリンクをメールでお送りします。",
                    returns_policy="デジタル商品の性質上、お支払い後の返品・返金はお受けできません。",
                    subscription_cancellation="定期のご契約はありません。")
@@ -186,7 +196,7 @@ def info_products(workspace: Workspace, actor: Actor) -> None:
     demo_files.add_guide_pdf(workspace, actor, front.pk)
     commerce.save_payment_settings(**ws, bank_transfer_enabled=True, bank_transfer_days=5,
                                    bank_account="むすび銀行 天神支店 普通 7654321\nマナビアカデミー（ド",
-                                   **_demo_card())
+                                   **_demo_card(workspace.slug))
     ladder = catalog.create_ladder(**ws, name="ガイド → 本講座",
                                    description="アフィリエイターが報酬88%でガイドを販売。")
     catalog.add_step(**ws, ladder_id=ladder.pk, front_id=front.pk, back_id=back.pk, take_rate=D("0.03"))

@@ -11,7 +11,7 @@ from django.db import connection
 from musubi.commerce import notices, renewal_run, subscriptions
 from musubi.commerce.choices import OrderStatus, SubscriptionStatus
 from musubi.commerce.models import CustomerMail, Order, Renewal, Subscription
-from musubi.commerce.tests.conftest import BUYER
+from musubi.commerce.tests.hosted import buy_by_card
 from musubi.commerce.tests.test_checkout import confirmation, place
 from musubi.kernel import claims, clock
 from musubi.kernel.events import subscribe, unsubscribe
@@ -22,10 +22,9 @@ from musubi.testing.stripe_standin import NEEDS_3DS, PAYS
 START = dt.datetime(2026, 1, 15, 3, 0, tzinfo=dt.UTC)
 
 
-def subscribe_by_card(client, offer, card=PAYS):
+def subscribe_by_card(client, offer, stripe_api, card=PAYS):
     with clock.frozen(START):
-        page, token = confirmation(client, offer, **{**BUYER, "payment_method": "card", "card_token": card})
-        place(client, offer, page, token)
+        buy_by_card(client, stripe_api, offer, card=card)
     return Subscription.objects.get()
 
 
@@ -40,7 +39,7 @@ def test_the_renewal_is_ordered_and_charged_a_month_later_at_the_regular_price(c
     seen = []
     subscribe(SubscriptionRenewed, seen.append)
     try:
-        subscription = subscribe_by_card(client, shop["discounted"])
+        subscription = subscribe_by_card(client, shop["discounted"], stripe_api)
         assert renew_at(START + dt.timedelta(days=30)) == 0  # not due yet
         renew_at(dt.datetime(2026, 2, 15, 3, 0, tzinfo=dt.UTC))
     finally:
@@ -59,7 +58,7 @@ def test_the_renewal_is_ordered_and_charged_a_month_later_at_the_regular_price(c
 
 
 def test_running_the_worker_again_makes_no_second_order(client, shop, stripe_api):
-    subscription = subscribe_by_card(client, shop["monthly"])
+    subscription = subscribe_by_card(client, shop["monthly"], stripe_api)
     later = dt.datetime(2026, 2, 16, tzinfo=dt.UTC)
     renew_at(later)
     renew_at(later, worker="w2")
@@ -68,7 +67,7 @@ def test_running_the_worker_again_makes_no_second_order(client, shop, stripe_api
 
 
 def test_a_worker_killed_before_charging_leaves_the_charge_for_the_next_one(client, shop, stripe_api):
-    subscription = subscribe_by_card(client, shop["monthly"])
+    subscription = subscribe_by_card(client, shop["monthly"], stripe_api)
     due = dt.datetime(2026, 2, 16, tzinfo=dt.UTC)
     with clock.frozen(due):
         [claimed] = claims.claim(subscriptions.due_renewals(), worker="doomed", limit=10)
@@ -84,7 +83,7 @@ def test_a_worker_killed_before_charging_leaves_the_charge_for_the_next_one(clie
 
 
 def test_cancelling_between_the_order_and_its_charge_cancels_the_order_uncharged(client, shop, stripe_api, workspace):
-    subscription = subscribe_by_card(client, shop["monthly"])
+    subscription = subscribe_by_card(client, shop["monthly"], stripe_api)
     due = dt.datetime(2026, 2, 16, tzinfo=dt.UTC)
     with clock.frozen(due):
         renewal_run.run(claims.claim(subscriptions.due_renewals(), worker="w1", limit=10))
@@ -102,7 +101,7 @@ def test_a_fixed_length_subscription_completes_after_its_last_delivery(client, s
                                name="2回コース", role="back", price=3000, billing="recurring", interval="month",
                                cycles=2)
     catalog.publish_offer(workspace=shop["trial"].workspace, actor=SYSTEM, offer_id=two.pk)
-    subscription = subscribe_by_card(client, two)
+    subscription = subscribe_by_card(client, two, stripe_api)
     renew_at(dt.datetime(2026, 2, 16, tzinfo=dt.UTC))
     renew_at(dt.datetime(2026, 4, 16, tzinfo=dt.UTC))
     subscription.refresh_from_db()
@@ -112,7 +111,7 @@ def test_a_fixed_length_subscription_completes_after_its_last_delivery(client, s
 
 def test_a_declined_renewal_is_retried_then_the_subscription_pauses(client, shop, stripe_api, settings):
     settings.MUSUBI_RENEWAL_RETRIES = 2
-    subscription = subscribe_by_card(client, shop["monthly"])
+    subscription = subscribe_by_card(client, shop["monthly"], stripe_api)
     stripe_api.decline_next = 10
     moment = dt.datetime(2026, 2, 16, tzinfo=dt.UTC)
     renew_at(moment)
@@ -129,16 +128,10 @@ def test_a_declined_renewal_is_retried_then_the_subscription_pauses(client, shop
 
 
 def test_a_renewal_the_bank_wants_authenticated_mails_a_link_to_pay(client, shop, stripe_api):
-    from musubi.commerce import services
 
     with clock.frozen(START):
-        page, token = confirmation(client, shop["monthly"], **{**BUYER, "payment_method": "card",
-                                                               "card_token": NEEDS_3DS})
-        place(client, shop["monthly"], page, token)
-        # The first payment goes through 3-D Secure in the browser; then the card is saved for renewals.
-        first = Order.objects.get()
-        stripe_api.intents[first.stripe_payment_intent]["status"] = "succeeded"
-        services.finish_authentication(order=first)
+        # The first payment goes through 3-D Secure on Stripe's page; then the card is saved for renewals.
+        buy_by_card(client, stripe_api, shop["monthly"], card=NEEDS_3DS)
     subscription = Subscription.objects.get()
     assert subscription.stripe_payment_method == NEEDS_3DS
     renew_at(dt.datetime(2026, 2, 16, tzinfo=dt.UTC))
@@ -151,7 +144,7 @@ def test_a_renewal_the_bank_wants_authenticated_mails_a_link_to_pay(client, shop
 
 
 def test_a_paused_subscription_is_not_renewed_and_a_cancelled_one_never_again(client, shop, stripe_api, workspace):
-    subscription = subscribe_by_card(client, shop["monthly"])
+    subscription = subscribe_by_card(client, shop["monthly"], stripe_api)
     subscriptions.pause(workspace=workspace, subscription_id=subscription.pk)
     renew_at(dt.datetime(2026, 2, 16, tzinfo=dt.UTC))
     assert not Order.objects.filter(cycle=2).exists()
@@ -169,7 +162,7 @@ def manage_path(subscription):
 
 
 def test_the_customer_cancels_from_the_link_in_the_email_without_a_password(client, shop, stripe_api):
-    subscription = subscribe_by_card(client, shop["monthly"])
+    subscription = subscribe_by_card(client, shop["monthly"], stripe_api)
     path = manage_path(subscription)
     page = client.get(path).content.decode()
     assert "青汁 定期便" in page and 'id="cancel-subscription"' in page
@@ -185,14 +178,14 @@ def test_the_customer_cancels_from_the_link_in_the_email_without_a_password(clie
 
 
 def test_the_customer_skips_the_next_delivery(client, shop, stripe_api):
-    subscription = subscribe_by_card(client, shop["monthly"])
+    subscription = subscribe_by_card(client, shop["monthly"], stripe_api)
     client.post(manage_path(subscription), {"action": "skip"})
     assert Renewal.objects.get(subscription=subscription).next_attempt_at == dt.datetime(2026, 3, 15, 3, 0,
                                                                                           tzinfo=dt.UTC)
 
 
 def test_the_customer_moves_the_next_delivery_within_limits(client, shop, stripe_api):
-    subscription = subscribe_by_card(client, shop["monthly"])
+    subscription = subscribe_by_card(client, shop["monthly"], stripe_api)
     path = manage_path(subscription)
     with clock.frozen(START):
         assert client.post(path, {"action": "date", "date": "2026-02-01"}).status_code == 200
@@ -202,7 +195,7 @@ def test_the_customer_moves_the_next_delivery_within_limits(client, shop, stripe
 
 
 def test_a_forged_subscription_link_finds_nothing(client, shop, stripe_api):
-    subscription = subscribe_by_card(client, shop["monthly"])
+    subscription = subscribe_by_card(client, shop["monthly"], stripe_api)
     path = manage_path(subscription)
     assert client.get(path[:-4] + "abcd").status_code == 404
     assert client.post(path[:-4] + "abcd", {"action": "cancel"}).status_code == 404
@@ -218,9 +211,7 @@ def test_two_workers_at_once_make_one_order_per_cycle(client, shop, stripe_api):
         pytest.skip("concurrent claims need PostgreSQL's row locks; SQLite has one writer")
     for n in range(6):
         with clock.frozen(START):
-            page, token = confirmation(client, shop["monthly"], **{**BUYER, "email": f"buyer{n}@example.jp",
-                                                                     "payment_method": "card", "card_token": PAYS})
-            place(client, shop["monthly"], page, token)
+            buy_by_card(client, stripe_api, shop["monthly"], email=f"buyer{n}@example.jp")
     errors = []
 
     def work(name):

@@ -1,6 +1,8 @@
 """A buyer on a phone, in a real browser: the health-food trial set by bank transfer (changing the quantity on
-the way), the 定期便 and its confirmation screen, the discounted first delivery paid by card through 3-D
-Secure at the Stripe stand-in, the renewal a month later, and cancelling from the link in the mail.
+the way), the 定期便 and its confirmation screen, the discounted first delivery paid by card on the Stripe
+stand-in's hosted page through 3-D Secure (its webhooks posted back to the live server), the renewal a month
+later, and cancelling from the link in the mail; the trial set again by konbini: the slip on the order's
+page, then paid at the store.
 
 Screenshots go to ``$MUSUBI_TEST_ARTIFACTS`` like the other browser tests'.
 """
@@ -37,11 +39,13 @@ def phone(browser: Browser) -> Iterator[Page]:  # noqa: F811
 
 
 @pytest.fixture
-def demo_shop(stripe_api):
+def demo_shop(stripe_api, live_server):
     call_command("demo")
     workspace = Workspace.objects.get(slug="kenko-shop")
-    services.save_payment_settings(workspace=workspace, actor=SYSTEM, card_enabled=True,
-                                   stripe_secret_key="sk_test_demo")
+    services.save_payment_settings(workspace=workspace, actor=SYSTEM, card_enabled=True, konbini_enabled=True,
+                                   stripe_secret_key="sk_test_demo", stripe_webhook_secret="whsec_demo")
+    # Stripe's events go, signed, to the shop's webhook on the live server, as Stripe would send them.
+    stripe_api.endpoints["sk_test_demo"] = (f"{live_server.url}/stripe/webhook/kenko-shop", "whsec_demo")
     return {o.name: o for o in Offer.objects.filter(workspace=workspace)}
 
 
@@ -103,20 +107,28 @@ def test_a_buyer_orders_the_trial_set_then_the_subscription_and_cancels_it(live_
     page.goto(f"{live_server.url}/buy/{discounted.pk}")
     fill_buyer(page)
     page.get_by_label("クレジットカード").check()
-    page.get_by_label("カード", exact=True).select_option("pm_card_authenticationRequiredOnSetup")
     page.get_by_role("button", name="ご注文内容の確認へ進む").click()
+    assert "Stripe の安全な決済ページ" in row(page, "お支払い時期")
     change = row(page, "初回価格の終了")
     assert "初回のみ 1,980円" in change and "4,980円" in change
     # The first price and the later terms are on screen together.
     expect(page.locator("#confirmation th", has_text="初回価格の終了")).to_be_in_viewport()
     shot(page, "24-confirmation-discounted-ja")
     page.get_by_role("button", name="注文を確定する").click()
+    # Stripe's hosted page (the stand-in's): the card is entered there, never on the shop's pages.
+    expect(page.locator("#amount")).to_have_text("1,980円")
+    page.get_by_label("3Dセキュアが必要なカード（初回のみ").check()
+    shot(page, "25-stripe-hosted-page")
+    page.get_by_role("button", name="支払う").click()
     expect(page.get_by_role("heading", name="本人認証（テスト）")).to_be_visible()
-    shot(page, "25-3ds-standin")
+    shot(page, "25b-3ds-standin")
     page.get_by_role("button", name="認証する").click()
     expect(page.locator("#order-status")).to_have_text("支払い済み")
     shot(page, "26-paid-by-card-ja")
     subscription = Subscription.objects.get(offer=discounted)
+    assert subscription.stripe_payment_method == "pm_card_authenticationRequiredOnSetup"
+    assert {w.type: w.status for w in stripe_api.webhooks} == {"payment_intent.succeeded": 200,
+                                                               "checkout.session.completed": 200}
 
     # A month later the worker makes the renewal at the regular price and charges the saved card.
     with clock.travel(dt.timedelta(days=32)):
@@ -135,6 +147,46 @@ def test_a_buyer_orders_the_trial_set_then_the_subscription_and_cancels_it(live_
     shot(page, "28-cancelled-ja")
     subscription.refresh_from_db()
     assert subscription.status == "cancelled" and subscription.cancelled_at is not None
+
+
+def test_a_buyer_pays_the_trial_set_at_a_convenience_store(live_server, phone, demo_shop, stripe_api, settings):
+    settings.MUSUBI_BASE_URL = live_server.url
+    page = phone
+    trial = demo_shop["初回限定 お試しセット"]
+    page.goto(f"{live_server.url}/buy/{trial.pk}")
+    fill_buyer(page)
+    page.get_by_label("コンビニ決済").check()
+    page.get_by_role("button", name="ご注文内容の確認へ進む").click()
+    assert "までにコンビニでお支払いください" in row(page, "お支払い時期")
+    shot(page, "32-confirmation-konbini-ja")
+    page.get_by_role("button", name="注文を確定する").click()
+    # On Stripe's page the buyer turns back first, then comes again and has the slip issued.
+    page.get_by_role("link", name="ショップに戻る").click()
+    expect(page.locator("#payment-incomplete")).to_be_visible()
+    shot(page, "32b-turned-back-on-stripe-ja")
+    page.get_by_role("button", name="もう一度お支払いページへ進む").click()
+    page.get_by_role("button", name="コンビニ支払い番号を発行する").click()
+    expect(page.locator("#konbini-slip")).to_contain_text("ローソン")
+    expect(page.locator("#konbini-deadline")).to_contain_text("までに、コンビニで 980円をお支払いください")
+    shot(page, "33-konbini-slip-ja")
+    order = Order.objects.get(offer=trial)
+    assert order.status == "awaiting_payment"
+    # The slip, then paid at the store: Stripe's event marks the order paid.
+    page.get_by_role("link", name="払込票と各店舗でのお支払い方法を見る").click()
+    shot(page, "34-konbini-voucher-standin")
+    page.get_by_role("button", name="店頭で支払う（テスト）").click()
+    expect(page.locator("#store-paid")).to_be_visible()
+    order.refresh_from_db()
+    assert order.status == "paid"
+    page.goto(f"{live_server.url}/orders/{services_token(order)}")
+    expect(page.locator("#order-status")).to_have_text("支払い済み")
+    shot(page, "35-paid-at-konbini-ja")
+
+
+def services_token(order: Order) -> str:
+    from musubi.commerce import notices
+
+    return notices.order_token(order)
 
 
 def test_a_guide_bought_by_transfer_opens_its_members_page_and_the_course_to_its_buyer_only(
