@@ -9,6 +9,7 @@ from musubi.commerce.choices import OrderStatus, PaymentMethod, RenewalOutcome, 
 from musubi.contacts.models import Contact
 from musubi.kernel.claims import DurableWork
 from musubi.kernel.models import WorkspaceOwned
+from musubi.kernel.secrets import EncryptedTextField
 
 
 class PaymentSettings(WorkspaceOwned):
@@ -26,8 +27,8 @@ class PaymentSettings(WorkspaceOwned):
     cod_fee = models.PositiveBigIntegerField(default=330)
     card_enabled = models.BooleanField(default=False)
     shipping_fee = models.PositiveBigIntegerField(default=0, help_text="Per order of physical goods, tax-incl.")
-    stripe_secret_key = models.CharField(max_length=200, blank=True, default="")
-    stripe_webhook_secret = models.CharField(max_length=200, blank=True, default="")
+    stripe_secret_key = EncryptedTextField(blank=True, default="")
+    stripe_webhook_secret = EncryptedTextField(blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace"], name="paymentsettings_one_per_workspace")]
@@ -251,7 +252,7 @@ class WebhookEndpoint(WorkspaceOwned):
     secret shown once when the address is saved."""
 
     url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=100)
+    secret = EncryptedTextField()
     created_at = models.DateTimeField()
 
     class Meta:
