@@ -44,18 +44,23 @@ def signature(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-@transaction.atomic
 def set_endpoint(*, workspace: Workspace, actor: Actor, url: str) -> str | None:
     """Save (or with an empty ``url``, remove) the workspace's endpoint; returns the new signing secret, which
     is shown once, when the address changes."""
     actor.require(Action.ADMINISTER)
     url = url.strip()
+    if url:
+        _check_address(url)  # asks DNS: before the transaction, which on SQLite holds the write lock
+    with transaction.atomic():
+        return _save_endpoint(workspace=workspace, actor=actor, url=url)
+
+
+def _save_endpoint(*, workspace: Workspace, actor: Actor, url: str) -> str | None:
     current = WebhookEndpoint.objects.for_workspace(workspace).first()
     if not url:
         WebhookEndpoint.objects.for_workspace(workspace).delete()
         record_audit(workspace=workspace, actor=actor, action="webhook.removed")
         return None
-    _check_address(url)
     if current is not None and current.url == url:
         return None
     secret = tokens.new_secret("mwh", nbytes=24)
