@@ -6,7 +6,8 @@ from django.db import models
 
 from musubi.capture.choices import Incentive, SourceKind, SubmissionStatus, SubmittedVia
 from musubi.kernel.claims import DurableWork
-from musubi.kernel.models import WorkspaceOwned
+from musubi.kernel.models import WorkspaceOwned, WorkspaceQuerySet
+from musubi.kernel.secrets import EncryptedTextField
 
 
 class Source(WorkspaceOwned):
@@ -207,14 +208,23 @@ class ConfirmationMail(DurableWork, WorkspaceOwned):
         pass
 
 
+class LiveLineChannels(models.Manager.from_queryset(WorkspaceQuerySet)):  # type: ignore[misc]
+    """Connections that have not been removed: every lookup by people, webhooks and senders goes through it.
+    A removed one is still reached from the history that points at it (Django follows foreign keys with the
+    base manager)."""
+
+    def get_queryset(self) -> WorkspaceQuerySet:
+        return super().get_queryset().filter(removed_at=None)  # type: ignore[no-any-return]
+
+
 class LineChannel(WorkspaceOwned):
     """A connected LINE Official Account. Its webhook URL carries ``channel_id``, so the right secret is known
     before a byte of the body is parsed. The secret and the access token are never shown again once saved."""
 
     name = models.CharField(max_length=200)
-    channel_id = models.CharField(max_length=20, unique=True)
-    channel_secret = models.CharField(max_length=64)
-    access_token = models.TextField()
+    channel_id = models.CharField(max_length=20)
+    channel_secret = EncryptedTextField()
+    access_token = EncryptedTextField()
     greeting = models.TextField(blank=True, default="")
     coupon = models.ForeignKey(CouponDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+",
@@ -223,9 +233,22 @@ class LineChannel(WorkspaceOwned):
     login_channel_id = models.CharField(max_length=20, blank=True, default="",
                                         help_text="A LINE Login channel linked to the account, to learn who came "
                                                   "from which link.")
-    login_channel_secret = models.CharField(max_length=64, blank=True, default="")
+    login_channel_secret = EncryptedTextField(blank=True, default="")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
+    bot_name = models.CharField(max_length=200, blank=True, default="",
+                                help_text="The account's name as LINE gave it when the token was last checked.")
+    checked_at = models.DateTimeField(null=True, blank=True, help_text="When LINE last accepted the token.")
+    removed_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="Removed: credentials erased, kept only for the history sent "
+                                                "and received through it.")
+
+    objects = LiveLineChannels()  # type: ignore[misc]
+    with_removed = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel_id"], condition=models.Q(removed_at=None),
+                                               name="linechannel_one_live_channel_id")]
 
     def __str__(self) -> str:
         return self.name

@@ -9,6 +9,7 @@ from musubi.commerce.choices import DocumentKind, OrderStatus, PaymentMethod, Re
 from musubi.contacts.models import Contact
 from musubi.kernel.claims import DurableWork
 from musubi.kernel.models import WorkspaceOwned
+from musubi.kernel.secrets import EncryptedTextField
 
 
 class PaymentSettings(WorkspaceOwned):
@@ -28,8 +29,8 @@ class PaymentSettings(WorkspaceOwned):
     konbini_enabled = models.BooleanField(default=False, help_text="コンビニ決済 through Stripe (one-time orders).")
     konbini_days = models.PositiveSmallIntegerField(default=3, help_text="Days the buyer has to pay at the store.")
     shipping_fee = models.PositiveBigIntegerField(default=0, help_text="Per order of physical goods, tax-incl.")
-    stripe_secret_key = models.CharField(max_length=200, blank=True, default="")
-    stripe_webhook_secret = models.CharField(max_length=200, blank=True, default="")
+    stripe_secret_key = EncryptedTextField(blank=True, default="")
+    stripe_webhook_secret = EncryptedTextField(blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace"], name="paymentsettings_one_per_workspace")]
@@ -301,7 +302,7 @@ class WebhookEndpoint(WorkspaceOwned):
     secret shown once when the address is saved."""
 
     url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=100)
+    secret = EncryptedTextField()
     created_at = models.DateTimeField()
 
     class Meta:

@@ -4,7 +4,8 @@ Each event becomes a ``WebhookDelivery`` row in the transaction that published i
 ``commerce.webhooks`` queue posts it. The body is JSON; ``Musubi-Signature: t=<unix time>,v1=<hex>`` is the
 HMAC-SHA256 of ``"<t>.<body>"`` with the endpoint's secret (the scheme Stripe uses, so receivers know it),
 and ``Musubi-Event-Id`` lets the receiver apply a redelivery once. A 2xx answer is done; 4xx other than 408
-and 429 fails for good; anything else is retried with backoff.
+and 429 fails for good, and so does a redirect (never followed) or an address that now leads to a private
+network (``integrations.safe_http`` checks it again at every delivery); anything else is retried with backoff.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 from django.db import transaction
@@ -23,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from musubi.commerce import events as sales
 from musubi.commerce.models import WebhookDelivery, WebhookEndpoint
+from musubi.integrations import safe_http
 from musubi.kernel import clock, tokens
 from musubi.kernel import events as bus
 from musubi.kernel.errors import InvalidInput
@@ -44,20 +44,23 @@ def signature(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-@transaction.atomic
 def set_endpoint(*, workspace: Workspace, actor: Actor, url: str) -> str | None:
     """Save (or with an empty ``url``, remove) the workspace's endpoint; returns the new signing secret, which
     is shown once, when the address changes."""
     actor.require(Action.ADMINISTER)
     url = url.strip()
+    if url:
+        _check_address(url)  # asks DNS: before the transaction, which on SQLite holds the write lock
+    with transaction.atomic():
+        return _save_endpoint(workspace=workspace, actor=actor, url=url)
+
+
+def _save_endpoint(*, workspace: Workspace, actor: Actor, url: str) -> str | None:
     current = WebhookEndpoint.objects.for_workspace(workspace).first()
     if not url:
         WebhookEndpoint.objects.for_workspace(workspace).delete()
         record_audit(workspace=workspace, actor=actor, action="webhook.removed")
         return None
-    if not url.startswith(("https://", "http://")) or len(url) > 500:
-        message = _("Enter an address starting with https://.")
-        raise InvalidInput(message, fields={"webhook_url": message})
     if current is not None and current.url == url:
         return None
     secret = tokens.new_secret("mwh", nbytes=24)
@@ -68,6 +71,26 @@ def set_endpoint(*, workspace: Workspace, actor: Actor, url: str) -> str | None:
         current.save(update_fields=["url", "secret"])
     record_audit(workspace=workspace, actor=actor, action="webhook.set", obj=current, changes={"url": url})
     return secret
+
+
+def _check_address(url: str) -> None:
+    """Refuse, with the reason in words, an address the webhook may not post to (see integrations.safe_http)."""
+    if len(url) > 500:
+        message = _("The address is too long (at most 500 characters).")
+        raise InvalidInput(message, fields={"webhook_url": message})
+    try:
+        safe_http.check_url(url)
+    except safe_http.UnsafeAddress as exc:
+        messages = {
+            "scheme": _("Enter an address starting with https://."),
+            "malformed": _("This is not a valid web address (a host name is needed, and no user name or "
+                           "password)."),
+            "unresolvable": _("The host name of this address could not be found in DNS."),
+            "internal": _("This address leads to %(address)s, a private or local network address. Webhooks "
+                          "are only sent to public addresses on the internet.") % {"address": exc.address},
+        }
+        message = messages.get(exc.reason, str(exc))
+        raise InvalidInput(message, fields={"webhook_url": message}) from exc
 
 
 def _queue_events(published: list[bus.Event]) -> None:
@@ -94,16 +117,10 @@ def _queue_events(published: list[bus.Event]) -> None:
 
 def _post(delivery: WebhookDelivery) -> int:
     body = json.dumps(delivery.payload, ensure_ascii=False, sort_keys=True).encode()
-    # set_endpoint admits only http(s) addresses, so no file: or custom scheme reaches urlopen.
-    request = urllib.request.Request(delivery.endpoint.url, data=body, method="POST", headers={  # noqa: S310
+    return safe_http.post(delivery.endpoint.url, body=body, timeout=TIMEOUT_SECONDS, headers={
         "Content-Type": "application/json", "User-Agent": "Musubi-Webhooks/1",
         "Musubi-Event-Id": delivery.event_id,
         "Musubi-Signature": signature(delivery.endpoint.secret, body, int(time.time()))})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
 
 
 def handle(rows: list[WebhookDelivery], outcome: BatchOutcome) -> None:
@@ -112,12 +129,18 @@ def handle(rows: list[WebhookDelivery], outcome: BatchOutcome) -> None:
         delivery = found[row.pk]
         try:
             status = _post(delivery)
-        except (urllib.error.URLError, OSError) as exc:
+        except safe_http.UnsafeAddress as exc:
+            # Checked again at every delivery: the name may now lead somewhere it did not when it was saved.
+            outcome.failed[row.pk] = f"refused: {exc}"
+            continue
+        except OSError as exc:
             outcome.retry[row.pk] = f"unreachable: {exc}"
             continue
         WebhookDelivery.objects.filter(pk=row.pk).update(response_status=status)
         if 200 <= status < 300:
             outcome.done.append(row.pk)
+        elif 300 <= status < 400:
+            outcome.failed[row.pk] = f"answered {status}: redirects are not followed"
         elif 400 <= status < 500 and status not in (408, 429):
             outcome.failed[row.pk] = f"refused with {status}"
         else:

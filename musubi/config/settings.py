@@ -31,6 +31,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Fernet keys encrypting stored secrets (LINE tokens, Stripe keys, DKIM keys): the first encrypts, all decrypt.
+# Empty: a key derived from SECRET_KEY (see musubi.kernel.secrets).
+MUSUBI_SECRET_KEYS = env_list("MUSUBI_SECRET_KEYS", [])
 DEBUG = env_bool("MUSUBI_DEBUG", False)
 ALLOWED_HOSTS = env_list("MUSUBI_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("MUSUBI_CSRF_TRUSTED_ORIGINS", [])
@@ -178,6 +181,10 @@ MUSUBI_RENEWAL_RETRIES = env_int("MUSUBI_RENEWAL_RETRIES", 3)
 MUSUBI_LINE_API_HOST = env_str("MUSUBI_LINE_API_HOST", "https://api.line.me").rstrip("/")
 MUSUBI_LINE_ACCESS_HOST = env_str("MUSUBI_LINE_ACCESS_HOST", "https://access.line.me").rstrip("/")
 MUSUBI_OPTIN_WINDOW_SECONDS = env_int("MUSUBI_OPTIN_WINDOW_SECONDS", 600)
+# Outgoing webhooks go only to https:// addresses on the public internet; these let tests (and a trusted
+# internal receiver) through: plain http, and addresses or networks to allow although private.
+MUSUBI_WEBHOOK_ALLOW_HTTP = env_bool("MUSUBI_WEBHOOK_ALLOW_HTTP", False)
+MUSUBI_WEBHOOK_ALLOWED_ADDRESSES = env_list("MUSUBI_WEBHOOK_ALLOWED_ADDRESSES", [])
 # The DNS server that sending-domain checks (SPF, DKIM, DMARC) ask, as "host:port"; empty = the system's.
 MUSUBI_DNS_SERVER = env_str("MUSUBI_DNS_SERVER", "")
 

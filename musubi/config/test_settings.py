@@ -29,3 +29,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # stand-in there (the dns_server fixture), and gives up quickly.
 MUSUBI_DNS_SERVER = "127.0.0.1:9"
 MUSUBI_DNS_TIMEOUT = 1.0
+
+# Outgoing webhooks in tests go to a receiver on 127.0.0.1 over plain HTTP; production refuses both.
+MUSUBI_WEBHOOK_ALLOW_HTTP = True
+MUSUBI_WEBHOOK_ALLOWED_ADDRESSES = ["127.0.0.1"]

@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     from linebot.v3.messaging import ApiClient
     from linebot.v3.webhook import WebhookPayload
 
-__all__ = ["BULK_LIMIT", "BadSignature", "LineError", "Quota", "cancel_default_rich_menu", "create_rich_menu",
-           "delete_rich_menu", "link_rich_menu", "message_quota", "multicast_texts", "parse_webhook", "profile_name",
-           "push_texts", "reply_texts", "set_default_rich_menu", "unlink_rich_menus", "upload_rich_menu_image"]
+__all__ = ["BULK_LIMIT", "BadSignature", "BotInfo", "LineError", "Quota", "bot_info", "cancel_default_rich_menu",
+           "create_rich_menu", "delete_rich_menu", "link_rich_menu", "message_quota", "multicast_texts",
+           "parse_webhook", "profile_name", "push_texts", "reply_texts", "set_default_rich_menu", "unlink_rich_menus",
+           "upload_rich_menu_image"]
 
 
 class BadSignature(Exception):
@@ -49,9 +50,17 @@ def parse_webhook(*, channel_secret: str, body: str, signature: str) -> WebhookP
         raise BadSignature(str(exc)) from exc
 
 
+def _require_token(access_token: str) -> None:
+    """A connection that was removed has its token erased: nothing goes to LINE for it, and the caller's usual
+    handling of a refused token (a permanent failure) records why."""
+    if not access_token:
+        raise LineError(status=401, body="no channel access token: the LINE connection was removed")
+
+
 def _api(access_token: str) -> ApiClient:
     from linebot.v3.messaging import ApiClient, Configuration
 
+    _require_token(access_token)
     return ApiClient(Configuration(host=settings.MUSUBI_LINE_API_HOST, access_token=access_token))
 
 
@@ -139,6 +148,31 @@ def profile_name(*, access_token: str, user_id: str) -> str:
             return ""
 
 
+@dataclass(frozen=True)
+class BotInfo:
+    display_name: str
+    basic_id: str
+    picture_url: str
+
+
+def bot_info(*, access_token: str) -> BotInfo:
+    """Who the token speaks for (``GET /v2/bot/info``): the cheapest call that proves LINE accepts it.
+    A refused token raises ``LineError`` with LINE's status (401); LINE out of reach, status 0."""
+    from linebot.v3.messaging import MessagingApi
+    from linebot.v3.messaging.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    with _api(access_token) as client:
+        try:
+            info = MessagingApi(client).get_bot_info()
+        except ApiException as exc:
+            raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
+        except HTTPError as exc:
+            raise LineError(status=0, body=f"LINE could not be reached: {exc}"[:500]) from exc
+    return BotInfo(display_name=str(info.display_name or ""), basic_id=str(info.basic_id or ""),
+                   picture_url=str(info.picture_url or ""))
+
+
 # --- Rich menus -----------------------------------------------------------------------------------------------
 
 # LINE takes at most this many user ids in one bulk link or unlink request.
@@ -179,6 +213,7 @@ def upload_rich_menu_image(*, access_token: str, rich_menu_id: str, image: bytes
             kwargs["_host"] = data_host
             return super().call_api(*args, **kwargs)
 
+    _require_token(access_token)
     with DataHostClient(Configuration(host=data_host, access_token=access_token)) as client:
         try:
             MessagingApiBlob(client).set_rich_menu_image(rich_menu_id, bytes(image),

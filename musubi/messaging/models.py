@@ -21,6 +21,7 @@ from musubi.capture.models import LineChannel
 from musubi.contacts.models import Contact, Segment
 from musubi.kernel.claims import DurableWork, WorkStatus
 from musubi.kernel.models import WorkspaceOwned
+from musubi.kernel.secrets import EncryptedTextField
 from musubi.messaging.choices import (
     Direction,
     EnrollmentStatus,
@@ -46,7 +47,7 @@ class SenderProfile(WorkspaceOwned):
     legal_name = models.CharField(_("sender's legal name"), max_length=200, blank=True, default="")
     postal_address = models.CharField(_("postal address"), max_length=300, blank=True, default="")
     dkim_selector = models.CharField(max_length=63, blank=True, default="")
-    dkim_private_key = models.TextField(blank=True, default="", help_text="PEM; never shown.")
+    dkim_private_key = EncryptedTextField(blank=True, default="", help_text="PEM; never shown.")
     contact_info = models.CharField(_("contact point"), max_length=300, blank=True, default="",
                                     help_text="A telephone number, address or page where people can reach the sender.")
     updated_at = models.DateTimeField(auto_now=True)

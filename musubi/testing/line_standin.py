@@ -1,6 +1,7 @@
 """A local stand-in for LINE's Messaging API on 127.0.0.1, for tests: the official SDK talks to it exactly as
 to api.line.me. It keeps what was pushed, answers 409 to a retry key it already accepted (as LINE does),
-serves profiles, and can be told to fail the next pushes (or rich menu requests) with a status.
+serves profiles and the account's bot info (``refused_tokens`` are answered 401, as LINE answers a bad token),
+and can be told to fail the next pushes (or rich menu requests) with a status.
 
 Rich menus are kept as LINE keeps them: ``rich_menus`` (id → the JSON created, its image and the image's
 type), ``default_rich_menu`` and ``user_menus`` (user id → the menu linked to them); ``bulk_requests`` lists
@@ -38,6 +39,9 @@ class LineStandIn:
     user_menus: dict[str, str] = field(default_factory=dict)
     bulk_requests: list[tuple[str, int]] = field(default_factory=list)  # "link" or "unlink", how many users
     fail_uploads: list[int] = field(default_factory=list)  # statuses for the next image uploads only
+    bot_name: str = "居酒屋むすび"  # what GET /v2/bot/info says the account is
+    bot_basic_id: str = "@123abcde"
+    refused_tokens: set[str] = field(default_factory=set)  # access tokens answered 401, as LINE answers a bad one
 
     def menu_of(self, user_id: str) -> str:
         """The rich menu the user sees: their own, else the default ("" when none)."""
@@ -70,6 +74,14 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
                 if token.startswith("at-"):
                     return self._answer(200, {"userId": token[3:], "displayName": state.names.get(token[3:], "")})
                 return self._answer(401, {"message": "invalid token"})
+            if self.path == "/v2/bot/info":
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                if not token or token in state.refused_tokens:
+                    return self._answer(401, {"message": "Authentication failed. Confirm that the access token in "
+                                                         "the authorization header is valid."})
+                return self._answer(200, {"userId": "U" + "b" * 32, "basicId": state.bot_basic_id,
+                                          "displayName": state.bot_name, "chatMode": "bot",
+                                          "markAsReadMode": "auto"})
             if self.path.startswith("/v2/bot/message/quota") and state.quota_status != 200:
                 return self._answer(state.quota_status, {"message": "failing on purpose"})
             if self.path == "/v2/bot/message/quota":

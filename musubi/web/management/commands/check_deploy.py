@@ -9,9 +9,11 @@ import os
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from musubi.kernel import secrets
 from musubi.web.management.commands.demo import DEMO_EMAIL, DEMO_PASSWORD
 from musubi.workspaces.models import User
 
@@ -21,6 +23,13 @@ def musubi_problems() -> list[str]:
     if not (os.environ.get("MUSUBI_SECRET_KEY") or os.environ.get("MUSUBI_SECRET_KEY_FILE")):
         problems.append("MUSUBI_SECRET_KEY (or MUSUBI_SECRET_KEY_FILE) is not set: the key generated into the data "
                         "directory works, but is lost with that directory.")
+    problems.extend(_secret_keys_problems())
+    if settings.MUSUBI_WEBHOOK_ALLOW_HTTP:
+        problems.append("MUSUBI_WEBHOOK_ALLOW_HTTP is on: outgoing webhooks may be sent unencrypted.")
+    if settings.MUSUBI_WEBHOOK_ALLOWED_ADDRESSES:
+        problems.append("MUSUBI_WEBHOOK_ALLOWED_ADDRESSES lets workspaces' webhooks reach "
+                        f"{', '.join(settings.MUSUBI_WEBHOOK_ALLOWED_ADDRESSES)}: make sure nothing there trusts "
+                        "requests from this machine.")
     if settings.DEBUG:
         problems.append("MUSUBI_DEBUG is on: it shows internals to visitors.")
     if not settings.SESSION_COOKIE_SECURE:
@@ -31,6 +40,19 @@ def musubi_problems() -> list[str]:
     if settings.MUSUBI_BASE_URL.startswith(("http://127.0.0.1", "http://localhost")):
         problems.append("MUSUBI_BASE_URL points at this machine: links in emails and QR codes will not work elsewhere.")
     return problems
+
+
+def _secret_keys_problems() -> list[str]:
+    try:
+        secrets.cipher()
+    except ImproperlyConfigured as exc:
+        return [str(exc)]
+    if secrets.uses_derived_key():
+        return ["MUSUBI_SECRET_KEYS is not set: stored secrets (LINE tokens, Stripe keys, DKIM keys) are encrypted "
+                "with a key derived from the secret key. Set MUSUBI_SECRET_KEYS to a key of its own (`musubi "
+                "reencrypt_secrets --new-key` prints one), kept apart from database backups, then run `musubi "
+                "reencrypt_secrets`."]
+    return []
 
 
 class Command(BaseCommand):
