@@ -120,7 +120,7 @@ def test_a_subscription_paused_while_its_renewal_was_claimed_keeps_the_renewal_f
 
 
 def test_one_webhook_delivery_per_renewal_from_one_query_for_the_endpoints(shop, workspace):
-    outgoing.set_endpoint(workspace=workspace, actor=SYSTEM, url="https://hooks.example.jp/musubi")
+    outgoing.set_endpoint(workspace=workspace, actor=SYSTEM, url="http://127.0.0.1:9/musubi")
     subscribe(shop["monthly"], 4)
     run_claimed()
     deliveries = WebhookDelivery.objects.filter(event_type="subscription.renewed")

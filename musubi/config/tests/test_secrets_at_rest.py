@@ -152,15 +152,17 @@ def test_check_deploy_names_the_derived_key_and_is_satisfied_by_a_configured_one
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_encrypts_rows_saved_in_plain_text_and_its_reverse_decrypts_them(workspace):
-    before = [("capture", "0003_line"), ("commerce", "0001_initial"), ("messaging", "0004_rich_menus")]
-    after = [("capture", "0004_secrets_encrypted"), ("commerce", "0002_secrets_encrypted"),
+    before = [("capture", "0003_line"), ("commerce", "0005_hosted_checkout_and_konbini"),
+              ("messaging", "0004_rich_menus")]
+    after = [("capture", "0004_secrets_encrypted"), ("commerce", "0006_secrets_encrypted"),
              ("messaging", "0005_secrets_encrypted")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO commerce_paymentsettings (workspace_id, bank_transfer_enabled, bank_account, "
                        "bank_transfer_days, cod_enabled, cod_fee, card_enabled, shipping_fee, stripe_secret_key, "
-                       "stripe_webhook_secret) VALUES (%s, false, '', 7, false, 330, false, 0, %s, '')",
+                       "stripe_webhook_secret, konbini_enabled, konbini_days) "
+                       "VALUES (%s, false, '', 7, false, 330, false, 0, %s, '', false, 3)",
                        [workspace.pk, STRIPE_KEY])
         cursor.execute("SELECT id FROM commerce_paymentsettings")
         pk = cursor.fetchone()[0]
