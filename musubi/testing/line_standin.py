@@ -44,8 +44,13 @@ class LineStandIn:
         return self.user_menus.get(user_id, self.default_rich_menu)
 
     def delivered_to(self, user_id: str) -> list[str]:
-        pushed = [m["text"] for p in self.pushes if p["to"] == user_id for m in p["messages"]]
-        return pushed + [m["text"] for p in self.multicasts if user_id in p["to"] for m in p["messages"]]
+        """What the friend reads: each text, and the alternative text of a card (an image has none)."""
+        pushed = [_readable(m) for p in self.pushes if p["to"] == user_id for m in p["messages"]]
+        return pushed + [_readable(m) for p in self.multicasts if user_id in p["to"] for m in p["messages"]]
+
+
+def _readable(message: dict[str, Any]) -> str:
+    return str(message.get("text") or message.get("altText") or message.get("originalContentUrl") or "")
 
 
 def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
