@@ -78,7 +78,7 @@ def on_line_message(event: LineMessageReceived) -> None:
                                                                     name=contact.name, fields=contact.fields),
                                       delivery_id=None, workspace_name=workspace.name, tz=workspace.timezone)
     _queue_answer(workspace=workspace, contact=contact, channel=MessageChannel.LINE,
-                  text=line_messages.summary(rendered), line_messages=rendered,
+                  text=line_messages.summary(rendered, rule.messages), line_messages=rendered,
                   line_channel_id=event.line_channel_id, auto_reply=rule, reply_token=event.reply_token,
                   received_at=event.at)
     if rule.tag:

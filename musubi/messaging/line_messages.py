@@ -212,16 +212,18 @@ def is_personal(messages: Iterable[dict[str, Any]]) -> bool:
     return any(rendering.is_personal(m.get(k) or "") for m in messages for k in ("text", "title", "alt_text"))
 
 
-def summary(messages: Iterable[dict[str, Any]]) -> str:
-    """What the inbox shows of rendered LINE JSON (or stored messages): texts, and a word for the others."""
+def summary(rendered: Iterable[dict[str, Any]], stored: Iterable[dict[str, Any]] = ()) -> str:
+    """What the inbox shows of rendered LINE JSON: the texts, and a word for a picture (with its description
+    from the ``stored`` messages: rendering never leaves a picture out, so the n-th ones match) or a card."""
+    descriptions = iter([m.get("alt_text", "") for m in stored if m.get("kind") == Kind.IMAGE])
     parts = []
-    for m in messages:
-        if m.get("type") == "text" or m.get("kind") == Kind.TEXT:
+    for m in rendered:
+        if m.get("type") == "text":
             parts.append(m.get("text", ""))
-        elif m.get("type") == "image" or m.get("kind") == Kind.IMAGE:
-            parts.append(_("[Image] %(alt)s") % {"alt": m.get("alt_text", "")})
+        elif m.get("type") == "image":
+            parts.append(_("[Image] %(alt)s") % {"alt": next(descriptions, "")})
         else:
-            parts.append(_("[Buttons] %(alt)s") % {"alt": m.get("altText") or m.get("alt_text", "")})
+            parts.append(_("[Buttons] %(alt)s") % {"alt": m.get("altText", "")})
     return "\n\n".join(p.strip() for p in parts if p.strip())
 
 
