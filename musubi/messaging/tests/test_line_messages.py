@@ -83,7 +83,8 @@ def test_a_personal_template_is_pushed_as_lines_json_with_the_picture_and_a_trac
     assert card == {"type": "template", "altText": "生ビール半額のご案内", "template": {
         "type": "buttons", "thumbnailImageUrl": picture_url, "title": "生ビール半額", "text": "本日18時から閉店まで"}}
     assert menu == {"type": "message", "label": "メニュー", "text": "メニュー"}
-    assert coupon == {"type": "postback", "label": "クーポン", "data": "coupon=beer", "displayText": "クーポンをください"}
+    assert coupon == {"type": "postback", "label": "クーポン", "data": "coupon=beer",
+                      "displayText": "クーポンをください"}
     assert link["type"] == "uri" and link["label"] == "予約する"
     assert link["uri"].startswith("https://musubi.example.jp/m/c/")  # a tracked link, as in mail
     delivery = Delivery.objects.get()
@@ -151,7 +152,8 @@ def test_every_limit_of_line_is_named_on_its_field_and_nothing_is_saved(workspac
     fields = refused.value.fields
     assert "password" in fields["line_messages.0.text"]
     assert fields["line_messages.1.image"] == "メッセージ2：JPEGかPNGの画像を選んでください。"
-    assert fields["line_messages.2.alt_text"] == "メッセージ3：スマートフォンの通知に表示される代替テキストを入力してください。"
+    assert fields["line_messages.2.alt_text"] == ("メッセージ3：スマートフォンの通知に表示される代替テキストを"
+                                                  "入力してください。")
     assert fields["line_messages.2.title"] == "メッセージ3：タイトルは40文字までです。"
     assert fields["line_messages.2.text"] == "メッセージ3：本文（画像かタイトルがある場合）は60文字までです。"
     assert fields["line_messages.2.actions.0.label"] == "メッセージ3のボタン1：ボタンの文字は20文字までです。"
@@ -196,7 +198,8 @@ def test_a_keyword_is_answered_with_a_card_and_a_tap_on_its_postback_lands_in_th
         "type": "postback", "label": "クーポン", "data": "coupon=beer", "displayText": "クーポンをください"}
     answer = InboxMessage.objects.get(direction="out")
     assert answer.text == "[画像] 生ビールの写真\n\n[ボタン] 生ビール半額のご案内"
-    tap = event("postback") | {"replyToken": "r" * 32, "timestamp": _now_ms(), "postback": {"data": "coupon=beer"}}
+    tap = event("postback") | {"replyToken": "r" * 32, "timestamp": _now_ms(),
+                               "postback": {"data": "coupon=beer"}}
     assert post(channel.channel_id, [tap]).status_code == 200
     run_worker()
     tapped = InboxMessage.objects.get(direction="in", postback=True)
