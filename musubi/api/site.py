@@ -11,6 +11,7 @@ from musubi.api.routers import (
     facts,
     imports,
     inbox,
+    line_images,
     messaging,
     optins,
     orders,
@@ -40,4 +41,5 @@ api.add_router("", optins.router)
 api.add_router("", segments.router)
 api.add_router("", messaging.router)
 api.add_router("", inbox.router)
+api.add_router("", line_images.router)
 api.add_router("", orders.router)

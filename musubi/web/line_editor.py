@@ -108,8 +108,11 @@ def from_post(post: QueryDict, files: MultiValueDict[str, Any], *, workspace: Wo
             else:
                 message["image"] = str(picture.key)
         if message["kind"] == Kind.BUTTONS:
-            message["actions"] = [{name: post.get(f"m-{n}-a-{m}-{name}", "") for name in ACTION_FIELDS}
-                                  for m in range(ACTION_ROWS)]
+            rows = [{name: post.get(f"m-{n}-a-{m}-{name}", "").strip() for name in ACTION_FIELDS}
+                    for m in range(ACTION_ROWS)]
+            # Rows left empty are dropped here, so the problems the service names by position fall on the
+            # rows as shown again.
+            message["actions"] = [r for r in rows if any(v for k, v in r.items() if k != "kind")]
         editor.messages.append(message)
     op, _sep, argument = post.get("op", "").partition(":")
     if op:

@@ -178,7 +178,8 @@ def test_a_picture_of_another_workspace_cannot_be_used(workspace, owner):
 
 def test_text_only_templates_written_the_old_way_still_work(workspace):
     template = f.line_template(workspace, texts=["こんにちは", "  ", "{{ name }}さん"])
-    assert template.line_messages == [{"kind": "text", "text": "こんにちは"}, {"kind": "text", "text": "{{ name }}さん"}]
+    assert template.line_messages == [{"kind": "text", "text": "こんにちは"},
+                                      {"kind": "text", "text": "{{ name }}さん"}]
 
 
 def test_a_keyword_is_answered_with_a_card_and_a_tap_on_its_postback_lands_in_the_inbox(
