@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from conftest import PASSWORD
 from musubi.capture import line as capture_line
 from musubi.messaging.models import Template
 from musubi.messaging.tests import factories as f
 from musubi.testing.images import png
 from musubi.web.tests.test_browser import browser, shot  # noqa: F401 — the fixture
 from musubi.workspaces.services import SYSTEM
-from conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
