@@ -133,7 +133,8 @@ def template_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
             messages.success(request, _("Saved the template. Check it in the preview."))
             return redirect("web:template", slug=slug, template_id=made.pk)
     form = _unbound_if_reshown(request, form, editor, None)
-    problems = bool(form.errors or (editor and editor.errors))
+    # A change of the list is answered 200 even with a refused picture, so htmx shows the editor again.
+    problems = not (editor and editor.changed_list) and bool(form.errors or (editor and editor.errors))
     return _template_page(request, form, None, editor, status=400 if problems else 200)
 
 
@@ -150,7 +151,8 @@ def template_edit(request: WorkspaceRequest, slug: str, template_id: int) -> Htt
             messages.success(request, _("Saved the template."))
             return redirect("web:template", slug=slug, template_id=template.pk)
     form = _unbound_if_reshown(request, form, editor, template)
-    problems = bool(form.errors or (editor and editor.errors))
+    # A change of the list is answered 200 even with a refused picture, so htmx shows the editor again.
+    problems = not (editor and editor.changed_list) and bool(form.errors or (editor and editor.errors))
     return _template_page(request, form, template, editor, status=400 if problems else 200)
 
 
