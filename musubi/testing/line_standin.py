@@ -97,7 +97,7 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
             sent = [(p["to"], p["messages"]) for p in state.pushes] + [(", ".join(m["to"]), m["messages"])
                                                                        for m in state.multicasts]
             rows = "".join(f"<li><b>{html.escape(str(to))}</b><br>"
-                           + "<br>".join(html.escape(m.get("text", "")) for m in messages) + "</li>"
+                           + "<br>".join(html.escape(_readable(m)) for m in messages) + "</li>"
                            for to, messages in reversed(sent))
             data = (f"<!doctype html><meta charset=utf-8><title>LINE stand-in</title><h1>LINE stand-in</h1>"
                     f"<p>{len(sent)} requests, {state.used} messages</p><ol>{rows}</ol>").encode()
