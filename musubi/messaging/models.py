@@ -79,6 +79,16 @@ class Template(WorkspaceOwned):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def first_words(self) -> str:
+        """What lists show of a LINE template: its first message's text (or alternative text)."""
+        return _first_words(self.line_messages)
+
+
+def _first_words(messages: list[dict[str, str]]) -> str:
+    first = messages[0] if messages else {}
+    return str(first.get("text") or first.get("alt_text") or "")
+
 
 class Sequence(WorkspaceOwned):
     """Step messages started by an event, ended by a goal. ``trigger_ref`` narrows the trigger to one
@@ -314,6 +324,10 @@ class AutoReply(WorkspaceOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def first_words(self) -> str:
+        return _first_words(self.messages)
 
 
 class InboxMessage(WorkspaceOwned):
