@@ -28,8 +28,6 @@ from musubi.workspaces.models import Workspace
 from musubi.workspaces.rules import Action
 from musubi.workspaces.services import Actor, record_audit
 
-MAX_LINE_TEXT = 5000  # LINE's limit for one text message
-
 
 def _raise(fields: dict[str, str]) -> None:
     if fields:

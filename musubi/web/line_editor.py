@@ -55,8 +55,7 @@ class Editor:
                 "kind_label": Kind(message.get("kind", Kind.TEXT)).label,
                 **{name: message.get(name, "") for name in MESSAGE_FIELDS},
                 "picture": picture, "picture_url": reverse("line_image", args=[picture.key]) if picture else "",
-                "errors": {k: v for k, v in errors.items() if ".actions." not in f".{k}" and not k.startswith(
-                    "actions.")},
+                "errors": {k: v for k, v in errors.items() if not k.startswith("actions.")},
                 "actions_error": errors.get("actions", ""),
                 "actions": [{"m": m, "number": m + 1, **{name: a.get(name, "") for name in ACTION_FIELDS},
                              "errors": {k.removeprefix(f"actions.{m}."): v for k, v in errors.items()
