@@ -13,6 +13,7 @@ from musubi.api.routers import (
     facts,
     imports,
     inbox,
+    line_images,
     messaging,
     optins,
     orders,
@@ -43,5 +44,6 @@ api.add_router("", optins.router)
 api.add_router("", segments.router)
 api.add_router("", messaging.router)
 api.add_router("", inbox.router)
+api.add_router("", line_images.router)
 api.add_router("", orders.router)
 api.add_router("", discount_codes.router)

@@ -7,10 +7,13 @@ same request and LINE delivers it once (LINE answers 409 to a key it already acc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+from musubi.integrations.line_objects import sdk_messages
 
 # The SDK is imported where it is used: importing it costs about a second, which every process (the web
 # server, each worker, every management command) would otherwise pay at start even if LINE is never used.
@@ -19,9 +22,9 @@ if TYPE_CHECKING:
     from linebot.v3.webhook import WebhookPayload
 
 __all__ = ["BULK_LIMIT", "BadSignature", "BotInfo", "LineError", "Quota", "bot_info", "cancel_default_rich_menu",
-           "create_rich_menu", "delete_rich_menu", "link_rich_menu", "message_quota", "multicast_texts",
-           "parse_webhook", "profile_name", "push_texts", "reply_texts", "set_default_rich_menu", "unlink_rich_menus",
-           "upload_rich_menu_image"]
+           "create_rich_menu", "delete_rich_menu", "link_rich_menu", "message_quota", "multicast_messages",
+           "parse_webhook", "profile_name", "push_messages", "push_texts", "reply_messages", "set_default_rich_menu",
+           "unlink_rich_menus", "upload_rich_menu_image"]
 
 
 class BadSignature(Exception):
@@ -66,10 +69,15 @@ def _api(access_token: str) -> ApiClient:
 
 def push_texts(*, access_token: str, user_id: str, texts: list[str], retry_key: str) -> None:
     """Push up to five text messages to one user, once."""
-    from linebot.v3.messaging import MessagingApi, PushMessageRequest, TextMessage
+    push_messages(access_token=access_token, user_id=user_id, messages=list(texts), retry_key=retry_key)
+
+
+def push_messages(*, access_token: str, user_id: str, messages: Sequence[dict[str, Any] | str], retry_key: str) -> None:
+    """Push up to five messages (LINE's JSON, see ``line_objects``) to one user, once."""
+    from linebot.v3.messaging import MessagingApi, PushMessageRequest
     from linebot.v3.messaging.exceptions import ApiException
 
-    request = PushMessageRequest(to=user_id, messages=[TextMessage(text=t) for t in texts[:5]])
+    request = PushMessageRequest(to=user_id, messages=sdk_messages(messages))
     with _api(access_token) as client:
         try:
             MessagingApi(client).push_message(request, x_line_retry_key=retry_key)
@@ -79,13 +87,13 @@ def push_texts(*, access_token: str, user_id: str, texts: list[str], retry_key: 
             raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
 
 
-def reply_texts(*, access_token: str, reply_token: str, texts: list[str]) -> None:
+def reply_messages(*, access_token: str, reply_token: str, messages: Sequence[dict[str, Any] | str]) -> None:
     """Answer a message with its reply token: free of the monthly quota, usable once and only for a short
     time (LINE answers 400 once it has expired or been used)."""
-    from linebot.v3.messaging import MessagingApi, ReplyMessageRequest, TextMessage
+    from linebot.v3.messaging import MessagingApi, ReplyMessageRequest
     from linebot.v3.messaging.exceptions import ApiException
 
-    request = ReplyMessageRequest(reply_token=reply_token, messages=[TextMessage(text=t) for t in texts[:5]])
+    request = ReplyMessageRequest(reply_token=reply_token, messages=sdk_messages(messages))
     with _api(access_token) as client:
         try:
             MessagingApi(client).reply_message(request)
@@ -93,14 +101,15 @@ def reply_texts(*, access_token: str, reply_token: str, texts: list[str]) -> Non
             raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
 
 
-def multicast_texts(*, access_token: str, user_ids: list[str], texts: list[str], retry_key: str) -> None:
-    """Send up to five text messages to up to 500 users in one request, once."""
-    from linebot.v3.messaging import MessagingApi, MulticastRequest, TextMessage
+def multicast_messages(*, access_token: str, user_ids: list[str], messages: Sequence[dict[str, Any] | str],
+                       retry_key: str) -> None:
+    """Send up to five messages to up to 500 users in one request, once."""
+    from linebot.v3.messaging import MessagingApi, MulticastRequest
     from linebot.v3.messaging.exceptions import ApiException
 
     if not 1 <= len(user_ids) <= 500:
         raise ValueError("a multicast goes to between 1 and 500 users")
-    request = MulticastRequest(to=user_ids, messages=[TextMessage(text=t) for t in texts[:5]])
+    request = MulticastRequest(to=user_ids, messages=sdk_messages(messages))
     with _api(access_token) as client:
         try:
             MessagingApi(client).multicast(request, x_line_retry_key=retry_key)

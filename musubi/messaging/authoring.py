@@ -21,14 +21,12 @@ from musubi.catalog.models import Offer
 from musubi.contacts.models import Segment
 from musubi.kernel import clock
 from musubi.kernel.errors import InvalidInput, NotFound
-from musubi.messaging import rendering
+from musubi.messaging import line_images, line_messages, rendering
 from musubi.messaging.choices import MessageChannel, Reentry, Timing, Trigger
 from musubi.messaging.models import Broadcast, Enrollment, SenderProfile, Sequence, Step, Template
 from musubi.workspaces.models import Workspace
 from musubi.workspaces.rules import Action
 from musubi.workspaces.services import Actor, record_audit
-
-MAX_LINE_TEXT = 5000  # LINE's limit for one text message
 
 
 def _raise(fields: dict[str, str]) -> None:
@@ -68,16 +66,22 @@ def save_sender_profile(*, workspace: Workspace, actor: Actor, values: dict[str,
 
 @dataclass
 class TemplateInput:
+    """What a template says. A LINE template's messages are ``line_messages`` (``messaging.line_messages``);
+    ``line_texts``, plain texts, is the older way of writing a text-only one."""
+
     name: str
     channel: str
     subject: str = ""
     html: str = ""
     text: str = ""
     line_texts: list[str] = field(default_factory=list)
+    line_messages: list[dict[str, Any]] | None = None
 
 
-def _check_template(data: TemplateInput) -> None:
+def _check_template(data: TemplateInput, workspace: Workspace) -> list[dict[str, Any]]:
+    """Every problem named; the LINE messages as they will be stored."""
     errors: dict[str, str] = {}
+    cleaned: list[dict[str, Any]] = []
     if not data.name.strip():
         errors["name"] = _("Give the template a name.")
     if data.channel not in MessageChannel.values:
@@ -88,37 +92,40 @@ def _check_template(data: TemplateInput) -> None:
         if not data.html.strip() and not data.text.strip():
             errors["html"] = _("Write the message, as HTML or as plain text.")
     else:
-        texts = [t for t in data.line_texts if t.strip()]
-        if not texts:
-            errors["line_texts"] = _("Write at least one LINE message.")
-        elif len(texts) > 5:
-            errors["line_texts"] = _("LINE sends at most five messages at once.")
-        elif any(len(t) > MAX_LINE_TEXT for t in texts):
-            errors["line_texts"] = _("A LINE message has at most 5,000 characters.")
+        raw = data.line_messages if data.line_messages is not None else line_messages.from_texts(data.line_texts)
+        try:
+            cleaned = line_messages.clean(raw, field="line_messages", known_images=line_images.known_keys(
+                workspace, line_messages.image_keys(m for m in raw if isinstance(m, dict))))
+        except InvalidInput as exc:
+            # Plain texts were given as one list: their problems are named on it.
+            errors.update(exc.fields if data.line_messages is not None
+                          else {"line_texts": " ".join(dict.fromkeys(exc.fields.values()))})
     for name, source, is_html in (("subject", data.subject, False), ("html", data.html, True),
-                                  ("text", data.text, False), *(("line_texts", t, False) for t in data.line_texts)):
-        if name in errors or not source:
+                                  ("text", data.text, False)):
+        if name in errors or not source or data.channel != MessageChannel.EMAIL:
             continue
         try:
             rendering.check(source, field=name, html_text=is_html)
         except InvalidInput as exc:
             errors.update(exc.fields)
     _raise(errors)
+    return cleaned
 
 
-def _template_values(data: TemplateInput) -> dict[str, Any]:
+def _template_values(data: TemplateInput, line: list[dict[str, Any]]) -> dict[str, Any]:
     email = data.channel == MessageChannel.EMAIL
     return {"name": data.name.strip()[:200], "channel": data.channel, "subject": data.subject.strip() if email else "",
             "html": data.html if email else "", "text": data.text if email else "",
-            "line_texts": [] if email else [t.strip() for t in data.line_texts if t.strip()]}
+            "line_messages": [] if email else line}
 
 
 @transaction.atomic
 def create_template(*, workspace: Workspace, actor: Actor, data: TemplateInput) -> Template:
     actor.require(Action.MANAGE)
-    _check_template(data)
+    line = _check_template(data, workspace)
     now = clock.now()
-    template = Template.objects.create(workspace=workspace, created_at=now, updated_at=now, **_template_values(data))
+    template = Template.objects.create(workspace=workspace, created_at=now, updated_at=now,
+                                       **_template_values(data, line))
     record_audit(workspace=workspace, actor=actor, action="messaging.template_created", obj=template)
     return template
 
@@ -130,8 +137,8 @@ def update_template(*, workspace: Workspace, actor: Actor, template_id: int, dat
     if data.channel != template.channel:
         raise InvalidInput(_("Some fields need attention."),
                            fields={"channel": _("A template's channel cannot change; make a new template.")})
-    _check_template(data)
-    for name, value in _template_values(data).items():
+    line = _check_template(data, workspace)
+    for name, value in _template_values(data, line).items():
         setattr(template, name, value)
     template.updated_at = clock.now()
     template.save()

@@ -18,7 +18,7 @@ from musubi.kernel.claims import WorkStatus
 from musubi.kernel.errors import Conflict, InvalidInput
 from musubi.kernel.facts import record_fact
 from musubi.kernel.worker import BatchOutcome
-from musubi.messaging import composing, rendering, rules
+from musubi.messaging import composing, line_messages, rules
 from musubi.messaging.choices import MessageChannel, Outcome, RunState
 from musubi.messaging.models import Broadcast, BroadcastRun, Delivery, LineRequest, SenderProfile
 
@@ -81,8 +81,8 @@ def plan(runs: list[BroadcastRun], outcome: BatchOutcome) -> None:
         run = BroadcastRun.objects.select_related("broadcast__template", "broadcast__segment", "workspace",
                                                   "broadcast__line_channel").get(pk=claimed.pk)
         broadcast = run.broadcast
-        personal = broadcast.channel == MessageChannel.LINE and any(
-            rendering.is_personal(t) for t in broadcast.template.line_texts)
+        personal = broadcast.channel == MessageChannel.LINE and line_messages.is_personal(
+            broadcast.template.line_messages)
         while run.state != RunState.CANCELLED:
             contact_ids = list(recipients(broadcast).filter(pk__gt=run.cursor).order_by("pk")
                                .values_list("pk", flat=True)[:PLAN_CHUNK])

@@ -20,7 +20,7 @@ from django.utils.translation import override
 
 from musubi.kernel import clock
 from musubi.kernel.errors import InvalidInput
-from musubi.messaging import rendering, tracking
+from musubi.messaging import line_images, line_messages, rendering, tracking
 from musubi.messaging.models import SenderProfile, Template
 
 REQUIRED_SENDER_FIELDS = ("from_name", "from_address", "legal_name", "postal_address", "contact_info")
@@ -70,7 +70,7 @@ class ComposedMail:
 
 def compile_template(template: Template) -> rendering.Compiled:
     return rendering.Compiled.of(subject=template.subject, html_source=template.html, text=template.text,
-                                 line_texts=template.line_texts)
+                                 line=line_messages.compile_messages(template.line_messages))
 
 
 def _context(recipient: Recipient, *, workspace_name: str, tz: str) -> dict[str, Any]:
@@ -111,16 +111,18 @@ def compose_mail(compiled: rendering.Compiled, profile: SenderProfile, recipient
 
 
 def compose_line(compiled: rendering.Compiled, recipient: Recipient | None, *, delivery_id: int | None,
-                 workspace_name: str, tz: str) -> list[str]:
-    """The texts of a LINE message. A multicast is rendered once for everyone (``recipient`` None), so its
-    links are tracked per request rather than per person."""
+                 workspace_name: str, tz: str, site: str | None = None) -> list[dict[str, Any]]:
+    """LINE's JSON of the messages one person gets. A multicast is rendered once for everyone (``recipient``
+    None, ``delivery_id`` None): its links are not tracked per person. Pictures are addressed under
+    ``MUSUBI_BASE_URL``, or under ``site`` ("" for a page of this site showing them)."""
     ctx = _context(recipient, workspace_name=workspace_name, tz=tz) if recipient else rendering.context(
         name="", email="", fields={}, workspace=workspace_name,
         today=f"{clock.now().astimezone(zoneinfo.ZoneInfo(tz)).date():%Y-%m-%d}")
-    texts = [t.render(ctx).strip() for t in compiled.line_texts]
-    if delivery_id is not None:
-        texts = [rendering.rewrite_text_links(t, lambda url: tracking.click_url(delivery_id, url)) for t in texts]
-    return [t for t in texts if t][:5]
+    track = (lambda url: tracking.click_url(delivery_id, url)) if delivery_id is not None else None
+    links = line_messages.Links(image=lambda key: line_images.image_url(key, site),
+                                preview=lambda key: line_images.preview_url(key, site), track=track)
+    rendered = [m.render(ctx, links) for m in compiled.line]
+    return [m for m in rendered if m is not None][:line_messages.MAX_MESSAGES]
 
 
 def local_time(at: dt.datetime, tz: str) -> dt.datetime:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from email.utils import formataddr, make_msgid
+from typing import Any
 
 from django.core.mail import EmailMessage, mailers
 from django.db import IntegrityError, transaction
@@ -28,7 +29,7 @@ from musubi.kernel import clock
 from musubi.kernel.errors import InvalidInput, NotFound
 from musubi.kernel.facts import record_fact
 from musubi.kernel.worker import BatchOutcome
-from musubi.messaging import composing, rendering
+from musubi.messaging import composing, line_images, line_messages, rendering
 from musubi.messaging.choices import Direction, KeywordMatch, MessageChannel
 from musubi.messaging.models import Answer, AutoReply, InboxMessage, SenderProfile
 from musubi.workspaces.models import User, Workspace
@@ -72,11 +73,12 @@ def on_line_message(event: LineMessageReceived) -> None:
         return
     contact = Contact.objects.select_related("workspace").get(pk=event.contact_id)
     workspace = contact.workspace
-    compiled = rendering.Compiled.of(line_texts=rule.texts)
-    texts = composing.compose_line(compiled, composing.Recipient(delivery_id=0, address=event.user_id,
-                                                                 name=contact.name, fields=contact.fields),
-                                   delivery_id=None, workspace_name=workspace.name, tz=workspace.timezone)
-    _queue_answer(workspace=workspace, contact=contact, channel=MessageChannel.LINE, text="\n\n".join(texts),
+    compiled = rendering.Compiled.of(line=line_messages.compile_messages(rule.messages))
+    rendered = composing.compose_line(compiled, composing.Recipient(delivery_id=0, address=event.user_id,
+                                                                    name=contact.name, fields=contact.fields),
+                                      delivery_id=None, workspace_name=workspace.name, tz=workspace.timezone)
+    _queue_answer(workspace=workspace, contact=contact, channel=MessageChannel.LINE,
+                  text=line_messages.summary(rendered, rule.messages), line_messages=rendered,
                   line_channel_id=event.line_channel_id, auto_reply=rule, reply_token=event.reply_token,
                   received_at=event.at)
     if rule.tag:
@@ -85,12 +87,14 @@ def on_line_message(event: LineMessageReceived) -> None:
 
 def _queue_answer(*, workspace: Workspace, contact: Contact, channel: str, text: str, subject: str = "",
                   line_channel_id: int | None = None, auto_reply: AutoReply | None = None, author: User | None = None,
-                  reply_token: str = "", received_at: dt.datetime | None = None) -> InboxMessage:
+                  reply_token: str = "", received_at: dt.datetime | None = None,
+                  line_messages: list[dict[str, Any]] | None = None) -> InboxMessage:
     now = clock.now()
     message = InboxMessage.objects.create(
         workspace=workspace, contact=contact, channel=channel, direction=Direction.OUT, subject=subject, text=text,
         line_channel_id=line_channel_id, at=now, author=author, auto_reply=auto_reply, read_at=now)
     Answer.objects.create(workspace=workspace, message=message, reply_token=reply_token,
+                          line_messages=line_messages or [],
                           reply_until=(received_at or now) + REPLY_TOKEN_LIFETIME if reply_token else None,
                           due_at=now, next_attempt_at=now)
     return message
@@ -177,17 +181,18 @@ def _send_line(answer_row: Answer) -> None:
     if channel is None or not user_id:
         raise line_api.LineError(status=400, body="no LINE account to answer on")
     texts = [part for part in message.text.split("\n\n") if part.strip()][:5] or [message.text]
+    messages: list[dict[str, Any] | str] = [*answer_row.line_messages] or [*texts]
     if answer_row.reply_token and answer_row.reply_until and clock.now() < answer_row.reply_until:
         token, answer_row.reply_token = answer_row.reply_token, ""
         Answer.objects.filter(pk=answer_row.pk).update(reply_token="")  # a reply token works once, tried once
         try:
-            line_api.reply_texts(access_token=channel.access_token, reply_token=token, texts=texts)
+            line_api.reply_messages(access_token=channel.access_token, reply_token=token, messages=messages)
             return
         except line_api.LineError as exc:
             if exc.status != 400:
                 raise
-    line_api.push_texts(access_token=channel.access_token, user_id=user_id, texts=texts,
-                        retry_key=str(answer_row.retry_key))
+    line_api.push_messages(access_token=channel.access_token, user_id=user_id, messages=messages,
+                           retry_key=str(answer_row.retry_key))
 
 
 def _send_mail(answer_row: Answer) -> None:
@@ -209,13 +214,15 @@ def _send_mail(answer_row: Answer) -> None:
 
 # --- keyword rules ------------------------------------------------------------------------------------------
 
-def save_auto_reply(*, workspace: Workspace, actor: Actor, name: str, keywords: list[str], texts: list[str],
+def save_auto_reply(*, workspace: Workspace, actor: Actor, name: str, keywords: list[str],
+                    messages: list[dict[str, Any]] | None = None, texts: list[str] | None = None,
                     match: str = KeywordMatch.EXACT, tag: str = "", line_channel_id: int | None = None,
                     active: bool = True, rule_id: int | None = None) -> AutoReply:
-    """Make or change a keyword rule; every bad field is named and nothing is written."""
+    """Make or change a keyword rule; every bad field is named and nothing is written. The answer is
+    ``messages`` (``messaging.line_messages``), or plain ``texts``."""
     actor.require(Action.MANAGE)
     keywords = [k.strip() for k in keywords if k.strip()]
-    texts = [t.strip() for t in texts if t.strip()]
+    raw = messages if messages is not None else line_messages.from_texts(texts or [])
     errors: dict[str, str] = {}
     if not name.strip():
         errors["name"] = _("Give the rule a name.")
@@ -225,16 +232,13 @@ def save_auto_reply(*, workspace: Workspace, actor: Actor, name: str, keywords: 
         errors["keywords"] = _("At most 50 keywords of up to 100 characters.")
     if match not in KeywordMatch.values:
         errors["match"] = _("Choose how the keyword must match.")
-    if not texts:
-        errors["texts"] = _("Write the answer.")
-    elif len(texts) > 5 or any(len(t) > 5000 for t in texts):
-        errors["texts"] = _("LINE sends at most five messages of up to 5,000 characters.")
-    else:
-        for text in texts:
-            try:
-                rendering.check(text, field="texts")
-            except InvalidInput as exc:
-                errors.update(exc.fields)
+    cleaned: list[dict[str, Any]] = []
+    try:
+        cleaned = line_messages.clean(raw, field="messages", known_images=line_images.known_keys(
+            workspace, line_messages.image_keys(m for m in raw if isinstance(m, dict))))
+    except InvalidInput as exc:
+        # Plain texts were given as one field: their problems are named on it.
+        errors.update(exc.fields if messages is not None else {"texts": " ".join(dict.fromkeys(exc.fields.values()))})
     if line_channel_id is not None and not LineChannel.objects.for_workspace(workspace).filter(
             pk=line_channel_id).exists():
         errors["line_channel_id"] = _("This workspace has no such LINE account.")
@@ -249,7 +253,7 @@ def save_auto_reply(*, workspace: Workspace, actor: Actor, name: str, keywords: 
         if rule is None:
             rule = AutoReply(workspace=workspace, created_at=clock.now(),
                              position=AutoReply.objects.for_workspace(workspace).count() + 1)
-        rule.name, rule.keywords, rule.texts, rule.match = name.strip()[:200], keywords, texts, match
+        rule.name, rule.keywords, rule.messages, rule.match = name.strip()[:200], keywords, cleaned, match
         rule.tag, rule.line_channel_id, rule.active = tag.strip()[:100], line_channel_id, active
         rule.save()
         record_audit(workspace=workspace, actor=actor, action="messaging.auto_reply_saved", obj=rule)

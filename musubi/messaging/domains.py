@@ -8,6 +8,7 @@ through an email service, the service signs and the check says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
@@ -70,3 +71,42 @@ def check(profile: SenderProfile) -> dns_check.DomainCheck:
         domain_of(profile), selector=profile.dkim_selector or "musubi",
         public_key=dkim.public_key_b64(profile.dkim_private_key) if profile.dkim_private_key else "",
         sending_ips=settings.MUSUBI_SENDING_IPS, includes=settings.MUSUBI_SPF_INCLUDES)
+
+
+# --- what the sending-domain page shows ---------------------------------------------------------------------
+
+class Signer(StrEnum):
+    """Who puts a DKIM signature on the workspace's advertising mail."""
+
+    MUSUBI = "musubi"  # Musubi sends over SMTP and signs with the workspace's key
+    SERVICE = "service"  # an email service sends it and signs it with its own key
+    NOBODY = "nobody"  # Musubi sends over SMTP, but the workspace has no key yet
+    OUTBOX = "outbox"  # the demo: mail is kept on the outbox page, not sent
+
+
+def who_signs(profile: SenderProfile) -> Signer:
+    """Follows ``transports.send``: the outbox, an email service ("marketing" mailer), else SMTP from here."""
+    if settings.MUSUBI_MARKETING_MAIL == "outbox":
+        return Signer.OUTBOX
+    if "marketing" in settings.MAILERS:
+        return Signer.SERVICE
+    return Signer.MUSUBI if signer_for(profile) is not None else Signer.NOBODY
+
+
+def spf_record(profile: SenderProfile) -> DnsRecord | None:
+    """The SPF record naming what sends for this installation, or None when the installation names nothing
+    (then the email service's or server's own instructions say what to include)."""
+    mechanisms = [f"ip6:{ip}" if ":" in ip else f"ip4:{ip}" for ip in settings.MUSUBI_SENDING_IPS]
+    mechanisms += [f"include:{domain}" for domain in settings.MUSUBI_SPF_INCLUDES]
+    if not mechanisms or not profile.from_address:
+        return None
+    return DnsRecord(name=domain_of(profile), value=" ".join(["v=spf1", *mechanisms, "~all"]))
+
+
+def dmarc_suggestion(profile: SenderProfile) -> DnsRecord | None:
+    """A first DMARC record: only monitoring (p=none), with the daily reports sent to the sender's address.
+    Stricter policies (quarantine, reject) come once the reports show every real mail passing."""
+    if not profile.from_address:
+        return None
+    return DnsRecord(name=f"_dmarc.{domain_of(profile)}",
+                     value=f"v=DMARC1; p=none; rua=mailto:{profile.from_address.lower()}")

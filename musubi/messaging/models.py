@@ -69,7 +69,8 @@ class Template(WorkspaceOwned):
     subject = models.CharField(max_length=300, blank=True, default="")
     html = models.TextField(blank=True, default="")
     text = models.TextField(blank=True, default="", help_text="Plain text; derived from the HTML when empty.")
-    line_texts = models.JSONField(default=list, blank=True, help_text="Up to five LINE text bubbles.")
+    line_messages = models.JSONField(default=list, blank=True,
+                                     help_text="Up to five LINE messages (messaging.line_messages).")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -78,6 +79,16 @@ class Template(WorkspaceOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def first_words(self) -> str:
+        """What lists show of a LINE template: its first message's text (or alternative text)."""
+        return _first_words(self.line_messages)
+
+
+def _first_words(messages: list[dict[str, str]]) -> str:
+    first = messages[0] if messages else {}
+    return str(first.get("text") or first.get("alt_text") or "")
 
 
 class Sequence(WorkspaceOwned):
@@ -302,7 +313,7 @@ class AutoReply(WorkspaceOwned):
                                      help_text="Empty: every connected account of the workspace.")
     keywords = models.JSONField(default=list)
     match = models.CharField(max_length=8, choices=KeywordMatch.choices, default=KeywordMatch.EXACT)
-    texts = models.JSONField(default=list, help_text="Up to five LINE text bubbles.")
+    messages = models.JSONField(default=list, help_text="Up to five LINE messages (messaging.line_messages).")
     tag = models.CharField(max_length=100, blank=True, default="", help_text="A tag given to whoever matches.")
     position = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True)
@@ -314,6 +325,10 @@ class AutoReply(WorkspaceOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def first_words(self) -> str:
+        return _first_words(self.messages)
 
 
 class InboxMessage(WorkspaceOwned):
@@ -353,9 +368,28 @@ class Answer(WorkspaceOwned, DurableWork):
     reply_token = models.CharField(max_length=200, blank=True, default="")
     reply_until = models.DateTimeField(null=True, blank=True)
     retry_key = models.UUIDField(default=uuid.uuid4)
+    line_messages = models.JSONField(default=list, blank=True,
+                                     help_text="The LINE messages to send (an auto-reply's); empty: the text.")
 
     def __str__(self) -> str:
         return f"answer {self.message_id}"
+
+
+class LineImage(WorkspaceOwned):
+    """A picture a LINE message shows (an image message, or the top of a buttons card). LINE fetches it from
+    our own address (``/li/<key>``), so the key is random and unguessable; the file is never changed."""
+
+    key = models.UUIDField(default=uuid.uuid4, unique=True)
+    file = models.FileField(upload_to="line-images/")
+    content_type = models.CharField(max_length=16)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    name = models.CharField(max_length=200, blank=True, default="", help_text="The uploaded file's name.")
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name or self.key} ({self.width}×{self.height})"
 
 
 # === Rich menus (LINE) ========================================================================================

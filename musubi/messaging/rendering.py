@@ -49,6 +49,11 @@ def is_personal(source: str) -> bool:
     return bool(meta.find_undeclared_variables(parsed) & {"name", "email", "fields"})
 
 
+def plain_template(source: str) -> Any:
+    """A plain-text template parsed once, rendered per recipient."""
+    return _environment(False).from_string(source)
+
+
 @dataclass(frozen=True)
 class Compiled:
     """A template parsed once and rendered per recipient."""
@@ -56,16 +61,15 @@ class Compiled:
     subject: Any
     html: Any | None
     text: Any | None
-    line_texts: tuple[Any, ...]
+    line: tuple[Any, ...] = ()  # messaging.line_messages.CompiledMessage
 
     @classmethod
-    def of(cls, *, subject: str = "", html_source: str = "", text: str = "",
-           line_texts: list[str] | tuple[str, ...] = ()) -> Compiled:
+    def of(cls, *, subject: str = "", html_source: str = "", text: str = "", line: tuple[Any, ...] = ()) -> Compiled:
         plain, rich = _environment(False), _environment(True)
         return cls(subject=plain.from_string(subject),
                    html=rich.from_string(html_source) if html_source.strip() else None,
                    text=plain.from_string(text) if text.strip() else None,
-                   line_texts=tuple(plain.from_string(t) for t in line_texts))
+                   line=line)
 
 
 def context(*, name: str, email: str, fields: dict[str, Any], workspace: str, today: str) -> dict[str, Any]:

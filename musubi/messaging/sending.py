@@ -11,6 +11,7 @@ import datetime as dt
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -159,11 +160,11 @@ def handle_line(batch: list[LineRequest], outcome: BatchOutcome) -> None:
         token = request.line_channel.access_token
         try:
             if len(request.user_ids) == 1:
-                line_api.push_texts(access_token=token, user_id=request.user_ids[0], texts=request.messages,
-                                    retry_key=str(request.retry_key))
+                line_api.push_messages(access_token=token, user_id=request.user_ids[0], messages=request.messages,
+                                       retry_key=str(request.retry_key))
             else:
-                line_api.multicast_texts(access_token=token, user_ids=request.user_ids, texts=request.messages,
-                                         retry_key=str(request.retry_key))
+                line_api.multicast_messages(access_token=token, user_ids=request.user_ids, messages=request.messages,
+                                            retry_key=str(request.retry_key))
         except line_api.LineError as exc:
             detail = f"LINE {exc.status}: {exc.body}"
             if exc.permanent:
@@ -194,7 +195,7 @@ def _fix(request: LineRequest) -> None:
         delivery.outcome = Outcome.SUPPRESSED if delivery.address else Outcome.SKIPPED
     bulk.update_rows(Delivery, ["address", "status", "finished_at", "outcome"],
                      [(d.address, d.status, d.finished_at, d.outcome, d.pk) for d in deliveries])
-    texts: list[str] = []
+    texts: list[dict[str, Any]] = []
     if members:
         compiled = composing.compile_template(members[0].template)
         one = members[0] if len(members) == 1 else None

@@ -48,8 +48,13 @@ class LineStandIn:
         return self.user_menus.get(user_id, self.default_rich_menu)
 
     def delivered_to(self, user_id: str) -> list[str]:
-        pushed = [m["text"] for p in self.pushes if p["to"] == user_id for m in p["messages"]]
-        return pushed + [m["text"] for p in self.multicasts if user_id in p["to"] for m in p["messages"]]
+        """What the friend reads: each text, and the alternative text of a card (an image has none)."""
+        pushed = [_readable(m) for p in self.pushes if p["to"] == user_id for m in p["messages"]]
+        return pushed + [_readable(m) for p in self.multicasts if user_id in p["to"] for m in p["messages"]]
+
+
+def _readable(message: dict[str, Any]) -> str:
+    return str(message.get("text") or message.get("altText") or message.get("originalContentUrl") or "")
 
 
 def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
@@ -104,7 +109,7 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
             sent = [(p["to"], p["messages"]) for p in state.pushes] + [(", ".join(m["to"]), m["messages"])
                                                                        for m in state.multicasts]
             rows = "".join(f"<li><b>{html.escape(str(to))}</b><br>"
-                           + "<br>".join(html.escape(m.get("text", "")) for m in messages) + "</li>"
+                           + "<br>".join(html.escape(_readable(m)) for m in messages) + "</li>"
                            for to, messages in reversed(sent))
             data = (f"<!doctype html><meta charset=utf-8><title>LINE stand-in</title><h1>LINE stand-in</h1>"
                     f"<p>{len(sent)} requests, {state.used} messages</p><ol>{rows}</ol>").encode()

@@ -46,7 +46,7 @@ from musubi.imports.models import Import, ImportRow
 from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
 from musubi.messaging import authoring as messaging
-from musubi.messaging import broadcasts, conversations, enrollments, richmenus
+from musubi.messaging import broadcasts, conversations, enrollments, line_images, richmenus
 from musubi.messaging.models import (
     Answer,
     AutoReply,
@@ -55,6 +55,7 @@ from musubi.messaging.models import (
     Delivery,
     Enrollment,
     InboxMessage,
+    LineImage,
     LineRequest,
     OutboxMessage,
     RichMenu,
@@ -157,8 +158,13 @@ def _messaging(workspace: Workspace, actor: Any, contact: Contact, segment: Segm
         "postal_address": f"address {MARKER}", "contact_info": f"contact {MARKER}"})
     template = messaging.create_template(workspace=workspace, actor=actor, data=messaging.TemplateInput(
         name=f"template {MARKER}", channel="email", subject=f"subject {MARKER}", html=f"<p>{MARKER}</p>"))
+    picture = line_images.store(workspace=workspace, data=png(300, 200), name=f"{MARKER}.png", field="image")
     line_template = messaging.create_template(workspace=workspace, actor=actor, data=messaging.TemplateInput(
-        name=f"line {MARKER}", channel="line", line_texts=[f"hello {MARKER}"]))
+        name=f"line {MARKER}", channel="line", line_messages=[
+            {"kind": "text", "text": f"hello {MARKER}"}, {"kind": "image", "image": str(picture.key)},
+            {"kind": "buttons", "alt_text": f"alt {MARKER}", "image": str(picture.key), "title": f"title {MARKER}",
+             "text": f"text {MARKER}", "actions": [{"kind": "uri", "label": "open", "uri": f"https://example.jp/{MARKER}"},
+                                                    {"kind": "postback", "label": "pb", "data": f"data {MARKER}"}]}]))
     sequence = messaging.create_sequence(workspace=workspace, actor=actor, data=messaging.SequenceInput(
         name=f"sequence {MARKER}", trigger="api", active=True, goal_tag=f"goal {MARKER}",
         quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0)))  # no quiet hours: the first step is due at once
@@ -228,13 +234,14 @@ def workspace_state(workspace: Workspace) -> tuple[Any, ...]:
         rows(Import, "phase", "status", "mapping", "basis", "note", "tags", "skip_invalid", "dry_run"),
         ImportRow.objects.for_workspace(workspace).count(),
         rows(Segment, "name", "definition"),
-        rows(SenderProfile, "from_name", "from_address", "legal_name"), rows(Template, "name", "subject", "line_texts"),
+        rows(SenderProfile, "from_name", "from_address", "legal_name"),
+        rows(Template, "name", "subject", "line_messages"), rows(LineImage, "key", "file"),
         rows(Sequence, "name", "active", "trigger"), rows(Step, "position", "template_id", "archived_at"),
         rows(Enrollment, "status", "last_position"), rows(Broadcast, "name", "scheduled_at"),
         rows(BroadcastRun, "state", "status", "planned"), rows(Delivery, "status", "outcome", "opened_at"),
         rows(LineRequest, "status", "fixed"),
         rows(OutboxMessage, "recipient", "subject"),
-        rows(LineRequest, "status", "fixed"), rows(AutoReply, "name", "keywords", "texts", "active"),
+        rows(LineRequest, "status", "fixed"), rows(AutoReply, "name", "keywords", "messages", "active"),
         rows(InboxMessage, "text", "read_at"), rows(Answer, "status"),
         rows(LegalProfile, *LEGAL_FIELDS),
         rows(Order, "status", "refunded", "tracking_number", "paid_at"), rows(Subscription, "status", "cancelled_at"),

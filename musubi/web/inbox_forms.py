@@ -30,12 +30,16 @@ class AutoReplyForm(ServiceErrorsMixin):
     line_channel_id = forms.TypedChoiceField(label=_("LINE account"), coerce=int, empty_value=None, required=False)
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
 
-    def __init__(self, *args: Any, channels: list[tuple[int, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, channels: list[tuple[int, str]], with_texts: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["line_channel_id"].choices = [("", _("Every account")), *channels]  # type: ignore[attr-defined]
+        if not with_texts:  # the answer is edited as LINE messages (web.line_editor)
+            del self.fields["texts"]
 
     def service_values(self) -> dict[str, Any]:
         data = self.cleaned_data
-        return {"name": data["name"], "keywords": data["keywords"].splitlines(), "match": data["match"],
-                "texts": [part.strip() for part in data["texts"].replace("\r\n", "\n").split("\n---\n")],
-                "tag": data["tag"], "line_channel_id": data["line_channel_id"], "active": data["active"]}
+        values = {"name": data["name"], "keywords": data["keywords"].splitlines(), "match": data["match"],
+                  "tag": data["tag"], "line_channel_id": data["line_channel_id"], "active": data["active"]}
+        if "texts" in self.fields:
+            values["texts"] = [part.strip() for part in data["texts"].replace("\r\n", "\n").split("\n---\n")]
+        return values

@@ -10,8 +10,9 @@ from django.utils.translation import gettext as _
 from musubi.capture.models import LineChannel
 from musubi.contacts import queries as contact_queries
 from musubi.kernel.errors import MusubiError, NotFound
-from musubi.messaging import conversations
+from musubi.messaging import conversations, line_images, line_messages
 from musubi.messaging.models import AutoReply
+from musubi.web import line_editor
 from musubi.web.access import WorkspaceRequest, workspace_page
 from musubi.web.inbox_forms import AnswerForm, AutoReplyForm
 from musubi.workspaces.rules import Action, role_allows
@@ -80,16 +81,29 @@ def auto_reply_edit(request: WorkspaceRequest, slug: str, auto_reply_id: int) ->
         messages.success(request, _("Deleted."))
         return redirect("web:auto_replies", slug=slug)
     initial = {"name": rule.name, "keywords": "\n".join(rule.keywords), "match": rule.match,
-               "texts": "\n---\n".join(rule.texts), "tag": rule.tag, "line_channel_id": rule.line_channel_id,
-               "active": rule.active}
-    form = AutoReplyForm(request.POST or None, initial=initial, channels=_channels(request))
-    if request.method == "POST" and form.is_valid():
+               "tag": rule.tag, "line_channel_id": rule.line_channel_id, "active": rule.active}
+    # The answer is edited as LINE messages of every kind (the new-rule form above the list takes texts).
+    if request.method == "POST":
+        editor = line_editor.from_post(request.POST, request.FILES, workspace=request.workspace, prefix="messages")
+    else:
+        editor = line_editor.from_stored(rule.messages, prefix="messages")
+    saving = request.method == "POST" and not editor.changed_list
+    if request.method == "POST" and editor.changed_list:  # shown again as typed, not judged yet
+        initial = {**request.POST.dict(), "active": bool(request.POST.get("active"))}
+    form = AutoReplyForm(request.POST if saving else None, initial=initial, channels=_channels(request),
+                         with_texts=False)
+    if saving and not editor.errors and form.is_valid():
         try:
             conversations.save_auto_reply(workspace=request.workspace, actor=request.actor, rule_id=rule.pk,
-                                          **form.service_values())
+                                          messages=editor.messages, **form.service_values())
         except MusubiError as exc:
             form.add_service_error(exc)
+            editor.errors.update(exc.fields)
         else:
             messages.success(request, _("Saved."))
             return redirect("web:auto_replies", slug=slug)
-    return render(request, "web/inbox/auto_reply_edit.html", {"rule": rule, "form": form})
+    return render(request, "web/inbox/auto_reply_edit.html", {
+        "rule": rule, "form": form, "editor": editor, "editor_items": editor.items(request.workspace),
+        "kinds": line_messages.Kind.choices, "action_kinds": line_messages.ActionKind.choices,
+        "https": line_images.served_over_https()}, status=400 if editor.errors and not editor.changed_list else 200)
+

@@ -19,7 +19,6 @@ from musubi.messaging.choices import MessageChannel, Reentry, Timing, Trigger
 from musubi.messaging.models import Broadcast, SenderProfile, Sequence, Step, Template
 from musubi.web.forms import ServiceErrorsMixin
 
-LINE_BUBBLES = 5
 NONE = [("", "—")]
 
 
@@ -55,9 +54,8 @@ class SenderForm(ServiceErrorsMixin):
 
 
 class TemplateForm(AliasedErrorsMixin):
-    """An email (subject, HTML, text) or a LINE message (up to five bubbles); only the channel's fields show."""
-
-    aliases = {"line_texts": "line_1"}
+    """An email (subject, HTML, text) or a LINE template's name; its messages are edited by
+    ``web.line_editor``, beside the form."""
 
     name = forms.CharField(label=_("Name (only you see it)"), max_length=200)
     subject = forms.CharField(label=_("Subject"), max_length=300, required=False)
@@ -74,26 +72,17 @@ class TemplateForm(AliasedErrorsMixin):
         if channel == MessageChannel.LINE:
             for name in ("subject", "html", "text"):
                 del self.fields[name]
-            for i in range(1, LINE_BUBBLES + 1):
-                self.fields[f"line_{i}"] = forms.CharField(
-                    label=_("Message %(n)s") % {"n": i}, required=False, max_length=5000,
-                    widget=forms.Textarea(attrs={"rows": 4 if i == 1 else 2}))
 
-    def data_input(self) -> TemplateInput:
+    def data_input(self, line_messages: list[dict[str, Any]] | None = None) -> TemplateInput:
         data = self.cleaned_data
         if self.channel == MessageChannel.LINE:
-            return TemplateInput(name=data["name"], channel=self.channel,
-                                 line_texts=[data[f"line_{i}"] for i in range(1, LINE_BUBBLES + 1)])
+            return TemplateInput(name=data["name"], channel=self.channel, line_messages=line_messages or [])
         return TemplateInput(name=data["name"], channel=self.channel, subject=data["subject"], html=data["html"],
                              text=data["text"])
 
     @staticmethod
     def initial_for(template: Template) -> dict[str, Any]:
-        initial: dict[str, Any] = {"name": template.name, "subject": template.subject, "html": template.html,
-                                   "text": template.text}
-        for i, text in enumerate(template.line_texts[:LINE_BUBBLES], start=1):
-            initial[f"line_{i}"] = text
-        return initial
+        return {"name": template.name, "subject": template.subject, "html": template.html, "text": template.text}
 
 
 class PreviewForm(forms.Form):

@@ -7,6 +7,7 @@ footer and unsubscribe link included) with delivery id 0: no delivery is written
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -16,11 +17,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from musubi.capture.models import LineChannel
 from musubi.contacts import queries as contact_queries
+from musubi.integrations import line as line_api
 from musubi.kernel.errors import InvalidInput, MusubiError
-from musubi.messaging import authoring, composing, queries, rendering
+from musubi.messaging import authoring, composing, line_images, line_messages, queries, rendering
 from musubi.messaging.choices import MessageChannel
 from musubi.messaging.models import SenderProfile, Template
+from musubi.web import line_editor
 from musubi.web.access import WorkspaceRequest, workspace_page
 from musubi.web.messaging_forms import PreviewForm, SenderForm, TemplateForm, TestSendForm
 from musubi.workspaces.rules import Action, role_allows
@@ -71,12 +75,50 @@ def _variables_help() -> list[tuple[str, str]]:
     return [("{{ " + name + " }}", str(words.get(name, ""))) for name in sorted(rendering.VARIABLES)]
 
 
-def _template_page(request: WorkspaceRequest, form: TemplateForm, template: Template | None, *,
-                   status: int = 200) -> HttpResponse:
+def _template_page(request: WorkspaceRequest, form: TemplateForm, template: Template | None,
+                   editor: line_editor.Editor | None, *, status: int = 200) -> HttpResponse:
     return render(request, "web/messaging/template_edit.html", {
         "form": form, "template": template, "channel": form.channel, "variables": _variables_help(),
         "channel_label": MessageChannel(form.channel).label, "can_manage": _can_manage(request),
-        "line_fields": [form[name] for name in form.fields if name.startswith("line_")]}, status=status)
+        "editor": editor, "editor_items": editor.items(request.workspace) if editor else [],
+        "kinds": line_messages.Kind.choices, "action_kinds": line_messages.ActionKind.choices,
+        "https": line_images.served_over_https()}, status=status)
+
+
+def _editor(request: WorkspaceRequest, channel: str, template: Template | None) -> line_editor.Editor | None:
+    if channel != MessageChannel.LINE:
+        return None
+    if request.method == "POST":
+        return line_editor.from_post(request.POST, request.FILES, workspace=request.workspace)
+    return line_editor.from_stored(template.line_messages if template else [])
+
+
+def _unbound_if_reshown(request: WorkspaceRequest, form: TemplateForm, editor: line_editor.Editor | None,
+                        template: Template | None) -> TemplateForm:
+    """A change of the message list is not a save: the name is kept as typed, and not judged yet."""
+    if editor is None or not editor.changed_list:
+        return form
+    return TemplateForm(channel=form.channel, initial={"name": request.POST.get("name", "")})
+
+
+def _save(request: WorkspaceRequest, form: TemplateForm, editor: line_editor.Editor | None,
+          template: Template | None) -> Template | None:
+    """The template saved, or None with every problem placed on the form or the editor."""
+    if editor is not None and (editor.changed_list or editor.errors):
+        return None  # the list was changed, or a picture refused: shown again, nothing saved
+    if not form.is_valid():
+        return None
+    data = form.data_input(editor.messages if editor else None)
+    try:
+        if template is None:
+            return authoring.create_template(workspace=request.workspace, actor=request.actor, data=data)
+        return authoring.update_template(workspace=request.workspace, actor=request.actor, template_id=template.pk,
+                                         data=data)
+    except MusubiError as exc:
+        form.add_service_error(exc)
+        if editor is not None:
+            editor.errors.update(exc.fields)
+        return None
 
 
 @workspace_page(Action.MANAGE)
@@ -84,16 +126,16 @@ def template_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
     channel = request.GET.get("channel", MessageChannel.EMAIL)
     channel = channel if channel in MessageChannel.values else MessageChannel.EMAIL
     form = TemplateForm(request.POST or None, channel=channel)
-    if request.method == "POST" and form.is_valid():
-        try:
-            made = authoring.create_template(workspace=request.workspace, actor=request.actor,
-                                             data=form.data_input())
-        except MusubiError as exc:
-            form.add_service_error(exc)
-        else:
+    editor = _editor(request, channel, None)
+    if request.method == "POST":
+        made = _save(request, form, editor, None)
+        if made is not None:
             messages.success(request, _("Saved the template. Check it in the preview."))
             return redirect("web:template", slug=slug, template_id=made.pk)
-    return _template_page(request, form, None, status=400 if form.errors else 200)
+    form = _unbound_if_reshown(request, form, editor, None)
+    # A change of the list is answered 200 even with a refused picture, so htmx shows the editor again.
+    problems = not (editor and editor.changed_list) and bool(form.errors or (editor and editor.errors))
+    return _template_page(request, form, None, editor, status=400 if problems else 200)
 
 
 @workspace_page()
@@ -102,16 +144,16 @@ def template_edit(request: WorkspaceRequest, slug: str, template_id: int) -> Htt
     form = TemplateForm(request.POST or None, channel=template.channel, initial=TemplateForm.initial_for(template))
     if request.method == "POST":
         request.actor.require(Action.MANAGE)
-        if form.is_valid():
-            try:
-                authoring.update_template(workspace=request.workspace, actor=request.actor,
-                                          template_id=template.pk, data=form.data_input())
-            except MusubiError as exc:
-                form.add_service_error(exc)
-            else:
-                messages.success(request, _("Saved the template."))
-                return redirect("web:template", slug=slug, template_id=template.pk)
-    return _template_page(request, form, template, status=400 if form.errors else 200)
+    editor = _editor(request, template.channel, template)
+    if request.method == "POST":
+        saved = _save(request, form, editor, template)
+        if saved is not None:
+            messages.success(request, _("Saved the template."))
+            return redirect("web:template", slug=slug, template_id=template.pk)
+    form = _unbound_if_reshown(request, form, editor, template)
+    # A change of the list is answered 200 even with a refused picture, so htmx shows the editor again.
+    problems = not (editor and editor.changed_list) and bool(form.errors or (editor and editor.errors))
+    return _template_page(request, form, template, editor, status=400 if problems else 200)
 
 
 def _recipient(request: WorkspaceRequest, template: Template, contact_id: int | None) -> composing.Recipient:
@@ -129,8 +171,8 @@ def _composed(request: WorkspaceRequest, template: Template, recipient: composin
     compiled = composing.compile_template(template)
     try:
         if template.channel == MessageChannel.LINE:
-            return {"line_texts": composing.compose_line(compiled, recipient, delivery_id=0,
-                                                         workspace_name=workspace.name, tz=workspace.timezone)}
+            return {"line_messages": composing.compose_line(compiled, recipient, delivery_id=0, site="",
+                                                            workspace_name=workspace.name, tz=workspace.timezone)}
         profile = authoring.sender_profile(workspace)
         mail = composing.compose_mail(compiled, profile, recipient, workspace_name=workspace.name,
                                       tz=workspace.timezone)
@@ -154,6 +196,34 @@ def template_preview(request: WorkspaceRequest, slug: str, template_id: int) -> 
         "can_manage": _can_manage(request)})
 
 
+def _line_test_send(request: WorkspaceRequest, template: Template) -> HttpResponse:
+    """Push the messages, filled in for the chosen LINE friend, to that friend at once (the owner picks
+    themself, having added the account), with a retry key of its own; no delivery, nothing counted."""
+    back = redirect("web:template_preview", slug=request.workspace.slug, template_id=template.pk)
+    contact_id = request.POST.get("contact", "")
+    channel = LineChannel.objects.for_workspace(request.workspace).filter(active=True).order_by("-pk").first()
+    if not contact_id.isdigit():
+        messages.error(request, _("Choose the LINE friend to send the test to (yourself, having added the account)."))
+        return back
+    recipient = _recipient(request, template, int(contact_id))
+    if not recipient.address or channel is None:
+        messages.error(request, _("This person has no LINE account on the list.") if channel else
+                       _("No LINE account is connected."))
+        return back
+    workspace = request.workspace
+    sent = composing.compose_line(composing.compile_template(template), recipient, delivery_id=None,
+                                  workspace_name=workspace.name, tz=workspace.timezone)
+    try:
+        line_api.push_messages(access_token=channel.access_token, user_id=recipient.address, messages=sent,
+                               retry_key=str(uuid.uuid4()))
+    except line_api.LineError as exc:
+        messages.error(request, _("LINE refused the test (%(status)s): %(error)s") % {"status": exc.status,
+                                                                                  "error": exc.body})
+    else:
+        messages.success(request, _("Sent a test by LINE to %(to)s.") % {"to": recipient.name or recipient.address})
+    return back
+
+
 @require_POST
 @workspace_page(Action.MANAGE)
 def template_test_send(request: WorkspaceRequest, slug: str, template_id: int) -> HttpResponse:
@@ -161,9 +231,8 @@ def template_test_send(request: WorkspaceRequest, slug: str, template_id: int) -
     through the installation's own mailer, with no delivery row and nothing tracked."""
     template = authoring.get_template(request.workspace, template_id)
     form = TestSendForm(request.POST)
-    if template.channel != MessageChannel.EMAIL:
-        messages.error(request, _("A test send is for email templates."))
-        return redirect("web:template_preview", slug=slug, template_id=template.pk)
+    if template.channel == MessageChannel.LINE:
+        return _line_test_send(request, template)
     try:
         if not form.is_valid():
             raise InvalidInput(_("Enter the address to send the test to."), fields={"to": _("Enter a valid email "

@@ -19,6 +19,7 @@ from musubi.web import (
     planner_pages,
     richmenu_pages,
     segment_pages,
+    sending_domain_pages,
     sequence_pages,
     template_pages,
     views,
@@ -147,6 +148,7 @@ urlpatterns = [
     path("w/<slug:slug>/plans/<int:plan_id>/delete/", planner_pages.plan_delete, name="plan_delete"),
     # Messaging: the sender, templates, step messages (sequences), broadcasts and what was sent.
     path("w/<slug:slug>/messaging/sender/", template_pages.sender, name="sender"),
+    path("w/<slug:slug>/messaging/sender/domain/", sending_domain_pages.sender_domain, name="sender_domain"),
     path("w/<slug:slug>/messaging/templates/", template_pages.template_list, name="templates"),
     path("w/<slug:slug>/messaging/templates/new/", template_pages.template_new, name="template_new"),
     path("w/<slug:slug>/messaging/templates/<int:template_id>/", template_pages.template_edit, name="template"),

@@ -8,10 +8,11 @@ from ninja.pagination import paginate
 
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
+from musubi.api.line_message_schemas import LineMessageIO
 from musubi.api.pagination import Cursor
 from musubi.api.types import NOT_BLANK, Input, ObjectId
 from musubi.contacts import queries as contact_queries
-from musubi.messaging import conversations
+from musubi.messaging import conversations, line_messages
 from musubi.messaging.choices import KeywordMatch, MessageChannel
 from musubi.messaging.models import AutoReply
 
@@ -73,17 +74,25 @@ class AutoReplyOut(Schema):
     name: str
     keywords: list[str]
     match: KeywordMatch
-    texts: list[str]
+    messages: list[LineMessageIO]
+    texts: list[str] = Field(description="The texts of the text messages (the older, text-only form).")
     tag: str
     line_channel_id: int | None
     active: bool
+
+    @staticmethod
+    def resolve_texts(obj: AutoReply) -> list[str]:
+        return line_messages.texts_of(obj.messages)
 
 
 class AutoReplyIn(Input):
     name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
     keywords: list[str] = Field(min_length=1, max_length=50)
     match: KeywordMatch = KeywordMatch.EXACT
-    texts: list[str] = Field(min_length=1, max_length=5)
+    messages: list[LineMessageIO] | None = Field(None, max_length=10,
+                                                 description="The answer: up to five texts, images or buttons cards.")
+    texts: list[str] = Field(default_factory=list, max_length=5,
+                             description="A text-only answer, when `messages` is not given.")
     tag: str = Field("", max_length=100)
     line_channel_id: ObjectId | None = None
     active: bool = True
@@ -98,13 +107,13 @@ def list_auto_replies(request: ApiRequest) -> Any:
 @router.post("/auto-replies", response=with_errors({201: AutoReplyOut}), summary="Make a keyword rule")
 def create_auto_reply(request: ApiRequest, payload: AutoReplyIn) -> Any:
     return Status(201, conversations.save_auto_reply(workspace=request.workspace, actor=request.actor,
-                                                     **payload.model_dump()))
+                                                     **payload.model_dump(exclude_none=True)))
 
 
 @router.put("/auto-replies/{auto_reply_id}", response=with_errors({200: AutoReplyOut}), summary="Change a rule")
 def update_auto_reply(request: ApiRequest, auto_reply_id: ObjectId, payload: AutoReplyIn) -> Any:
     return conversations.save_auto_reply(workspace=request.workspace, actor=request.actor, rule_id=auto_reply_id,
-                                         **payload.model_dump())
+                                         **payload.model_dump(exclude_none=True))
 
 
 @router.delete("/auto-replies/{auto_reply_id}", response=with_errors({204: None}), summary="Delete a rule")

@@ -13,11 +13,12 @@ from ninja.pagination import paginate
 
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
+from musubi.api.line_message_schemas import LineMessageIO
 from musubi.api.pagination import Cursor
 from musubi.api.types import NOT_BLANK, DateTimeParam, Input, ObjectId, TimeOfDay
 from musubi.contacts import queries as contact_queries
 from musubi.kernel.errors import NotFound
-from musubi.messaging import authoring, broadcasts, domains, enrollments
+from musubi.messaging import authoring, broadcasts, domains, enrollments, line_messages
 from musubi.messaging.choices import MessageChannel, Reentry, RunState, Timing, Trigger
 from musubi.messaging.models import BroadcastRun, Delivery, Enrollment, Sequence, Step, Template
 from musubi.workspaces.rules import Action
@@ -56,8 +57,13 @@ class TemplateOut(Schema):
     subject: str
     html: str
     text: str
-    line_texts: list[str]
+    line_messages: list[LineMessageIO]
+    line_texts: list[str] = Field(description="The texts of the text messages (the older, text-only form).")
     updated_at: dt.datetime
+
+    @staticmethod
+    def resolve_line_texts(obj: Template) -> list[str]:
+        return line_messages.texts_of(obj.line_messages)
 
 
 class TemplateIn(Input):
@@ -66,7 +72,14 @@ class TemplateIn(Input):
     subject: str = Field("", max_length=300)
     html: str = Field("", max_length=500_000)
     text: str = Field("", max_length=200_000)
-    line_texts: list[str] = Field(default_factory=list, max_length=5)
+    line_messages: list[LineMessageIO] | None = Field(
+        None, max_length=10, description="A LINE template's messages: up to five texts, images or buttons cards.")
+    line_texts: list[str] = Field(default_factory=list, max_length=5,
+                                  description="A text-only LINE template's texts, when `line_messages` is not given.")
+
+
+def _template_input(payload: TemplateIn) -> authoring.TemplateInput:
+    return authoring.TemplateInput(**payload.model_dump(exclude_none=True))
 
 
 def _templates(request: ApiRequest) -> QuerySet[Template]:
@@ -82,7 +95,7 @@ def list_templates(request: ApiRequest) -> Any:
 @router.post("/templates", response=with_errors({201: TemplateOut}), summary="Write a template")
 def create_template(request: ApiRequest, payload: TemplateIn) -> Any:
     return Status(201, authoring.create_template(workspace=request.workspace, actor=request.actor,
-                                                 data=authoring.TemplateInput(**payload.model_dump())))
+                                                 data=_template_input(payload)))
 
 
 @router.get("/templates/{template_id}", response=with_errors({200: TemplateOut}), summary="A template")
@@ -93,7 +106,7 @@ def get_template(request: ApiRequest, template_id: ObjectId) -> Any:
 @router.put("/templates/{template_id}", response=with_errors({200: TemplateOut}), summary="Rewrite a template")
 def update_template(request: ApiRequest, template_id: ObjectId, payload: TemplateIn) -> Any:
     return authoring.update_template(workspace=request.workspace, actor=request.actor, template_id=template_id,
-                                     data=authoring.TemplateInput(**payload.model_dump()))
+                                     data=_template_input(payload))
 
 
 class StepOut(Schema):

@@ -35,5 +35,6 @@ def test_an_owner_writes_a_keyword_rule_and_bad_fields_are_named(workspace, owne
                                  "texts": "ご予約はこちら\n---\nお電話でも承ります", "tag": "予約", "active": "on"})
     assert ok.status_code == 302
     rule = AutoReply.objects.get()
-    assert rule.keywords == ["予約", "よやく"] and rule.texts == ["ご予約はこちら", "お電話でも承ります"]
+    assert rule.keywords == ["予約", "よやく"]
+    assert rule.messages == [{"kind": "text", "text": "ご予約はこちら"}, {"kind": "text", "text": "お電話でも承ります"}]
     assert teammate_client.get(url).status_code == 403  # counter staff do not change the rules

@@ -101,11 +101,13 @@ def test_an_unknown_name_in_a_template_is_named_on_its_field_and_nothing_is_save
 
 def test_a_line_template_has_up_to_five_bubbles_and_empty_ones_are_left_out(owner_client, workspace):
     owner_client.post("/w/kenko/messaging/templates/new/?channel=line",
-                      {"name": "雨の日", "line_1": "☔ 雨の日は生ビール半額！", "line_2": "",
-                       "line_3": "{{ name }}さんへ"})
-    assert Template.objects.get().line_texts == ["☔ 雨の日は生ビール半額！", "{{ name }}さんへ"]
-    empty = owner_client.post("/w/kenko/messaging/templates/new/?channel=line", {"name": "空", "line_1": ""})
-    assert empty.status_code == 400 and "LINEのメッセージを1つ以上入力してください。" in empty.content.decode()
+                      {"name": "雨の日", "m-count": "3", "m-0-kind": "text", "m-0-text": "☔ 雨の日は生ビール半額！",
+                       "m-1-kind": "text", "m-1-text": "", "m-2-kind": "text", "m-2-text": "{{ name }}さんへ"})
+    assert Template.objects.get().line_messages == [{"kind": "text", "text": "☔ 雨の日は生ビール半額！"},
+                                                    {"kind": "text", "text": "{{ name }}さんへ"}]
+    empty = owner_client.post("/w/kenko/messaging/templates/new/?channel=line",
+                              {"name": "空", "m-count": "1", "m-0-kind": "text", "m-0-text": ""})
+    assert empty.status_code == 400 and "LINEのメッセージを1つ以上追加してください。" in empty.content.decode()
     assert Template.objects.count() == 1
 
 

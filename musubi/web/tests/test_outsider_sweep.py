@@ -23,6 +23,7 @@ NOT_WORKSPACE_ROUTES = {
     "legal_notice", "checkout", "checkout_confirm", "order_status", "order_pay", "subscription_page",
     "stripe_webhook", "member_page", "member_download", "upsell_page", "buyer_receipt", "buyer_invoice",
     "buyer_refund_note",
+    "line_image", "line_image_preview",  # public so LINE can fetch them; named only by an unguessable key
 }
 WORKSPACE_PARAMS = {"slug", "membership_id", "key_id", "fact_id", "contact_id", "link_id", "point_id", "auto_reply_id",
                     "import_id", "line_channel_id", "segment_id",
@@ -74,7 +75,7 @@ def test_outsider_gets_nothing_from_another_workspace_page(route, workspace, own
 def test_personal_and_public_pages_show_the_outsider_nothing_of_the_workspace(route, workspace, owners_objects,
                                                                                outsider_client):
     values = {"uidb64": "MQ", "token": "set-password", "code": "NOSUCHCODE", "number": 1, "channel_id": "1",
-              "shop": "no-such-shop", "offer_id": 999999}
+              "shop": "no-such-shop", "offer_id": 999999, "key": "00000000-0000-4000-8000-000000000000"}
     response = outsider_client.get(route.fill(values), follow=True)
     assert response.status_code < 500
     assert workspace.name.encode() not in response.content

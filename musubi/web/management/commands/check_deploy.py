@@ -39,6 +39,9 @@ def musubi_problems() -> list[str]:
         problems.append(f"The demo login {DEMO_EMAIL} still has its published password: remove the user or change it.")
     if settings.MUSUBI_BASE_URL.startswith(("http://127.0.0.1", "http://localhost")):
         problems.append("MUSUBI_BASE_URL points at this machine: links in emails and QR codes will not work elsewhere.")
+    elif not settings.MUSUBI_BASE_URL.startswith("https://"):
+        problems.append("MUSUBI_BASE_URL is not https: LINE fetches the pictures of LINE messages only over HTTPS, "
+                        "and browsers warn on forms sent over plain HTTP.")
     return problems
 
 
