@@ -71,6 +71,8 @@ def test_after_a_card_purchase_the_upsell_is_a_confirmation_screen_and_one_click
     rows = rows_of(page)
     assert rows["商品"] == "青汁 6回コース" and rows["お支払い方法"] == "クレジットカード"
     assert rows["お届け回数"] == "6回" and rows["すべてのお届けの合計"] == "29,880円"
+    # No payment page follows a one-click upsell: the screen says the card just used is charged.
+    assert "先ほどのお支払いに使われたカード" in rows["お支払い時期"] and "Stripe" not in rows["お支払い時期"]
     assert "返品・キャンセル" in rows and "解約方法" in rows
     assert ">注文を確定する</button>" in page and 'id="decline-upsell"' in page
     first.refresh_from_db()
