@@ -34,7 +34,7 @@ def _day(moment: dt.datetime) -> str:
 
 def build(*, terms: rules.Terms, quote: rules.Quote, legal: dict[str, str], payment_method: str,
           payment_label: str, pay_by: dt.datetime | None, now: dt.datetime, shipping: dict[str, str],
-          legal_url: str, discount: rules.Discount | None = None) -> dict[str, Any]:
+          legal_url: str, discount: rules.Discount | None = None, saved_card: bool = False) -> dict[str, Any]:
     rows: list[tuple[str, str]] = [(_("Item"), terms.offer_name), (_("Quantity"), str(quote.quantity))]
     if terms.recurring:
         rows.append((_("Price per delivery (incl. tax)"), _first_and_later(terms, quote)))
@@ -50,7 +50,7 @@ def build(*, terms: rules.Terms, quote: rules.Quote, legal: dict[str, str], paym
     if terms.recurring:
         rows += _subscription_rows(terms, quote, now=now, legal=legal, discount=discount)
     rows.append((_("Payment method"), payment_label))
-    rows.append((_("When payment is due"), _payment_timing(payment_method, legal, pay_by)))
+    rows.append((_("When payment is due"), _payment_timing(payment_method, legal, pay_by, saved_card=saved_card)))
     rows.append((_("Delivery"), legal.get("delivery_timing", "")))
     if shipping.get("address"):
         rows.append((_("Deliver to"), f"〒{shipping.get('postal_code', '')} {shipping['address']}"))
@@ -116,9 +116,12 @@ def _subscription_rows(terms: rules.Terms, quote: rules.Quote, *, now: dt.dateti
     return rows
 
 
-def _payment_timing(method: str, legal: dict[str, str], pay_by: dt.datetime | None) -> str:
+def _payment_timing(method: str, legal: dict[str, str], pay_by: dt.datetime | None, *, saved_card: bool) -> str:
     if method == PaymentMethod.FREE:
         return _("Nothing to pay.")
+    if method == PaymentMethod.CARD and saved_card:  # a one-click upsell: no payment page follows
+        return _("Charged, when you place the order, to the card you have just paid with; you do not enter it "
+                 "again.")
     if method == PaymentMethod.CARD:
         return _("Charged to your card when you place the order (you enter the card on Stripe's secure payment "
                  "page next).")

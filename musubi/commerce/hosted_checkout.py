@@ -147,15 +147,20 @@ def _settle(order: Order, state: CheckoutState) -> None:
         at_checkout = order.subscription_id is None  # not a renewal; a first order's subscription starts now
         if services.mark_paid(order=order, note=note, card=card, provider_says_paid=True):
             _tell_buyer_once(order)
-            if at_checkout:
-                from musubi.commerce import upsells  # it builds on services, as this module does
+        elif card is not None and card.saved_card and order.status == OrderStatus.PAID:
+            # Paid first by Stripe's payment_intent.succeeded, which does not name the saved card: the
+            # session does, for the subscription's renewals and for the upsell charged to it.
+            at_checkout = (order.cycle or 1) == 1
+            if order.subscription_id:
+                from musubi.commerce import subscriptions
 
-                upsells.offer_after(order, card=card)
-        elif card is not None and card.saved_card and order.subscription_id:
-            # Paid first by Stripe's payment_intent.succeeded, which does not name the saved card.
-            from musubi.commerce import subscriptions
+                subscriptions.remember_card(order.subscription_id, customer=card.customer, card=card.saved_card)
+        else:
+            return
+        if at_checkout:
+            from musubi.commerce import upsells  # it builds on services, as this module does
 
-            subscriptions.remember_card(order.subscription_id, customer=card.customer, card=card.saved_card)
+            upsells.offer_after(order, card=card)
         return
     if state.status == "expired" and order.status == OrderStatus.AWAITING_PAYMENT:
         services.expire_order(order, note=_("Stripe's payment page expired unused"))

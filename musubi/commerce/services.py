@@ -124,8 +124,9 @@ class Prepared:
     discount: rules.Discount | None = None
 
 
-def prepare(*, offer: Offer, entry: Entry, legal_url: str) -> Prepared:
-    """Check the entries as a whole (every wrong one named) and build the confirmation screen."""
+def prepare(*, offer: Offer, entry: Entry, legal_url: str, saved_card: bool = False) -> Prepared:
+    """Check the entries as a whole (every wrong one named) and build the confirmation screen (``saved_card``:
+    a card order charged to a card already saved, with no payment page to follow)."""
     fields: dict[str, str] = {}
     if isinstance(entry.quantity, bool) or not isinstance(entry.quantity, int) or not (
             1 <= entry.quantity <= rules.MAX_QUANTITY):
@@ -184,7 +185,7 @@ def prepare(*, offer: Offer, entry: Entry, legal_url: str) -> Prepared:
         terms=terms, quote=quote, legal=legal_profile(offer.workspace).values(),
         payment_method=entry.payment_method, payment_label=str(PaymentMethod(entry.payment_method).label),
         pay_by=pay_by, now=now, shipping=entry.shipping() if physical else {}, legal_url=legal_url,
-        discount=discount)
+        discount=discount, saved_card=saved_card)
     return Prepared(offer=offer, entry=entry, quote=quote, screen=screen, discount=discount)
 
 

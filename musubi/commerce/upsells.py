@@ -89,7 +89,8 @@ def prepare(upsell: Upsell, *, legal_url: str) -> services.Prepared:
     offer = services.offer_for_sale(upsell.offer_id)
     if offer.workspace_id != upsell.workspace_id:
         raise NotFound(_("This offer is not on sale."))
-    return services.prepare(offer=offer, entry=entry_for(upsell), legal_url=legal_url)
+    return services.prepare(offer=offer, entry=entry_for(upsell), legal_url=legal_url,
+                            saved_card=bool(upsell.stripe_payment_method))
 
 
 def decline(upsell: Upsell) -> None:

@@ -39,6 +39,14 @@ def pay_on_stripe(page_url: str, *, card: str = PAYS, konbini: bool = False, aut
     return location if status == 303 else ""
 
 
+def at_the_bank(url: str, *, authenticate: bool = True) -> str:
+    """The bank's 3-D Secure page for a charge made on our side (a saved card, on-session): the buyer answers
+    and is sent back; returns where to."""
+    status, location, _html = _post(url, {"result": "ok" if authenticate else "fail"})
+    assert status == 303, status
+    return location
+
+
 def at_store(voucher_url: str, *, paid: bool = True) -> None:
     status, _location, _html = _post(voucher_url, {"result": "paid" if paid else "lapse"})
     assert status == 200

@@ -13,6 +13,7 @@ from musubi.commerce import discounts, queries, services
 from musubi.commerce.choices import OrderStatus
 from musubi.commerce.models import DiscountCode, DiscountUse, Order, OrderLine, PaymentDeadline
 from musubi.commerce.tests.conftest import BUYER
+from musubi.commerce.tests.hosted import SHOP_ENDPOINT, deliver, local, pay_on_stripe
 from musubi.commerce.tests.test_checkout import confirmation, place, rows_of
 from musubi.commerce.tests.test_subscriptions import START, renew_at
 from musubi.kernel import clock
@@ -27,6 +28,22 @@ TOKYO = dt.timezone(dt.timedelta(hours=9))
 def make_code(workspace, code="SPRING500", kind="amount", value=500, **options):
     return discounts.create_code(workspace=workspace, actor=SYSTEM, data=discounts.CodeInput(
         code=code, kind=kind, value=value, **options))
+
+
+def order_by_card(client, stripe_api, offer, **entries):
+    """Confirm a card order (with its code) and go to Stripe's page: the screen's rows, the order, the page."""
+    stripe_api.endpoints["sk_test_shop"] = SHOP_ENDPOINT
+    page, token = confirmation(client, offer, payment_method="card", **entries)
+    response = place(client, offer, page, token)
+    assert response.status_code == 302 and response["Location"].startswith(f"{stripe_api.url}/pay/")
+    return rows_of(page), Order.objects.order_by("-pk").first(), response["Location"]
+
+
+def pay_and_come_back(client, stripe_api, page_url, card=PAYS):
+    back = pay_on_stripe(page_url, card=card)
+    assert back, "Stripe's page did not take the payment"
+    client.get(local(back))
+    deliver(client, stripe_api)
 
 
 def refused_with(client, offer, code, **changes):
@@ -160,26 +177,45 @@ def test_an_expired_unpaid_transfer_gives_its_use_back_once(client, shop, worksp
     assert discounts.release(order) is False  # given back once only
 
 
-def test_a_declined_card_voids_the_order_and_gives_the_use_back(client, shop, workspace, stripe_api):
+def test_a_declined_card_holds_the_use_while_the_buyer_may_pay_and_an_unpaid_order_gives_it_back(
+        client, shop, workspace, stripe_api):
     make_code(workspace, code="CARD", max_uses=1)
-    page, token = confirmation(client, shop["guide"], discount_code="CARD", payment_method="card",
-                               card_token=DECLINED)
-    place(client, shop["guide"], page, token)
-    assert Order.objects.get().status == OrderStatus.CANCELLED
+    with clock.frozen(START):
+        rows, order, page_url = order_by_card(client, stripe_api, shop["guide"], discount_code="CARD")
+    assert rows["お支払い合計（税込）"] == "2,480円"
+    assert stripe_api.sessions[order.stripe_checkout_session]["amount_total"] == 2480
+    assert pay_on_stripe(page_url, card=DECLINED) == ""  # declined: the buyer stays on Stripe's page
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AWAITING_PAYMENT and stripe_api.charges() == []
+    assert DiscountCode.objects.get().uses == 1  # held for them while they may try another card
+    # They give up: at the order's deadline Stripe's page is closed, the order expires, the use comes back.
+    with clock.frozen(START + dt.timedelta(days=1, minutes=1)):
+        drain_queues(worker="w1", only={"commerce.deadlines"})
+    order.refresh_from_db()
+    assert order.status == OrderStatus.EXPIRED
+    assert stripe_api.sessions[order.stripe_checkout_session]["status"] == "expired"
     assert DiscountCode.objects.get().uses == 0
-    page, token = confirmation(client, shop["guide"], discount_code="CARD", payment_method="card", card_token=PAYS)
-    place(client, shop["guide"], page, token)
-    assert stripe_api.charges()[-1]["amount"] == 2480
+    assert [kind for kind, _status in deliver(client, stripe_api)] == ["checkout.session.expired"]
+    assert DiscountCode.objects.get().uses == 0  # Stripe's event gives nothing back twice
+    # The buyer may use the code again: a declined card, then another card on the same page pays.
+    _rows, again, page_url = order_by_card(client, stripe_api, shop["guide"], discount_code="CARD")
+    assert pay_on_stripe(page_url, card=DECLINED) == ""
+    pay_and_come_back(client, stripe_api, page_url)
+    again.refresh_from_db()
+    assert again.status == OrderStatus.PAID and again.total == 2480
+    assert [c["amount"] for c in stripe_api.charges()] == [2480]
     assert DiscountCode.objects.get().uses == 1
+    assert DiscountUse.objects.get(order=again).released_at is None
+    assert DiscountUse.objects.get(order=order).released_at is not None
 
 
 def test_a_code_for_every_delivery_discounts_the_renewals_as_the_screen_said(client, shop, workspace, stripe_api):
     make_code(workspace, code="EVERY", kind="percent", value=10, every_delivery=True)
     with clock.frozen(START):
-        page, token = confirmation(client, shop["six"], discount_code="EVERY", payment_method="card",
-                                   card_token=PAYS)
-        rows = rows_of(page)
-        place(client, shop["six"], page, token)
+        rows, first, page_url = order_by_card(client, stripe_api, shop["six"], discount_code="EVERY")
+        pay_and_come_back(client, stripe_api, page_url)
+    first.refresh_from_db()
+    assert first.status == OrderStatus.PAID and first.total == 4482
     assert rows["2回目以降の割引"] == "毎回のお届けで498円引き（コード EVERY）"
     assert rows["今回のお支払い合計（税込）"] == "4,482円"
     assert rows["すべてのお届けの合計"] == "26,892円"  # 4,482 × 6
@@ -188,20 +224,23 @@ def test_a_code_for_every_delivery_discounts_the_renewals_as_the_screen_said(cli
     second = Order.objects.get(cycle=2)
     assert second.total == 4482 and second.status == OrderStatus.PAID
     assert second.lines.filter(amount=-498).exists()
+    assert [c["amount"] for c in stripe_api.charges()] == [4482, 4482]  # the card saved on Stripe's page
+    assert stripe_api.charges()[1]["customer"] == first.subscription.stripe_customer
 
 
 def test_a_code_for_the_first_delivery_only_says_so_and_renewals_pay_the_regular_price(client, shop, workspace,
                                                                                       stripe_api):
     make_code(workspace, code="FIRST", kind="amount", value=1000)
     with clock.frozen(START):
-        page, token = confirmation(client, shop["monthly"], discount_code="FIRST", payment_method="card",
-                                   card_token=PAYS)
-        rows = rows_of(page)
-        place(client, shop["monthly"], page, token)
+        rows, first, page_url = order_by_card(client, stripe_api, shop["monthly"], discount_code="FIRST")
+        pay_and_come_back(client, stripe_api, page_url)
+    first.refresh_from_db()
+    assert first.status == OrderStatus.PAID and first.total == 3980
     assert rows["2回目以降の割引"] == "なし：コード FIRST の割引は初回のお届けのみです。"
     assert rows["今回のお支払い合計（税込）"] == "3,980円"
     renew_at(dt.datetime(2026, 2, 15, 3, 0, tzinfo=dt.UTC))
     assert Order.objects.get(cycle=2).total == 4980
+    assert [c["amount"] for c in stripe_api.charges()] == [3980, 4980]
 
 
 def test_a_screen_confirmed_without_a_code_cannot_be_placed_with_one(shop, workspace):
@@ -258,7 +297,7 @@ def test_a_voided_card_order_that_stripe_says_was_paid_counts_its_use_again(clie
 
     make_code(workspace, code="LATE", max_uses=1)
     settings.MUSUBI_STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there: the charge looks failed
-    page, token = confirmation(client, shop["guide"], discount_code="LATE", payment_method="card", card_token=PAYS)
+    page, token = confirmation(client, shop["guide"], discount_code="LATE", payment_method="card")
     place(client, shop["guide"], page, token)
     order = Order.objects.get()
     assert order.status == OrderStatus.CANCELLED and DiscountCode.objects.get().uses == 0

@@ -48,7 +48,7 @@ def test_the_confirmation_screen_states_the_minimum_and_the_total_of_those_deliv
 
 def test_the_customer_cannot_cancel_before_the_minimum_and_is_told_when_they_can(client, three_month_minimum,
                                                                                stripe_api):
-    subscription = subscribe_by_card(client, three_month_minimum)
+    subscription = subscribe_by_card(client, three_month_minimum, stripe_api)
     path = manage_path(subscription)
     page = client.get(path).content.decode()
     assert "最低継続回数は3回です" in page and "2026年3月15日頃のお届けの後から解約できます" in page
@@ -63,13 +63,13 @@ def test_the_customer_cannot_cancel_before_the_minimum_and_is_told_when_they_can
 
 
 def test_a_skipped_delivery_moves_the_day_cancelling_becomes_possible(client, three_month_minimum, stripe_api):
-    subscription = subscribe_by_card(client, three_month_minimum)
+    subscription = subscribe_by_card(client, three_month_minimum, stripe_api)
     client.post(manage_path(subscription), {"action": "skip"})
     assert subscriptions.cancellable_from(subscription) == dt.datetime(2026, 4, 15, 3, 0, tzinfo=dt.UTC)
 
 
 def test_after_the_minimum_deliveries_the_customer_cancels(client, three_month_minimum, stripe_api):
-    subscription = subscribe_by_card(client, three_month_minimum)
+    subscription = subscribe_by_card(client, three_month_minimum, stripe_api)
     renew_at(dt.datetime(2026, 2, 15, 3, 0, tzinfo=dt.UTC))
     path = manage_path(subscription)
     assert client.post(path, {"action": "cancel"}).status_code == 400  # two deliveries are not three
@@ -82,7 +82,7 @@ def test_after_the_minimum_deliveries_the_customer_cancels(client, three_month_m
 
 def test_staff_can_still_cancel_before_the_minimum_and_it_is_recorded(client, three_month_minimum, stripe_api,
                                                                       owner_client, workspace):
-    subscription = subscribe_by_card(client, three_month_minimum)
+    subscription = subscribe_by_card(client, three_month_minimum, stripe_api)
     response = owner_client.post(f"/w/{workspace.slug}/subscriptions/{subscription.pk}/", {"action": "cancel"})
     assert response.status_code == 302
     subscription.refresh_from_db()

@@ -1,6 +1,7 @@
 """A buyer on a phone, in a real browser: a discount code typed at the checkout becomes its own line of the
-confirmation screen, then the one-click upsell right after the card payment is accepted and charged to the
-saved card at the Stripe stand-in; and a subscription's minimum number of deliveries on its screen.
+confirmation screen and of the amount on Stripe's hosted page (the stand-in's), where a declined card is tried
+first; then the one-click upsell right after that card payment is accepted and charged off-session to the card
+saved at Stripe; and a subscription's minimum number of deliveries on its screen.
 
 Screenshots go to ``$MUSUBI_TEST_ARTIFACTS`` like the other browser tests'.
 """
@@ -34,7 +35,7 @@ def test_a_buyer_uses_a_discount_code_then_accepts_the_upsell_with_one_click(liv
     page.goto(f"{live_server.url}/buy/{trial.pk}")
     fill_buyer(page)
     page.get_by_label("クレジットカード").check()
-    page.get_by_label("カード", exact=True).select_option("pm_card_visa")
+    expect(page.locator("[name=card_token]")).to_have_count(0)  # the card is entered on Stripe's page only
     page.get_by_label("クーポンコード（お持ちの方）").fill("welcome-300")  # a typo first
     page.get_by_role("button", name="ご注文内容の確認へ進む").click()
     expect(page.locator("#discount_code-error")).to_have_text(
@@ -47,6 +48,16 @@ def test_a_buyer_uses_a_discount_code_then_accepts_the_upsell_with_one_click(liv
     assert row(page, "お支払い合計（税込）") == "680円"
     shot(page, "41-confirmation-with-discount-ja")
     page.get_by_role("button", name="注文を確定する").click()
+
+    # Stripe's hosted page asks for the discounted amount; the first card is declined, the buyer stays there.
+    expect(page.locator("#amount")).to_have_text("680円")
+    page.get_by_label("拒否されるカード").check()
+    page.get_by_role("button", name="支払う").click()
+    expect(page.locator("#problem")).to_have_text("カードが拒否されました。別のカードをお試しください。")
+    shot(page, "41b-stripe-card-declined")
+    assert stripe_api.charges() == []
+    page.get_by_label("成功するカード（Visa 4242）").check()
+    page.get_by_role("button", name="支払う").click()
 
     # Right after the payment: the upsell, a confirmation screen of its own.
     expect(page.get_by_role("heading", name="ご購入いただいたお客様だけの特別なご案内")).to_be_visible()
@@ -65,6 +76,10 @@ def test_a_buyer_uses_a_discount_code_then_accepts_the_upsell_with_one_click(liv
     assert second.total == 4980 and second.status == "paid"
     assert Upsell.objects.get().upsell_order_id == second.pk
     assert [c["amount"] for c in stripe_api.charges()] == [680, 4980]
+    saved_at_stripe = stripe_api.charges()[0]["customer"]
+    assert stripe_api.charges()[1]["customer"] == saved_at_stripe and Upsell.objects.get().stripe_customer == (
+        saved_at_stripe)
+    assert stripe_api.charges()[1]["payment_method"] == "pm_card_visa"
 
 
 def test_the_minimum_number_of_deliveries_is_on_the_subscriptions_screen(live_server, phone: Page,  # noqa: F811
