@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -29,7 +29,8 @@ def yen(amount: int) -> str:
 
 
 def _day(moment: dt.datetime) -> str:
-    return formats.date_format(moment, "DATE_FORMAT")
+    # The calendar day where the shop is: 23:30 UTC is already the next day in Japan.
+    return formats.date_format(timezone.localtime(moment), "DATE_FORMAT")
 
 
 def build(*, terms: rules.Terms, quote: rules.Quote, legal: dict[str, str], payment_method: str,

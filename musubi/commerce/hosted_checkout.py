@@ -149,7 +149,9 @@ def _settle(order: Order, state: CheckoutState) -> None:
             _tell_buyer_once(order)
         elif card is not None and card.saved_card and order.status == OrderStatus.PAID:
             # Paid first by Stripe's payment_intent.succeeded, which does not name the saved card: the
-            # session does, for the subscription's renewals and for the upsell charged to it.
+            # session does, for the subscription's renewals and for the upsell charged to it. The buyer's
+            # mail was not written on that path either.
+            _tell_buyer_once(order)
             at_checkout = (order.cycle or 1) == 1
             if order.subscription_id:
                 from musubi.commerce import subscriptions

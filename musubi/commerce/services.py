@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from musubi.catalog.choices import OfferRole, OfferStatus, ProductKind
@@ -294,7 +295,8 @@ def contact_email(entry: Entry) -> str:
 
 
 def new_number(now: dt.datetime) -> str:
-    return f"{now:%y%m%d}-{tokens.readable_code(6)}"
+    """An order number that starts with the date the buyer sees (Japan's, not UTC's)."""
+    return f"{timezone.localtime(now):%y%m%d}-{tokens.readable_code(6)}"
 
 
 def add_to_timeline(order: Order, kind: str, text: str = "") -> None:
@@ -600,8 +602,10 @@ def open_hosted_page(order: Order, *, idempotency_key: str) -> Outcome:
         order_number=order.number, amount=order.total, currency=order.currency, email=order.email,
         description=order.offer.name, idempotency_key=idempotency_key,
         return_url=f"{link}?checkout=returned", cancel_url=f"{link}?checkout=cancelled",
-        # A subscription's renewals and a one-click upsell are paid with the card saved now.
-        save_card=order.offer.is_recurring or order.offer.upsell_offer_id is not None,
+        # A subscription's renewals and a one-click upsell are paid with the card saved now. Only a card can be
+        # saved: Stripe refuses a konbini payment asked to be kept for later.
+        save_card=order.payment_method == PaymentMethod.CARD and (
+            order.offer.is_recurring or order.offer.upsell_offer_id is not None),
         konbini_days=settings_.konbini_days))
 
 

@@ -11,7 +11,7 @@ from ninja.pagination import paginate
 from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.api.pagination import Cursor
-from musubi.api.types import NOT_BLANK, Input, ObjectId
+from musubi.api.types import NOT_BLANK, DateTimeParam, Input, ObjectId
 from musubi.capture import coupons, points, queries
 from musubi.capture.choices import FieldKind, Incentive, SubmissionStatus, SubmittedVia
 from musubi.capture.models import Coupon
@@ -207,8 +207,8 @@ class CouponDefinitionIn(Input):
     offer_id: ObjectId | None = None
     cost: Amount = 0
     valid_days: int | None = Field(default=None, ge=1, le=3650)
-    valid_from: dt.datetime | None = None
-    valid_until: dt.datetime | None = None
+    valid_from: DateTimeParam | None = None
+    valid_until: DateTimeParam | None = None
     max_redemptions: int = Field(default=1, ge=1, le=1000)
 
 

@@ -77,3 +77,10 @@ def test_an_outsider_cannot_redeem_or_read_another_workspaces_coupon(owner_key, 
     assert call(outsider_key, "get", f"/api/v1/coupons/{code}").json() == call(
         outsider_key, "get", "/api/v1/coupons/ZZZZZZZZZZ").json()
     assert not Redemption.objects.exists()
+
+
+def test_a_coupon_window_with_an_offset_no_place_has_is_a_400_not_a_database_error(owner_key):
+    response = call(owner_key, "post", "/api/v1/coupon-definitions",
+                    {"name": "サンプル", "benefit": "サンプル1個", "valid_from": "3845-06-15T09:09:57-22:25"})
+    assert response.status_code == 400
+    assert "valid_from" in str(response.json()["error"]["fields"])

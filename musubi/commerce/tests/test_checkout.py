@@ -217,3 +217,12 @@ def test_a_subscription_by_bank_transfer_starts_when_ordered(client, shop):
     order = Order.objects.get()
     assert (order.subscription_id, order.cycle) == (subscription.pk, 1)
     assert subscription.renewals.get().cycle == 2
+
+
+def test_dates_on_the_screen_and_the_order_number_are_japans_even_when_utc_is_still_yesterday(client, shop):
+    late = dt.datetime(2026, 11, 22, 23, 30, tzinfo=dt.UTC)  # already 08:30 on 23 November in Japan
+    with clock.frozen(late):
+        page, token = confirmation(client, shop["trial"])  # bank transfer: seven days to pay
+        place(client, shop["trial"], page, token)
+    assert "2026年11月30日" in page and "2026年11月29日" not in page
+    assert Order.objects.get().number.startswith("261123-")

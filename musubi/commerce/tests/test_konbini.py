@@ -158,3 +158,12 @@ def test_the_owner_enables_konbini_on_the_payment_settings_page(owner_client, wo
     owner_client.post("/w/kenko/settings/payments/", {**form, "konbini_days": "5"})
     saved = PaymentSettings.objects.get(workspace=workspace)
     assert (saved.konbini_enabled, saved.konbini_days) == (True, 5)
+
+
+def test_konbini_for_an_offer_with_an_upsell_asks_stripe_to_keep_no_card(client, konbini_shop, stripe_api, workspace):
+    from musubi.catalog import services as catalog
+
+    catalog.update_offer(workspace=workspace, actor=SYSTEM, offer_id=konbini_shop["guide"].pk,
+                         upsell_offer_id=konbini_shop["six"].pk)
+    order, _back = slip_order(client, stripe_api, konbini_shop["guide"])  # Stripe refuses a konbini kept for later
+    assert stripe_api.sessions[order.stripe_checkout_session]["payment_method_types"] == ["konbini"]
