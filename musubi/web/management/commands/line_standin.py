@@ -25,6 +25,7 @@ class Command(BaseCommand):
         with line_standin(port=port) as standin:
             self.stdout.write(f"LINE stand-in on {standin.url} (messages sent to it are listed there)")
             try:
-                stop.wait()
+                while not stop.wait(0.5):  # a short wait, so the signal handler's flag is seen at once
+                    pass
             except KeyboardInterrupt:
                 pass

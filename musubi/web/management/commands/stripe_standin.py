@@ -41,6 +41,7 @@ class Command(BaseCommand):
             standin.endpoint_for = endpoint_for
             self.stdout.write(f"Stripe stand-in on {standin.url} (its test payment page: {standin.url}/pay/…)")
             try:
-                stop.wait()
+                while not stop.wait(0.5):  # a short wait, so the signal handler's flag is seen at once
+                    pass
             except KeyboardInterrupt:
                 pass
