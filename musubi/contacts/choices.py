@@ -78,6 +78,17 @@ TIMELINE_LABELS = {
     "suppression.lifted": _("Receives messages on a channel again"),
     "line.attributed": _("LINE friend-add credited to the link they came through"),
     "file.downloaded": _("Downloaded a file they bought"),
+    "order.placed": _("Placed an order"), "order.expired": _("An unpaid order expired"),
+    "order.refunded": _("Was refunded"), "order.disputed": _("Disputed a card payment"),
+    "order.delivered": _("Received their delivery"),
+    "subscription.started": _("Started a subscription"), "subscription.renewed": _("Subscription renewed"),
+    "subscription.cancelled": _("Cancelled a subscription"), "subscription.paused": _("Subscription paused"),
+    "subscription.resumed": _("Subscription resumed"), "subscription.skipped": _("Skipped a delivery"),
+    "subscription.rescheduled": _("Moved a delivery"),
+    "sequence.entered": _("Entered a sequence"), "message.sent": _("Was sent a message"),
+    "email.prefetched": _("An email was fetched by a mail scanner"), "email.received": _("Wrote an email"),
+    "line.message": _("Wrote to the shop on LINE"), "line.postback": _("Tapped a button in LINE"),
+    "line.clicked": _("Clicked a link in LINE"),
     **{kind.value: kind.label for kind in EventKind},
 }
 
