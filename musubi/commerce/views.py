@@ -234,6 +234,9 @@ def order_status(request: HttpRequest, token: str) -> HttpResponse:
     upsell = upsells.pending(order)
     return render(request, "commerce/order.html", {
         "upsell_url": reverse("upsell_page", args=[upsells.token(upsell)]) if upsell else "",
+        # The guide or the course opens on its members' page: link it here too, not only from the mail.
+        "member_url": access.member_url(order) if (
+            access.delivers_access(order) and order.status in access.HAS_BOUGHT) else "",
         "pay_url": reverse("order_pay", args=[token]),
         "order": order, "shop": order.workspace, "screen": order.confirmation,
         "bank_account": services.payment_settings(order.workspace).bank_account,

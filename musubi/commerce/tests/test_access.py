@@ -91,3 +91,15 @@ def test_a_member_link_of_an_unpaid_or_refunded_order_does_not_open(client, shop
     services.refund(workspace=workspace, actor=SYSTEM, order_id=order.pk, amount=order.total)
     assert client.get(path).status_code == 403
     assert client.get(path[:-3] + "xyz").status_code == 404
+
+
+def test_the_buyers_order_page_links_the_members_page_once_paid(client, shop, workspace):
+    from musubi.commerce import notices
+
+    order = buy_guide(client, shop, workspace)
+    order_page = "/orders/" + notices.order_token(order)
+    assert 'id="member-link"' not in client.get(order_page).content.decode()  # not paid yet
+    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    link = re.search(r'id="member-link" href="http://[^/"]+(/members/[^"]+)"',
+                     client.get(order_page).content.decode()).group(1)
+    assert link == member_path(order) and client.get(link).status_code == 200
