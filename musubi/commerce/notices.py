@@ -85,6 +85,16 @@ def subscription_started(subscription: Subscription, order: Order) -> CustomerMa
                   template="subscription_started", context=context, order=order, subscription=subscription)
 
 
+def subscription_cancelled(subscription: Subscription) -> CustomerMail | None:
+    """The buyer's confirmation that the subscription ended, with the moment it did (none without an address)."""
+    first = Order.objects.filter(subscription=subscription).exclude(email="").order_by("cycle", "pk").first()
+    if first is None:
+        return None
+    context = {**_context(first), "subscription": subscription}
+    return _queue("subscription_cancelled", to=first.email, workspace_id=subscription.workspace_id,
+                  template="subscription_cancelled", context=context, order=first, subscription=subscription)
+
+
 def authentication_needed(subscription: Subscription, order: Order) -> CustomerMail:
     """An off-session renewal the bank wants the cardholder to authenticate (3-D Secure): a link to do it."""
     context = {**_context(order), "subscription": subscription, "manage": subscription_url(subscription),

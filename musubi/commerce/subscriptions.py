@@ -267,6 +267,7 @@ def cancel(*, workspace: Workspace, subscription_id: int, actor: Actor | None = 
     if early:
         changes.update(before_minimum=True, deliveries=subscription.deliveries, min_deliveries=minimum)
     _record(subscription, "cancelled", actor, changes)
+    notices.subscription_cancelled(subscription)
     events.publish(SubscriptionCancelled(workspace_id=subscription.workspace_id, subscription_id=subscription.pk,
                                          contact_id=subscription.contact_id, by_customer=actor is None))
     return subscription

@@ -248,3 +248,12 @@ def test_a_bank_transfer_renewal_mails_the_amount_and_the_account(client, shop):
     assert BANK in body and "4980円" in body
     mail.refresh_from_db()
     assert (mail.subject, mail.body) == (subject, body)  # ... which keeps what it sent on the row
+
+
+def test_the_customer_is_mailed_that_the_cancellation_was_taken(client, shop, stripe_api):
+    subscription = subscribe_by_card(client, shop["monthly"], stripe_api)
+    with clock.frozen(dt.datetime(2026, 1, 20, 3, 0, tzinfo=dt.UTC)):
+        client.post(manage_path(subscription), {"action": "cancel"})
+    mail = CustomerMail.objects.get(kind="subscription_cancelled")
+    assert mail.to == "hanako@example.jp" and "解約を承りました" in mail.subject
+    assert "2026年1月20日 12:00" in mail.body  # when it was taken, in Japan's time
