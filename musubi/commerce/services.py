@@ -509,14 +509,13 @@ def handle_deadline(deadline: PaymentDeadline) -> str:
         order = Order.objects.select_for_update().get(pk=deadline.order_id)
         if order.status != OrderStatus.AWAITING_PAYMENT:
             return "settled"
-        if deadline.kind == PaymentDeadline.EXPIRE and order.stripe_checkout_session:
-            pass  # Stripe is asked first, outside this transaction (below)
-        elif deadline.kind == PaymentDeadline.EXPIRE:
+        if deadline.kind == PaymentDeadline.REMIND:
+            add_to_timeline(order, "reminded", _("Payment reminder sent"))
+        elif not order.stripe_checkout_session:
             expire_order(order)
             return "expired"
-        else:
-            add_to_timeline(order, "reminded", _("Payment reminder sent"))
     if deadline.kind == PaymentDeadline.EXPIRE:
+        # An order on Stripe's page: Stripe is asked how it stands first, outside the order's transaction.
         from musubi.commerce import hosted_checkout
 
         return hosted_checkout.expire_at_deadline(order)
