@@ -22,7 +22,7 @@ from common import in_own_process, save  # benchmarks/ is the script's directory
 
 def _shop() -> tuple[object, object]:
     from musubi.catalog import services as catalog
-    from musubi.commerce import services as commerce
+    from musubi.commerce import payment_setup
     from musubi.testing.legal import fill_legal_profile
     from musubi.workspaces.models import Workspace
     from musubi.workspaces.services import SYSTEM, create_workspace
@@ -35,7 +35,7 @@ def _shop() -> tuple[object, object]:
     offer = catalog.create_offer(**ws, product_id=product.pk, name="定期便", role="back", price=4980,
                                  billing="recurring", interval="month")
     catalog.publish_offer(**ws, offer_id=offer.pk)
-    commerce.save_payment_settings(**ws, bank_transfer_enabled=True, bank_account="銀行")
+    payment_setup.save_payment_settings(**ws, bank_transfer_enabled=True, bank_account="銀行")
     return workspace, offer
 
 

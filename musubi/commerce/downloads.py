@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from musubi.catalog.models import Offer
 from musubi.commerce.access import HAS_BOUGHT
 from musubi.commerce.models import Download, OfferFile, Order
-from musubi.commerce.services import add_to_timeline
+from musubi.commerce.order_lifecycle import add_to_timeline
 from musubi.kernel import clock, tokens
 from musubi.kernel.errors import Forbidden, InvalidInput, NotFound
 from musubi.kernel.facts import record_fact

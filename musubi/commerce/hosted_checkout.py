@@ -19,7 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from musubi.commerce import notices, services
+from musubi.commerce import checkout, notices, order_lifecycle, payment_setup, stripe_events
 from musubi.commerce.choices import OrderStatus, PaymentMethod
 from musubi.commerce.models import CustomerMail, Order, OrderEvent, PaymentDeadline
 from musubi.commerce.ports import Outcome
@@ -49,7 +49,7 @@ def apply_event(*, workspace: Workspace, event_id: str, kind: str, session_id: s
                 state: CheckoutState | None) -> bool:
     """Apply a verified ``checkout.session.*`` event once; returns whether it was new."""
     with transaction.atomic():
-        if not services.record_webhook(workspace=workspace, event_id=event_id, kind=kind):
+        if not stripe_events.record_webhook(workspace=workspace, event_id=event_id, kind=kind):
             return False
         orders = Order.objects.for_workspace(workspace).select_for_update()
         order = orders.filter(stripe_checkout_session=session_id).first() if session_id else None
@@ -61,7 +61,7 @@ def apply_event(*, workspace: Workspace, event_id: str, kind: str, session_id: s
         if kind in ENDING_EVENTS and not (state is not None and state.paid):
             why = _("The convenience store payment was not made in time") if (
                 kind == "checkout.session.async_payment_failed") else _("Stripe's payment page expired unused")
-            services.expire_order(order, note=why)
+            order_lifecycle.expire_order(order, note=why)
         elif state is not None:
             _settle(order, state)
     return True
@@ -103,11 +103,11 @@ def checkout_again(order: Order) -> str:
         if state is not None and state.status == "open":
             return state.url
     tries = OrderEvent.objects.filter(order=order, kind="checkout").count()
-    outcome = services.open_hosted_page(order, idempotency_key=f"musubi-order-{order.pk}-checkout-{tries}")
+    outcome = checkout.open_hosted_page(order, idempotency_key=f"musubi-order-{order.pk}-checkout-{tries}")
     if outcome.state != "needs_buyer":
         raise Conflict(_("Stripe's payment page could not be opened. Please try again in a few minutes."),
                        code="provider_error")
-    services.apply_outcome(order=order, outcome=outcome)
+    order_lifecycle.apply_outcome(order=order, outcome=outcome)
     return outcome.redirect_url
 
 
@@ -131,7 +131,7 @@ def expire_at_deadline(order: Order) -> str:
             _settle(locked, state)
             if state.paid or not _past_slip_deadline(locked):
                 return "settled"
-        return "expired" if services.expire_order(locked) else "settled"
+        return "expired" if order_lifecycle.expire_order(locked) else "settled"
 
 
 def _settle(order: Order, state: CheckoutState) -> None:
@@ -145,7 +145,7 @@ def _settle(order: Order, state: CheckoutState) -> None:
         note = _("Paid at a convenience store") if order.payment_method == PaymentMethod.KONBINI else _(
             "Card payment succeeded")
         at_checkout = order.subscription_id is None  # not a renewal; a first order's subscription starts now
-        if services.mark_paid(order=order, note=note, card=card, provider_says_paid=True):
+        if order_lifecycle.mark_paid(order=order, note=note, card=card, provider_says_paid=True):
             _tell_buyer_once(order)
         elif card is not None and card.saved_card and order.status == OrderStatus.PAID:
             # Paid first by Stripe's payment_intent.succeeded, which does not name the saved card: the
@@ -160,12 +160,12 @@ def _settle(order: Order, state: CheckoutState) -> None:
         else:
             return
         if at_checkout:
-            from musubi.commerce import upsells  # it builds on services, as this module does
+            from musubi.commerce import upsells  # it builds on the checkout, as this module does
 
             upsells.offer_after(order, card=card)
         return
     if state.status == "expired" and order.status == OrderStatus.AWAITING_PAYMENT:
-        services.expire_order(order, note=_("Stripe's payment page expired unused"))
+        order_lifecycle.expire_order(order, note=_("Stripe's payment page expired unused"))
         return
     if state.awaiting_store_payment and state.voucher and order.status == OrderStatus.AWAITING_PAYMENT:
         instructions = slip_instructions(state.voucher)
@@ -174,7 +174,7 @@ def _settle(order: Order, state: CheckoutState) -> None:
             deadline = dt.datetime.fromisoformat(instructions["expires_at"])
             order.pay_by = deadline
             order.save(update_fields=["payment_instructions", "pay_by"])
-            services.add_to_timeline(order, "slip_issued", _("Convenience store payment slip issued"))
+            order_lifecycle.add_to_timeline(order, "slip_issued", _("Convenience store payment slip issued"))
             at = deadline + SLIP_GRACE
             PaymentDeadline.objects.update_or_create(
                 workspace_id=order.workspace_id, order=order, kind=PaymentDeadline.EXPIRE,
@@ -205,4 +205,4 @@ def _tell_buyer_once(order: Order) -> None:
 
 
 def _key(order: Order) -> str:
-    return services.payment_settings(order.workspace).stripe_secret_key
+    return payment_setup.payment_settings(order.workspace).stripe_secret_key

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from musubi.catalog.models import Offer
-from musubi.commerce import confirmation, rules, services
+from musubi.commerce import checkout, confirmation, order_lifecycle, payment_setup, rules
 from musubi.commerce.choices import OrderStatus, PaymentMethod, RenewalOutcome, SubscriptionStatus
 from musubi.commerce.events import SubscriptionRenewed
 from musubi.commerce.models import (
@@ -179,7 +179,7 @@ class _Run:
 
     def _commit_buyer(self, order: dict[str, Any]) -> None:
         if order["pay_by"] is not None:
-            for kind, at in ((PaymentDeadline.REMIND, order["pay_by"] - services.REMIND_BEFORE),
+            for kind, at in ((PaymentDeadline.REMIND, order["pay_by"] - order_lifecycle.REMIND_BEFORE),
                              (PaymentDeadline.EXPIRE, order["pay_by"])):
                 self.deadlines.append({"workspace_id": order["workspace_id"], "order_id": order["id"], "kind": kind,
                                        "due_at": at, "next_attempt_at": at})
@@ -219,7 +219,7 @@ class _Run:
     def _payment_settings(self, subscription: _Subscription) -> PaymentSettings:
         if subscription.workspace_id not in self._settings:
             workspace = self.offers[subscription.offer_id].workspace
-            self._settings[subscription.workspace_id] = services.payment_settings(workspace)
+            self._settings[subscription.workspace_id] = payment_setup.payment_settings(workspace)
         return self._settings[subscription.workspace_id]
 
     def _texts(self, cycle: int, total: int) -> _Texts:
@@ -240,7 +240,7 @@ class _Run:
         key = (subscription.offer_id, subscription.quantity, subscription.payment_method,
                tuple(sorted(subscription.discount.items())))
         if key not in self._quotes:
-            terms = services.terms_of(self.offers[subscription.offer_id])
+            terms = checkout.terms_of(self.offers[subscription.offer_id])
             regular = rules.Terms(**{**terms.__dict__, "first_price": None})
             settings = self._payment_settings(subscription)
             fee = settings.cod_fee if subscription.payment_method == PaymentMethod.CASH_ON_DELIVERY else 0
@@ -250,14 +250,14 @@ class _Run:
             self._quotes[key] = rules.quote(regular, quantity=subscription.quantity,
                                             shipping_fee=settings.shipping_fee, payment_fee=fee,
                                             fee_label=_("Cash on delivery fee"), shipping_label=_("Shipping"),
-                                            discount=discount, discount_label=services.discount_label(discount))
+                                            discount=discount, discount_label=checkout.discount_label(discount))
         return self._quotes[key]
 
     def _numbers(self, count: int, workspace_ids: Iterable[int]) -> list[str]:
         """``count`` order numbers unused in these workspaces (random codes can meet: check them in one go)."""
         numbers: set[str] = set()
         while len(numbers) < count:
-            wanted = {services.new_number(self.now) for _ in range(count - len(numbers))}
+            wanted = {checkout.new_number(self.now) for _ in range(count - len(numbers))}
             taken = set(Order.objects.filter(workspace_id__in=list(workspace_ids),
                                              number__in=list(wanted)).values_list("number", flat=True))
             numbers |= wanted - taken

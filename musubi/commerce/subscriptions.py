@@ -99,17 +99,17 @@ def charge(renewal: Renewal, order: Order | None) -> str:
 
 
 def _charge_saved_card(renewal: Renewal, order: Order) -> str:
-    from musubi.commerce import services
+    from musubi.commerce import order_lifecycle, payment_setup
     from musubi.commerce.payments import method_for
 
     subscription = Subscription.objects.get(pk=renewal.subscription_id)
-    method = method_for(PaymentMethod.CARD, services.payment_settings(subscription.workspace))
+    method = method_for(PaymentMethod.CARD, payment_setup.payment_settings(subscription.workspace))
     outcome = method.collect(Collection(
         order_number=order.number, amount=order.total, currency=order.currency, email=order.email,
         description=subscription.offer.name, customer=subscription.stripe_customer,
         card_token=subscription.stripe_payment_method, off_session=True,
         idempotency_key=f"musubi-order-{order.pk}-attempt-{renewal.charge_attempts}"))
-    services.apply_outcome(order=order, outcome=outcome)
+    order_lifecycle.apply_outcome(order=order, outcome=outcome)
     if outcome.paid or outcome.state == "waiting":
         return "done"
     if outcome.state == "needs_buyer" or outcome.reason == "authentication_required":
@@ -122,7 +122,7 @@ def _charge_saved_card(renewal: Renewal, order: Order) -> str:
         if gives_up:
             Subscription.objects.filter(pk=subscription.pk, status=SubscriptionStatus.ACTIVE).update(
                 status=SubscriptionStatus.PAUSED, paused_at=clock.now())
-            services.add_to_timeline(order, "paused", _("The card was declined %(n)s times: the subscription is "
+            order_lifecycle.add_to_timeline(order, "paused", _("The card was declined %(n)s times: the subscription is "
                                                         "paused") % {"n": attempts})
         notices.payment_failed(subscription, order, paused=gives_up)
     if gives_up:
@@ -251,7 +251,7 @@ def cancel(*, workspace: Workspace, subscription_id: int, actor: Actor | None = 
                 "date": formats.date_format(when, "DATE_FORMAT") if when else "-"}, code="minimum_deliveries")
     subscription.status, subscription.cancelled_at = SubscriptionStatus.CANCELLED, clock.now()
     subscription.save(update_fields=["status", "cancelled_at"])
-    from musubi.commerce import services
+    from musubi.commerce import order_lifecycle
 
     pending = Renewal.objects.filter(subscription=subscription, status=claims.WorkStatus.PENDING)
     # A renewal already ordered but not yet charged is not charged after the buyer cancelled: its order goes too.
@@ -260,7 +260,7 @@ def cancel(*, workspace: Workspace, subscription_id: int, actor: Actor | None = 
     for order in uncharged:
         order.status = OrderStatus.CANCELLED
         order.save(update_fields=["status"])
-        services.add_to_timeline(order, "cancelled", _("The subscription was cancelled before this renewal was "
+        order_lifecycle.add_to_timeline(order, "cancelled", _("The subscription was cancelled before this renewal was "
                                                        "charged"))
     pending.update(status=claims.WorkStatus.DONE, finished_at=subscription.cancelled_at, last_error="cancelled")
     changes: dict[str, Any] = {"at": subscription.cancelled_at.isoformat()}

@@ -8,7 +8,7 @@ from email.utils import formataddr
 from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 
-from musubi.commerce import notices, renewal_run, services, subscriptions
+from musubi.commerce import notices, order_lifecycle, renewal_run, subscriptions
 from musubi.commerce.models import CustomerMail, Order, PaymentDeadline, Renewal
 from musubi.kernel.worker import BatchOutcome, WorkQueue, register_queue
 
@@ -28,7 +28,7 @@ def handle_renewal_charges(rows: list[Renewal], outcome: BatchOutcome) -> None:
 
 def handle_deadlines(rows: list[PaymentDeadline], outcome: BatchOutcome) -> None:
     for deadline in rows:
-        services.handle_deadline(deadline)
+        order_lifecycle.handle_deadline(deadline)
         outcome.done.append(deadline.pk)
 
 

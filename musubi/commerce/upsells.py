@@ -15,7 +15,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from musubi.commerce import notices, services
+from musubi.commerce import checkout, notices, order_lifecycle, payment_setup
 from musubi.commerce.choices import OrderStatus, PaymentMethod
 from musubi.commerce.models import Order, PaymentDeadline, Upsell
 from musubi.commerce.payments import method_for
@@ -76,20 +76,20 @@ def from_token(value: str) -> Upsell:
     return found
 
 
-def entry_for(upsell: Upsell) -> services.Entry:
+def entry_for(upsell: Upsell) -> checkout.Entry:
     """The buyer's entries for the upsell: those of the order they just placed, one item, the same payment."""
     order = upsell.order
     shipping = order.shipping or {}
-    return services.Entry(quantity=1, name=order.name, email=order.email, payment_method=order.payment_method,
+    return checkout.Entry(quantity=1, name=order.name, email=order.email, payment_method=order.payment_method,
                           phone=shipping.get("phone", ""), postal_code=shipping.get("postal_code", ""),
                           address=shipping.get("address", ""))
 
 
-def prepare(upsell: Upsell, *, legal_url: str) -> services.Prepared:
-    offer = services.offer_for_sale(upsell.offer_id)
+def prepare(upsell: Upsell, *, legal_url: str) -> checkout.Prepared:
+    offer = checkout.offer_for_sale(upsell.offer_id)
     if offer.workspace_id != upsell.workspace_id:
         raise NotFound(_("This offer is not on sale."))
-    return services.prepare(offer=offer, entry=entry_for(upsell), legal_url=legal_url,
+    return checkout.prepare(offer=offer, entry=entry_for(upsell), legal_url=legal_url,
                             saved_card=bool(upsell.stripe_payment_method))
 
 
@@ -101,38 +101,38 @@ def decline(upsell: Upsell) -> None:
         raise Conflict(_("You have already answered this offer."), code="answered")
 
 
-def accept(upsell: Upsell, *, seen: dict[str, Any], legal_url: str) -> services.Placed:
+def accept(upsell: Upsell, *, seen: dict[str, Any], legal_url: str) -> checkout.Placed:
     """Write the upsell's order with the screen the buyer saw and pay it like the first order. Refused (with
     nothing written) when the offer changed since the screen or the buyer already answered."""
     prepared = prepare(upsell, legal_url=legal_url)
-    if not services.same_screen(seen, prepared.screen):
+    if not checkout.same_screen(seen, prepared.screen):
         raise Conflict(_("The offer changed while you were ordering. Please check the new details and confirm "
                          "again."), code="offer_changed")
     with transaction.atomic():
         locked = Upsell.objects.select_for_update().get(pk=upsell.pk)
         if locked.answer:
             raise Conflict(_("You have already answered this offer."), code="answered")
-        order = services.write_order(prepared, seen)
+        order = checkout.write_order(prepared, seen)
         Upsell.objects.filter(pk=locked.pk).update(answer=Upsell.ACCEPTED, answered_at=clock.now(),
                                                    upsell_order=order)
-        services.add_to_timeline(order, "upsell", _("Added with one click after order %(number)s") % {
+        order_lifecycle.add_to_timeline(order, "upsell", _("Added with one click after order %(number)s") % {
             "number": upsell.order.number})
     if order.payment_method != PaymentMethod.CARD:
-        services.after_commitment(order)
+        order_lifecycle.after_commitment(order)
         notices.order_placed(order)
-        return services.Placed(order=order, outcome=Outcome(state="waiting"))
-    outcome = method_for(PaymentMethod.CARD, services.payment_settings(order.workspace)).collect(Collection(
+        return checkout.Placed(order=order, outcome=Outcome(state="waiting"))
+    outcome = method_for(PaymentMethod.CARD, payment_setup.payment_settings(order.workspace)).collect(Collection(
         order_number=order.number, amount=order.total, currency=order.currency, email=order.email,
         description=order.offer.name, idempotency_key=f"musubi-order-{order.pk}", customer=upsell.stripe_customer,
         card_token=upsell.stripe_payment_method, off_session=True))
     if outcome.state == "failed" and outcome.reason == "authentication_required":
         _await_authentication(order, outcome)
     else:
-        services.apply_outcome(order=order, outcome=outcome)
+        order_lifecycle.apply_outcome(order=order, outcome=outcome)
     order.refresh_from_db()
     if outcome.paid:
         notices.order_placed(order)
-    return services.Placed(order=order, outcome=outcome)
+    return checkout.Placed(order=order, outcome=outcome)
 
 
 def _await_authentication(order: Order, outcome: Outcome) -> None:
@@ -144,9 +144,9 @@ def _await_authentication(order: Order, outcome: Outcome) -> None:
             return
         if outcome.reference:
             Order.objects.filter(pk=locked.pk).update(stripe_payment_intent=outcome.reference)
-        services.add_to_timeline(locked, "authentication", _("Waiting for the buyer's card authentication "
+        order_lifecycle.add_to_timeline(locked, "authentication", _("Waiting for the buyer's card authentication "
                                                              "(3-D Secure)"))
-        at = clock.now() + services.AUTHENTICATION_WINDOW
+        at = clock.now() + order_lifecycle.AUTHENTICATION_WINDOW
         PaymentDeadline.objects.get_or_create(workspace_id=locked.workspace_id, order=locked,
                                               kind=PaymentDeadline.EXPIRE,
                                               defaults={"due_at": at, "next_attempt_at": at})

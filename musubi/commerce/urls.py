@@ -5,7 +5,7 @@ from django.urls import path
 from musubi.commerce import document_views, download_views, views
 
 urlpatterns = [
-    path("buy/<int:offer_id>", views.checkout, name="checkout"),
+    path("buy/<int:offer_id>", views.entries, name="checkout"),
     path("buy/<int:offer_id>/confirm", views.confirm, name="checkout_confirm"),
     path("orders/<str:token>", views.order_status, name="order_status"),
     path("orders/<str:token>/pay", views.order_pay, name="order_pay"),

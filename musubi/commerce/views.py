@@ -21,7 +21,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from musubi.capture.rules import hash_ip
 from musubi.catalog.choices import ProductKind
 from musubi.catalog.models import Offer
-from musubi.commerce import access, documents, hosted_checkout, notices, services, subscriptions, upsells
+from musubi.commerce import (
+    access,
+    checkout,
+    documents,
+    hosted_checkout,
+    notices,
+    order_lifecycle,
+    payment_setup,
+    stripe_events,
+    subscriptions,
+    upsells,
+)
 from musubi.commerce.choices import OrderStatus, PaymentMethod, SubscriptionStatus
 from musubi.commerce.forms import CheckoutForm
 from musubi.commerce.models import Order
@@ -37,13 +48,13 @@ MAX_FORM_BYTES = 32 * 1024
 
 def _offer(offer_id: int) -> Offer:
     try:
-        return services.offer_for_sale(offer_id)
+        return checkout.offer_for_sale(offer_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
 
 
 def _form(offer: Offer, data: Any = None, initial: dict[str, Any] | None = None) -> CheckoutForm:
-    methods = services.methods_for(offer)
+    methods = checkout.methods_for(offer)
     return CheckoutForm(data, initial=initial, methods=methods, physical=offer.product.kind == ProductKind.PHYSICAL)
 
 
@@ -55,11 +66,11 @@ def _checkout_page(request: HttpRequest, offer: Offer, form: CheckoutForm, *, st
                    problem: str = "", invite: str = "") -> HttpResponse:
     from musubi.workspaces.queries import legal_profile
 
-    terms = services.terms_of(offer)
+    terms = checkout.terms_of(offer)
     return render(request, "commerce/checkout.html", {
         "offer": offer, "terms": terms, "form": form, "problem": problem, "shop": offer.workspace,
         "legal": legal_profile(offer.workspace), "legal_url": _legal_url(offer),
-        "methods_available": bool(services.methods_for(offer)), "invite": invite,
+        "methods_available": bool(checkout.methods_for(offer)), "invite": invite,
     }, status=status)
 
 
@@ -90,9 +101,9 @@ def _refused(request: HttpRequest, offer: Offer, message: str, *, status: int) -
     return response
 
 
-def _entry(request: HttpRequest, form: CheckoutForm) -> services.Entry:
+def _entry(request: HttpRequest, form: CheckoutForm) -> checkout.Entry:
     data = form.cleaned_data
-    return services.Entry(
+    return checkout.Entry(
         quantity=data["quantity"], name=data["name"], email=data["email"], phone=data.get("phone", ""),
         postal_code=data.get("postal_code", ""), address=data.get("address", ""),
         payment_method=data["payment_method"],
@@ -101,7 +112,7 @@ def _entry(request: HttpRequest, form: CheckoutForm) -> services.Entry:
 
 
 @require_http_methods(["GET", "POST"])
-def checkout(request: HttpRequest, offer_id: int) -> HttpResponse:
+def entries(request: HttpRequest, offer_id: int) -> HttpResponse:
     """Step 1: the offer and the buyer's entries; a valid post shows the final confirmation screen."""
     offer = _offer(offer_id)
     invite = request.GET.get("invite", "") if request.method == "GET" else request.POST.get("invite", "")
@@ -119,7 +130,7 @@ def checkout(request: HttpRequest, offer_id: int) -> HttpResponse:
         return _checkout_page(request, offer, form, status=400, problem=_("Some entries need attention."),
                               invite=invite)
     try:
-        prepared = services.prepare(offer=offer, entry=_entry(request, form), legal_url=_legal_url(offer))
+        prepared = checkout.prepare(offer=offer, entry=_entry(request, form), legal_url=_legal_url(offer))
     except InvalidInput as exc:
         for name, message in exc.fields.items():
             form.add_error(name if name in form.fields else None, message)
@@ -127,7 +138,7 @@ def checkout(request: HttpRequest, offer_id: int) -> HttpResponse:
     return _confirmation_page(request, offer, prepared, invite=invite)
 
 
-def _confirmation_page(request: HttpRequest, offer: Offer, prepared: services.Prepared, *, problem: str = "",
+def _confirmation_page(request: HttpRequest, offer: Offer, prepared: checkout.Prepared, *, problem: str = "",
                        status: int = 200, invite: str = "") -> HttpResponse:
     entry = asdict(prepared.entry)
     token = tokens.sign({"offer": offer.pk, "entry": entry, "screen": prepared.screen, "invite": invite},
@@ -155,7 +166,7 @@ def confirm(request: HttpRequest, offer_id: int) -> HttpResponse:
     except signing.BadSignature:
         return _refused(request, offer, _("The order could not be verified (it was changed after the "
                                           "confirmation screen). Please enter it again."), status=400)
-    entry = services.Entry(**signed["entry"])
+    entry = checkout.Entry(**signed["entry"])
     invite = signed.get("invite", "")
     if refusal := _not_invited(request, offer, invite):
         return refusal
@@ -171,10 +182,10 @@ def confirm(request: HttpRequest, offer_id: int) -> HttpResponse:
                                           "Nothing was ordered; please check the order and confirm again."),
                         status=400)
     try:
-        prepared = services.prepare(offer=offer, entry=entry, legal_url=_legal_url(offer))
-        placed = services.place_order(prepared=prepared, seen=screen)
+        prepared = checkout.prepare(offer=offer, entry=entry, legal_url=_legal_url(offer))
+        placed = checkout.place_order(prepared=prepared, seen=screen)
     except Conflict as exc:  # the offer changed under the buyer: show the new screen to confirm again
-        return _confirmation_page(request, offer, services.prepare(offer=offer, entry=entry,
+        return _confirmation_page(request, offer, checkout.prepare(offer=offer, entry=entry,
                                                                    legal_url=_legal_url(offer)),
                                   problem=exc.message, status=409, invite=invite)
     except InvalidInput as exc:  # e.g. the discount code's last use went to someone else meanwhile
@@ -215,7 +226,7 @@ def order_status(request: HttpRequest, token: str) -> HttpResponse:
     the confirmation screen they agreed to."""
     order = _order_from(token)
     if request.GET.get("payment_intent"):  # back from 3-D Secure
-        order = services.finish_authentication(order=order)
+        order = order_lifecycle.finish_authentication(order=order)
         if upsell := upsells.pending(order):
             return redirect("upsell_page", upsells.token(upsell))
     back_from_stripe = request.GET.get("checkout", "")
@@ -239,7 +250,7 @@ def order_status(request: HttpRequest, token: str) -> HttpResponse:
             access.delivers_access(order) and order.status in access.HAS_BOUGHT) else "",
         "pay_url": reverse("order_pay", args=[token]),
         "order": order, "shop": order.workspace, "screen": order.confirmation,
-        "bank_account": services.payment_settings(order.workspace).bank_account,
+        "bank_account": payment_setup.payment_settings(order.workspace).bank_account,
         "manage": notices.subscription_url(order.subscription) if order.subscription else "",
         "legal_url": reverse("legal_notice", args=[order.workspace.slug]),
         "awaiting": awaiting, "turned_back": turned_back,
@@ -276,7 +287,7 @@ def order_pay(request: HttpRequest, token: str) -> HttpResponse:
     """Pay an order still awaiting payment: a renewal the bank wanted authenticated, on-session with the saved
     card; an order whose buyer turned back on Stripe's payment page (or let it expire), on that page again."""
     order = _order_from(token)
-    saved = services.saved_card_of(order) if order.payment_method == PaymentMethod.CARD else None
+    saved = order_lifecycle.saved_card_of(order) if order.payment_method == PaymentMethod.CARD else None
     # A renewal or an upsell the bank wants authenticated is paid with the card saved for it, on-session;
     # anything else goes (back) to Stripe's hosted page.
     on_saved_card = bool(saved and saved[1])
@@ -289,7 +300,7 @@ def order_pay(request: HttpRequest, token: str) -> HttpResponse:
             except Conflict as exc:
                 problem = exc.message
         elif on_saved_card:
-            outcome = services.pay_with_saved_card(order=order)
+            outcome = order_lifecycle.pay_with_saved_card(order=order)
             if outcome.state == "needs_buyer" and outcome.redirect_url:
                 return HttpResponseRedirect(outcome.redirect_url)
             return redirect("order_status", token)
@@ -411,7 +422,7 @@ def stripe_webhook(request: HttpRequest, shop: str) -> HttpResponse:
     """Stripe's events for one workspace: the signature is checked on the raw body before anything is read,
     and each event is applied once (Stripe delivers at least once, in any order)."""
     workspace = Workspace.objects.filter(slug=shop).first()
-    secret = services.payment_settings(workspace).stripe_webhook_secret if workspace else ""
+    secret = payment_setup.payment_settings(workspace).stripe_webhook_secret if workspace else ""
     if workspace is None or not secret:
         return HttpResponse(status=404)
     try:
@@ -427,11 +438,12 @@ def stripe_webhook(request: HttpRequest, shop: str) -> HttpResponse:
 
         try:
             state = stripe_payments.checkout_state(
-                secret_key=services.payment_settings(workspace).stripe_secret_key, session_id=event.checkout_session)
+                secret_key=payment_setup.payment_settings(workspace).stripe_secret_key,
+                session_id=event.checkout_session)
         except stripe.StripeError:
             logger.warning("stripe event %s: session %s could not be read", event.id, event.checkout_session)
             return HttpResponse("try again", status=503, content_type="text/plain")
-    services.apply_stripe_event(workspace=workspace, event_id=event.id, kind=event.type, intent_id=event.intent_id,
+    stripe_events.apply_stripe_event(workspace=workspace, event_id=event.id, kind=event.type, intent_id=event.intent_id,
                                 amount=event.amount, order_number=event.order_number,
                                 checkout_session=event.checkout_session, checkout=state)
     return HttpResponse(status=200)

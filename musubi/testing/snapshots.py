@@ -22,8 +22,7 @@ from musubi.capture.models import (
 )
 from musubi.catalog import services as catalog
 from musubi.catalog.models import Ladder, LadderStep, Offer, Premium, Product
-from musubi.commerce import discounts, downloads
-from musubi.commerce import services as commerce
+from musubi.commerce import checkout, discounts, downloads, payment_setup
 from musubi.commerce.models import (
     DiscountCode,
     DiscountUse,
@@ -207,14 +206,14 @@ def _order(workspace: Workspace, product: Product) -> Order:
     monthly = catalog.create_offer(workspace=workspace, actor=actor, product_id=product.pk, name=f"monthly {MARKER}",
                                    role="back", price=4980, billing="recurring", interval="month")
     catalog.publish_offer(workspace=workspace, actor=actor, offer_id=monthly.pk)
-    commerce.save_payment_settings(workspace=workspace, actor=actor, bank_transfer_enabled=True,
+    payment_setup.save_payment_settings(workspace=workspace, actor=actor, bank_transfer_enabled=True,
                                    bank_account=f"bank {MARKER}")
     discounts.create_code(workspace=workspace, actor=actor, data=discounts.CodeInput(
         code=MARKER, kind="amount", value=500, offer_ids=(monthly.pk,), max_uses=10, every_delivery=True))
-    prepared = commerce.prepare(offer=commerce.offer_for_sale(monthly.pk), legal_url="/legal/", entry=commerce.Entry(
+    prepared = checkout.prepare(offer=checkout.offer_for_sale(monthly.pk), legal_url="/legal/", entry=checkout.Entry(
         quantity=1, name=f"buyer {MARKER}", email=f"buyer-{MARKER}@example.jp", payment_method="bank_transfer",
         phone="090-1234-5678", postal_code="100-0001", address=f"address {MARKER}", discount_code=MARKER))
-    return commerce.place_order(prepared=prepared, seen=prepared.screen).order
+    return checkout.place_order(prepared=prepared, seen=prepared.screen).order
 
 
 def workspace_state(workspace: Workspace) -> tuple[Any, ...]:

@@ -19,8 +19,7 @@ from django.conf import settings
 from musubi.capture import coupons, points
 from musubi.capture import services as capture
 from musubi.catalog import services as catalog
-from musubi.commerce import access
-from musubi.commerce import services as commerce
+from musubi.commerce import access, payment_setup
 from musubi.planner import services as planner
 from musubi.web import demo_files, demo_messaging
 from musubi.workspaces.models import Workspace
@@ -79,7 +78,7 @@ def health_food(workspace: Workspace, actor: Actor) -> None:
                                       first_price=1980)
     for offer in (trial, subscription, discounted):
         catalog.publish_offer(**ws, offer_id=offer.pk)
-    commerce.save_payment_settings(**ws, bank_transfer_enabled=True, cod_enabled=True, cod_fee=330, shipping_fee=0,
+    payment_setup.save_payment_settings(**ws, bank_transfer_enabled=True, cod_enabled=True, cod_fee=330, shipping_fee=0,
                                    bank_account="むすび銀行 本店営業部 普通 1234567\nカ）スコヤカケンコウショクヒン",
                                    **_demo_card(workspace.slug))
     ladder = catalog.create_ladder(**ws, name="青汁ラダー", description="お試しから定期便へ。")
@@ -194,7 +193,7 @@ def info_products(workspace: Workspace, actor: Actor) -> None:
         catalog.publish_offer(**ws, offer_id=offer.pk)
     access.set_invitation_only(**ws, offer_id=back.pk, invitation_only=True)  # the course: guide buyers only
     demo_files.add_guide_pdf(workspace, actor, front.pk)
-    commerce.save_payment_settings(**ws, bank_transfer_enabled=True, bank_transfer_days=5,
+    payment_setup.save_payment_settings(**ws, bank_transfer_enabled=True, bank_transfer_days=5,
                                    bank_account="むすび銀行 天神支店 普通 7654321\nマナビアカデミー（ド",
                                    **_demo_card(workspace.slug))
     ladder = catalog.create_ladder(**ws, name="ガイド → 本講座",

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from musubi.commerce import access, documents, outgoing, queries, services, subscriptions
+from musubi.commerce import access, documents, order_lifecycle, outgoing, payment_setup, queries, subscriptions
 from musubi.commerce.choices import OrderStatus, SubscriptionStatus
 from musubi.commerce.models import WebhookEndpoint
 from musubi.kernel.errors import MusubiError
@@ -83,11 +83,11 @@ def order_detail(request: WorkspaceRequest, slug: str, order_id: int) -> HttpRes
         if form.is_valid():
             try:
                 if form is ship_form:
-                    services.ship(workspace=request.workspace, actor=request.actor, order_id=order.pk,
+                    order_lifecycle.ship(workspace=request.workspace, actor=request.actor, order_id=order.pk,
                                   **form.cleaned_data)
                     messages.success(request, _("The shipment was recorded."))
                 else:
-                    services.refund(workspace=request.workspace, actor=request.actor, order_id=order.pk,
+                    order_lifecycle.refund(workspace=request.workspace, actor=request.actor, order_id=order.pk,
                                     **form.cleaned_data)
                     messages.success(request, _("The refund was recorded."))
             except MusubiError as exc:
@@ -110,7 +110,7 @@ def order_detail(request: WorkspaceRequest, slug: str, order_id: int) -> HttpRes
 @require_POST
 @workspace_page(Action.OPERATE)
 def order_mark_paid(request: WorkspaceRequest, slug: str, order_id: int) -> HttpResponse:
-    return act(request, lambda: services.record_payment(workspace=request.workspace, actor=request.actor,
+    return act(request, lambda: order_lifecycle.record_payment(workspace=request.workspace, actor=request.actor,
                                                         order_id=order_id),
                done=_("The payment was recorded."), then=redirect("web:order", slug=slug, order_id=order_id))
 
@@ -118,7 +118,7 @@ def order_mark_paid(request: WorkspaceRequest, slug: str, order_id: int) -> Http
 @require_POST
 @workspace_page(Action.OPERATE)
 def order_cancel(request: WorkspaceRequest, slug: str, order_id: int) -> HttpResponse:
-    return act(request, lambda: services.cancel_order(workspace=request.workspace, actor=request.actor,
+    return act(request, lambda: order_lifecycle.cancel_order(workspace=request.workspace, actor=request.actor,
                                                       order_id=order_id),
                done=_("The order was cancelled."), then=redirect("web:order", slug=slug, order_id=order_id))
 
@@ -165,13 +165,13 @@ def subscription_action(request: WorkspaceRequest, slug: str, subscription_id: i
 
 @workspace_page(Action.MANAGE)
 def payment_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
-    current = services.payment_settings(request.workspace)
+    current = payment_setup.payment_settings(request.workspace)
     initial = {name: getattr(current, name) for name in PaymentSettingsForm.base_fields
                if name not in ("stripe_secret_key", "stripe_webhook_secret")}
     form = PaymentSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.save_payment_settings(workspace=request.workspace, actor=request.actor, **form.cleaned_data)
+            payment_setup.save_payment_settings(workspace=request.workspace, actor=request.actor, **form.cleaned_data)
         except MusubiError as exc:
             form.add_service_error(exc)
         else:

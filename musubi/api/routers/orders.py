@@ -13,7 +13,7 @@ from musubi.api.auth import ApiRequest
 from musubi.api.errors import with_errors
 from musubi.api.pagination import Cursor
 from musubi.api.types import NOT_BLANK, Input, ObjectId
-from musubi.commerce import delivery, documents, queries, services, subscriptions
+from musubi.commerce import delivery, documents, order_lifecycle, queries, subscriptions
 from musubi.commerce.choices import DocumentKind
 
 router = Router(tags=["orders"])
@@ -108,14 +108,14 @@ def get_order(request: ApiRequest, order_id: ObjectId) -> Any:
 @router.post("/orders/{order_id}/mark-paid", response=with_errors({200: OrderOut}),
              summary="Record a bank transfer (or cash) as received; 409 unless the order awaits payment")
 def mark_paid(request: ApiRequest, order_id: ObjectId) -> Any:
-    services.record_payment(workspace=request.workspace, actor=request.actor, order_id=order_id)
+    order_lifecycle.record_payment(workspace=request.workspace, actor=request.actor, order_id=order_id)
     return queries.order(request.workspace, order_id)
 
 
 @router.post("/orders/{order_id}/shipment", response=with_errors({200: OrderOut}),
              summary="Record the parcel's hand-over to the carrier with its tracking number")
 def ship(request: ApiRequest, order_id: ObjectId, payload: ShipIn) -> Any:
-    services.ship(workspace=request.workspace, actor=request.actor, order_id=order_id, carrier=payload.carrier,
+    order_lifecycle.ship(workspace=request.workspace, actor=request.actor, order_id=order_id, carrier=payload.carrier,
                   tracking_number=payload.tracking_number)
     return queries.order(request.workspace, order_id)
 
@@ -123,7 +123,7 @@ def ship(request: ApiRequest, order_id: ObjectId, payload: ShipIn) -> Any:
 @router.post("/orders/{order_id}/refunds", response=with_errors({201: RefundOut}),
              summary="Refund all or part of a paid order (a card through Stripe)")
 def refund(request: ApiRequest, order_id: ObjectId, payload: RefundIn) -> Any:
-    return Status(201, services.refund(workspace=request.workspace, actor=request.actor, order_id=order_id,
+    return Status(201, order_lifecycle.refund(workspace=request.workspace, actor=request.actor, order_id=order_id,
                                        amount=payload.amount, reason=payload.reason))
 
 

@@ -5,7 +5,7 @@ first delivery, a 2,980-yen guide, a free sample)."""
 import pytest
 
 from musubi.catalog import services as catalog
-from musubi.commerce import services
+from musubi.commerce import payment_setup
 from musubi.testing.legal import fill_legal_profile
 from musubi.workspaces.services import SYSTEM
 
@@ -16,7 +16,7 @@ BANK = "すこやか銀行 本店営業部 普通 1234567 カ）スコヤカ"
 def shop(workspace):
     fill_legal_profile(workspace)
     ws = {"workspace": workspace, "actor": SYSTEM}
-    services.save_payment_settings(**ws, bank_transfer_enabled=True, bank_account=BANK, cod_enabled=True,
+    payment_setup.save_payment_settings(**ws, bank_transfer_enabled=True, bank_account=BANK, cod_enabled=True,
                                    cod_fee=330, card_enabled=True, stripe_secret_key="sk_test_shop",
                                    stripe_webhook_secret="whsec_test_shop", shipping_fee=0)
     trial_set = catalog.create_product(**ws, name="青汁 お試しセット", kind="physical", tax_category="reduced")

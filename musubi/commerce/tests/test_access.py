@@ -6,7 +6,7 @@ import re
 import pytest
 
 from musubi.catalog import services as catalog
-from musubi.commerce import access, services
+from musubi.commerce import access, order_lifecycle
 from musubi.commerce.models import CustomerMail, Order
 from musubi.commerce.tests.conftest import BUYER
 from musubi.commerce.tests.test_checkout import confirmation, place
@@ -43,7 +43,7 @@ def member_path(order):
 def test_the_guide_opens_to_its_buyer_once_paid_and_invites_them_to_the_course(client, shop, workspace, course):
     order = buy_guide(client, shop, workspace)
     assert not CustomerMail.objects.filter(kind="access_granted").exists()  # not paid yet
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     page = client.get(member_path(order)).content.decode()
     assert "副業スタートガイド" not in page or "ガイド（PDF）" in page
     invite = re.search(r'href="(/buy/\d+\?invite=[^"]+)"', page).group(1)
@@ -85,10 +85,10 @@ def test_an_invited_buyer_orders_the_course(client, shop, course, workspace):
 
 def test_a_member_link_of_an_unpaid_or_refunded_order_does_not_open(client, shop, workspace):
     order = buy_guide(client, shop, workspace)
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     path = member_path(order)
     assert client.get(path).status_code == 200
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=order.pk, amount=order.total)
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=order.pk, amount=order.total)
     assert client.get(path).status_code == 403
     assert client.get(path[:-3] + "xyz").status_code == 404
 
@@ -99,7 +99,7 @@ def test_the_buyers_order_page_links_the_members_page_once_paid(client, shop, wo
     order = buy_guide(client, shop, workspace)
     order_page = "/orders/" + notices.order_token(order)
     assert 'id="member-link"' not in client.get(order_page).content.decode()  # not paid yet
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     link = re.search(r'id="member-link" href="http://[^/"]+(/members/[^"]+)"',
                      client.get(order_page).content.decode()).group(1)
     assert link == member_path(order) and client.get(link).status_code == 200

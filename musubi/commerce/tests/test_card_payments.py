@@ -138,14 +138,14 @@ def test_the_saved_card_is_kept_whichever_event_comes_first(client, shop, stripe
 
 
 def test_a_partial_then_full_refund_goes_through_stripe(client, shop, stripe_api, workspace):
-    from musubi.commerce import services
+    from musubi.commerce import order_lifecycle
     from musubi.workspaces.services import SYSTEM
 
     order = buy_by_card(client, stripe_api, shop["trial"])
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=order.pk, amount=300, reason="一部破損")
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=order.pk, amount=300, reason="一部破損")
     order.refresh_from_db()
     assert (order.status, order.refunded) == (OrderStatus.PARTLY_REFUNDED, 300)
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=order.pk, amount=680)
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=order.pk, amount=680)
     order.refresh_from_db()
     assert (order.status, order.refunded) == (OrderStatus.REFUNDED, 980)
     assert [r["amount"] for r in stripe_api.refunds.values()] == [300, 680]
@@ -253,12 +253,12 @@ def test_a_dispute_is_written_on_the_order(client, shop, stripe_api):
 
 
 def test_another_workspaces_webhook_cannot_touch_this_order(client, shop, stripe_api, other_workspace):
-    from musubi.commerce import services
+    from musubi.commerce import payment_setup
     from musubi.workspaces.services import SYSTEM
 
     order, page_url = order_on_stripe(client, stripe_api, shop["trial"])
     pay_on_stripe(page_url, card=PAYS)
-    services.save_payment_settings(workspace=other_workspace, actor=SYSTEM, stripe_secret_key="sk_test_theirs",
+    payment_setup.save_payment_settings(workspace=other_workspace, actor=SYSTEM, stripe_secret_key="sk_test_theirs",
                                    stripe_webhook_secret="whsec_theirs")
     completed = next(w for w in stripe_api.pending_webhooks() if w.type == "checkout.session.completed")
     from musubi.testing.stripe_standin import sign

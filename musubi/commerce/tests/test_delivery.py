@@ -2,7 +2,7 @@
 
 import pytest
 
-from musubi.commerce import delivery, services
+from musubi.commerce import delivery, order_lifecycle
 from musubi.commerce.choices import OrderStatus
 from musubi.commerce.models import Order
 from musubi.commerce.tests.test_checkout import confirmation, place
@@ -19,14 +19,14 @@ def order_of(client, shop, method):
 
 
 def ship(workspace, order):
-    services.ship(workspace=workspace, actor=SYSTEM, order_id=order.pk, carrier="ヤマト運輸",
+    order_lifecycle.ship(workspace=workspace, actor=SYSTEM, order_id=order.pk, carrier="ヤマト運輸",
                   tracking_number="1234-5678-9012")
 
 
 @pytest.fixture
 def shipped(client, shop, workspace):
     order = order_of(client, shop, "bank_transfer")
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     ship(workspace, order)
     return order
 
@@ -53,7 +53,7 @@ def test_a_second_click_changes_nothing(teammate_client, shipped):
 
 def test_an_order_not_shipped_cannot_be_delivered(client, shop, workspace):
     order = order_of(client, shop, "bank_transfer")
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     with pytest.raises(Conflict) as caught:
         delivery.mark_delivered(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     assert caught.value.code == "not_shipped"
@@ -67,7 +67,7 @@ def test_cash_on_delivery_is_delivered_once_the_cash_is_recorded(client, shop, w
     with pytest.raises(Conflict) as caught:
         delivery.mark_delivered(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     assert caught.value.code == "not_paid"
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     assert delivery.mark_delivered(workspace=workspace, actor=SYSTEM, order_id=order.pk).status == "delivered"
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from musubi.commerce import discounts, queries, services
+from musubi.commerce import checkout, discounts, order_lifecycle, queries
 from musubi.commerce.choices import OrderStatus
 from musubi.commerce.models import DiscountCode, DiscountUse, Order, OrderLine, PaymentDeadline
 from musubi.commerce.tests.conftest import BUYER
@@ -154,7 +154,7 @@ def test_a_cancelled_order_gives_its_use_back_and_the_buyer_may_use_the_code_aga
     page, token = confirmation(client, shop["trial"], discount_code="BACK")
     place(client, shop["trial"], page, token)
     order = Order.objects.get()
-    services.cancel_order(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.cancel_order(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     assert DiscountCode.objects.get().uses == 0
     assert DiscountUse.objects.get().released_at is not None
     page, token = confirmation(client, shop["trial"], discount_code="BACK")
@@ -245,15 +245,15 @@ def test_a_code_for_the_first_delivery_only_says_so_and_renewals_pay_the_regular
 
 def test_a_screen_confirmed_without_a_code_cannot_be_placed_with_one(shop, workspace):
     make_code(workspace, code="SNEAK")
-    entry = services.Entry(quantity=1, name="x", email="x@example.jp", payment_method="bank_transfer",
+    entry = checkout.Entry(quantity=1, name="x", email="x@example.jp", payment_method="bank_transfer",
                            phone="090-1111-2222", postal_code="100-0001", address="東京都")
-    plain = services.prepare(offer=shop["trial"], entry=entry, legal_url="/legal/")
-    with_code = services.prepare(offer=shop["trial"], legal_url="/legal/", entry=services.Entry(
+    plain = checkout.prepare(offer=shop["trial"], entry=entry, legal_url="/legal/")
+    with_code = checkout.prepare(offer=shop["trial"], legal_url="/legal/", entry=checkout.Entry(
         **{**entry.__dict__, "discount_code": "SNEAK"}))
     from musubi.kernel.errors import Conflict
 
     with pytest.raises(Conflict):
-        services.place_order(prepared=with_code, seen=plain.screen)
+        checkout.place_order(prepared=with_code, seen=plain.screen)
     assert not Order.objects.exists()
 
 
@@ -264,7 +264,7 @@ def test_two_buyers_racing_for_the_last_use_one_wins(shop, workspace):
     if connection.vendor != "postgresql":
         pytest.skip("concurrent orders need PostgreSQL's row locks; SQLite has one writer")
     make_code(workspace, code="RACE", max_uses=1)
-    prepared = [services.prepare(offer=shop["trial"], legal_url="/legal/", entry=services.Entry(
+    prepared = [checkout.prepare(offer=shop["trial"], legal_url="/legal/", entry=checkout.Entry(
         quantity=1, name=f"buyer {n}", email=f"buyer{n}@example.jp", payment_method="bank_transfer",
         phone=f"090-1111-222{n}", postal_code="100-0001", address="東京都", discount_code="RACE")) for n in range(2)]
     start = threading.Barrier(2)
@@ -273,7 +273,7 @@ def test_two_buyers_racing_for_the_last_use_one_wins(shop, workspace):
     def buy(one):
         try:
             start.wait()
-            services.place_order(prepared=one, seen=one.screen)
+            checkout.place_order(prepared=one, seen=one.screen)
             results.append("ordered")
         except InvalidInput as exc:
             results.append(exc.fields["discount_code"])

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
-from musubi.commerce import documents, services
+from musubi.commerce import documents, order_lifecycle, payment_setup
 from musubi.commerce.choices import DocumentKind
 from musubi.commerce.document_content import split_by_rate
 from musubi.commerce.models import Order, SalesDocument
@@ -37,7 +37,7 @@ def registered(workspace):
 def mixed(client, shop, workspace):
     """Three trial sets at the reduced 8% (2,940 yen) with shipping (516) and the cash-on-delivery fee (340)
     at 10%: per line the 10% tax would be 46 + 30 = 76 yen, once over the rate's 856 yen it is 77."""
-    services.save_payment_settings(workspace=workspace, actor=SYSTEM, shipping_fee=516, cod_fee=340)
+    payment_setup.save_payment_settings(workspace=workspace, actor=SYSTEM, shipping_fee=516, cod_fee=340)
     page, token = confirmation(client, shop["trial"], quantity="3", payment_method="cod")
     place(client, shop["trial"], page, token)
     return Order.objects.get()
@@ -48,7 +48,7 @@ def staff(workspace, order, kind, **extra):
 
 
 def paid(workspace, order):
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     order.refresh_from_db()
     return order
 
@@ -87,7 +87,7 @@ def test_a_receipt_says_what_was_received_and_when(mixed, workspace, registered)
 def test_a_shop_without_a_registration_number_issues_documents_that_do_not_claim_to_be_qualified(mixed, workspace):
     invoice = staff(workspace, mixed, DocumentKind.INVOICE)
     receipt = staff(workspace, paid(workspace, mixed), DocumentKind.RECEIPT)
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=mixed.pk, amount=500)
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=mixed.pk, amount=500)
     note = staff(workspace, mixed, DocumentKind.REFUND_NOTE)
     for given, title in ((invoice, "請求書"), (receipt, "領収書"), (note, "返金明細書")):
         text = text_of(given.pdf)
@@ -159,7 +159,7 @@ def test_a_receipt_waits_for_the_payment(mixed, workspace):
 
 
 def test_a_cancelled_order_has_no_invoice(mixed, workspace):
-    services.cancel_order(workspace=workspace, actor=SYSTEM, order_id=mixed.pk)
+    order_lifecycle.cancel_order(workspace=workspace, actor=SYSTEM, order_id=mixed.pk)
     with pytest.raises(Conflict):
         staff(workspace, mixed, DocumentKind.INVOICE)
     assert not SalesDocument.objects.exists()
@@ -176,7 +176,7 @@ def test_a_viewer_cannot_issue_documents(mixed, workspace):
 
 def test_a_refund_after_issue_goes_on_a_refund_note_and_leaves_the_receipt_as_it_was(mixed, workspace, registered):
     receipt = staff(workspace, paid(workspace, mixed), DocumentKind.RECEIPT)
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=mixed.pk, amount=3796, reason="返品")
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=mixed.pk, amount=3796, reason="返品")
     again = staff(workspace, mixed, DocumentKind.RECEIPT)
     assert again.document.content == receipt.document.content
     assert "¥3,796 -（税込）" in text_of(again.pdf)
@@ -191,10 +191,10 @@ def test_a_refund_after_issue_goes_on_a_refund_note_and_leaves_the_receipt_as_it
 
 def test_each_later_refund_gets_a_new_note_and_earlier_notes_stay_available(mixed, workspace, registered):
     paid(workspace, mixed)
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=mixed.pk, amount=1000)
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=mixed.pk, amount=1000)
     first = staff(workspace, mixed, DocumentKind.REFUND_NOTE)
     assert staff(workspace, mixed, DocumentKind.REFUND_NOTE).copy  # nothing new refunded: the same note
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=mixed.pk, amount=200)
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=mixed.pk, amount=200)
     second = staff(workspace, mixed, DocumentKind.REFUND_NOTE)
     assert not second.copy and second.document.number == first.document.number + 1
     assert second.document.content["total"] == 200
@@ -300,7 +300,7 @@ def test_the_api_serves_the_documents_as_pdf(client, owner_key, mixed, workspace
 def test_the_api_refund_note_by_number(client, owner_key, mixed, workspace):
     paid(workspace, mixed)
     assert api(client, owner_key, f"/orders/{mixed.pk}/refund-note").status_code == 409
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=mixed.pk, amount=100)
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=mixed.pk, amount=100)
     assert api(client, owner_key, f"/orders/{mixed.pk}/refund-note").status_code == 200
     assert api(client, owner_key, f"/orders/{mixed.pk}/refund-note?number=1")["X-Document-Copy"] == "true"
     missing = api(client, owner_key, f"/orders/{mixed.pk}/refund-note?number=7")

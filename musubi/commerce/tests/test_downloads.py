@@ -10,7 +10,7 @@ from django.core.files.storage import storages
 from django.test import override_settings
 
 from musubi.catalog import services as catalog
-from musubi.commerce import downloads, notices, services
+from musubi.commerce import downloads, notices, order_lifecycle
 from musubi.commerce.download_views import attachment_header
 from musubi.commerce.models import CustomerMail, Download, OfferFile, Order, OrderEvent
 from musubi.commerce.tests.conftest import BUYER
@@ -37,7 +37,7 @@ def guide_file(shop, workspace):
 
 def paid_guide(client, shop, workspace, email="guide-buyer@example.jp"):
     order = buy_guide(client, shop, workspace, email=email)
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     order.refresh_from_db()
     return order
 
@@ -116,7 +116,7 @@ def test_every_bad_link_is_the_same_bare_404_and_records_nothing(client, shop, w
     page, confirm_token = confirmation(client, shop["trial"], **{**BUYER, "email": "trial-buyer@example.jp"})
     place(client, shop["trial"], page, confirm_token)
     trial_order = Order.objects.get(email="trial-buyer@example.jp")
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=trial_order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=trial_order.pk)
     other_offer_file = attach(workspace, shop["trial"], file_name="trial.pdf")
     other_workspace_product = catalog.create_product(workspace=other_workspace, actor=SYSTEM, name="x",
                                                      kind="digital")
@@ -148,12 +148,12 @@ def test_every_bad_link_is_the_same_bare_404_and_records_nothing(client, shop, w
 def test_a_refunded_or_cancelled_order_gets_nothing(client, shop, workspace, guide_file):
     order = paid_guide(client, shop, workspace)
     token = downloads.link_token(order, guide_file)
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=order.pk, amount=order.total)
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=order.pk, amount=order.total)
     refused(client, token)
     assert download_links(client.get(f"/members/{tokens.sign({'o': order.pk, 'w': workspace.pk}, purpose='member')}")
                           .content.decode()) == []
     cancelled = buy_guide(client, shop, workspace, email="cancelled@example.jp")
-    services.cancel_order(workspace=workspace, actor=SYSTEM, order_id=cancelled.pk)
+    order_lifecycle.cancel_order(workspace=workspace, actor=SYSTEM, order_id=cancelled.pk)
     refused(client, downloads.link_token(cancelled, guide_file))
     assert not Download.objects.exists()
 

@@ -3,7 +3,7 @@ and the contact's stage on the ladder."""
 
 import pytest
 
-from musubi.commerce import services, subscriptions
+from musubi.commerce import order_lifecycle, subscriptions
 from musubi.commerce.events import OrderPaid, OrderRefunded, SubscriptionCancelled, SubscriptionStarted
 from musubi.commerce.models import Order
 from musubi.commerce.tests.test_checkout import confirmation, place
@@ -32,10 +32,10 @@ def order(client, offer, **changes):
 
 def test_a_front_end_then_a_back_end_purchase_move_the_contact_up_the_ladder(client, shop, workspace, published):
     trial = order(client, shop["trial"])
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=trial.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=trial.pk)
     assert Contact.objects.get().stage == "front_customer"
     monthly = order(client, shop["monthly"])
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=monthly.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=monthly.pk)
     assert Contact.objects.get().stage == "back_customer"
     paid = [e for e in published if isinstance(e, OrderPaid)]
     assert [(e.role, e.amount) for e in paid] == [("front", 980), ("back", 4980)]
@@ -45,16 +45,16 @@ def test_a_front_end_then_a_back_end_purchase_move_the_contact_up_the_ladder(cli
 
 def test_a_back_end_buyer_never_moves_back_down(client, shop, workspace):
     monthly = order(client, shop["monthly"])
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=monthly.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=monthly.pk)
     trial = order(client, shop["trial"])
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=trial.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=trial.pk)
     assert Contact.objects.get().stage == "back_customer"
 
 
 def test_refunds_and_cancellations_are_facts_and_events(client, shop, workspace, published):
     monthly = order(client, shop["monthly"])
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=monthly.pk)
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=monthly.pk, amount=4980)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=monthly.pk)
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=monthly.pk, amount=4980)
     subscriptions.cancel(workspace=workspace, subscription_id=monthly.subscription_id, actor=SYSTEM)
     refunded = [e for e in published if isinstance(e, OrderRefunded)]
     assert [(e.amount, e.fully) for e in refunded] == [(4980, True)]

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from musubi.catalog import services as catalog
-from musubi.commerce import services
+from musubi.commerce import payment_setup
 from musubi.commerce.choices import OrderStatus
 from musubi.commerce.models import CustomerMail, Order, PaymentDeadline, PaymentSettings, PaymentWebhook
 from musubi.commerce.tests.hosted import at_store, deliver, local, order_on_stripe, pay_on_stripe
@@ -22,7 +22,7 @@ KONBINI = {"payment_method": "konbini"}
 
 @pytest.fixture
 def konbini_shop(shop, workspace):
-    services.save_payment_settings(workspace=workspace, actor=SYSTEM, konbini_enabled=True, konbini_days=4)
+    payment_setup.save_payment_settings(workspace=workspace, actor=SYSTEM, konbini_enabled=True, konbini_days=4)
     return shop
 
 
@@ -68,7 +68,7 @@ def test_the_konbini_days_setting_is_checked(workspace, shop):
     from musubi.kernel.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as refused:
-        services.save_payment_settings(workspace=workspace, actor=SYSTEM, konbini_enabled=True, konbini_days=61)
+        payment_setup.save_payment_settings(workspace=workspace, actor=SYSTEM, konbini_enabled=True, konbini_days=61)
     assert "konbini_days" in refused.value.fields
     assert PaymentSettings.objects.get(workspace=workspace).konbini_enabled is False
 

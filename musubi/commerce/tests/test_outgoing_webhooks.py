@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from musubi.commerce import outgoing, services
+from musubi.commerce import order_lifecycle, outgoing
 from musubi.commerce.models import Order, WebhookDelivery
 from musubi.commerce.tests.test_checkout import confirmation, place
 from musubi.kernel.errors import Forbidden, InvalidInput
@@ -45,7 +45,7 @@ def paid_order(client, shop, workspace):
     page, token = confirmation(client, shop["trial"])
     place(client, shop["trial"], page, token)
     order = Order.objects.get()
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     return order
 
 

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from musubi.commerce import services
+from musubi.commerce import order_lifecycle
 from musubi.commerce.choices import OrderStatus
 from musubi.commerce.events import OrderPaid
 from musubi.commerce.models import Order, PaymentSettings
@@ -49,7 +49,7 @@ def test_the_order_page_shows_the_tax_once_per_rate(owner_client, transfer):
 
 
 def test_an_order_ships_with_its_tracking_number(owner_client, transfer, workspace):
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=transfer.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=transfer.pk)
     owner_client.post(f"/w/kenko/orders/{transfer.pk}/", {"form": "ship", "carrier": "ヤマト運輸",
                                                           "tracking_number": "1234-5678-9012"})
     transfer.refresh_from_db()
@@ -63,25 +63,25 @@ def test_an_order_ships_with_its_tracking_number(owner_client, transfer, workspa
 
 def test_an_unpaid_bank_transfer_cannot_ship(workspace, transfer):
     with pytest.raises(Conflict):
-        services.ship(workspace=workspace, actor=SYSTEM, order_id=transfer.pk, carrier="x", tracking_number="1")
+        order_lifecycle.ship(workspace=workspace, actor=SYSTEM, order_id=transfer.pk, carrier="x", tracking_number="1")
     transfer.refresh_from_db()
     assert transfer.shipped_at is None
 
 
 def test_a_refund_larger_than_what_is_left_is_refused(workspace, transfer):
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=transfer.pk)
-    services.refund(workspace=workspace, actor=SYSTEM, order_id=transfer.pk, amount=1000)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=transfer.pk)
+    order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=transfer.pk, amount=1000)
     with pytest.raises(InvalidInput) as caught:
-        services.refund(workspace=workspace, actor=SYSTEM, order_id=transfer.pk, amount=961)
+        order_lifecycle.refund(workspace=workspace, actor=SYSTEM, order_id=transfer.pk, amount=961)
     assert "960円" in caught.value.message
     transfer.refresh_from_db()
     assert (transfer.refunded, transfer.status) == (1000, OrderStatus.PARTLY_REFUNDED)
 
 
 def test_a_viewer_cannot_refund(workspace, transfer, teammate):
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=transfer.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=transfer.pk)
     with pytest.raises(Forbidden):
-        services.refund(workspace=workspace, actor=Actor(role=Role.VIEWER), order_id=transfer.pk, amount=1)
+        order_lifecycle.refund(workspace=workspace, actor=Actor(role=Role.VIEWER), order_id=transfer.pk, amount=1)
 
 
 def test_the_packing_list_has_paid_and_cash_on_delivery_orders_only(client, owner_client, shop, workspace, transfer):
@@ -91,7 +91,7 @@ def test_the_packing_list_has_paid_and_cash_on_delivery_orders_only(client, owne
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0][0] == "order_number"
     assert [(r[2], r[8]) for r in rows[1:]] == [("鈴木 一郎", "1310")]  # the transfer is not paid yet
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=transfer.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=transfer.pk)
     rows = list(csv.reader(io.StringIO(owner_client.get("/w/kenko/orders/packing.csv").content.decode("utf-8-sig"))))
     assert sorted(r[2] for r in rows[1:]) == ["佐藤 花子", "鈴木 一郎"]
 
@@ -143,7 +143,7 @@ def test_the_api_lists_orders_and_marks_a_transfer_paid(client, owner_key, trans
 
 
 def test_the_api_refunds_part_of_an_order(client, owner_key, transfer, workspace):
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=transfer.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=transfer.pk)
     response = api(client, owner_key, "post", f"/orders/{transfer.pk}/refunds", {"amount": 500, "reason": "破損"})
     assert response.status_code == 201 and response.json()["amount"] == 500
     too_much = api(client, owner_key, "post", f"/orders/{transfer.pk}/refunds", {"amount": 5000})

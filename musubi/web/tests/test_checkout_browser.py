@@ -18,7 +18,7 @@ from django.core.management import call_command
 from playwright.sync_api import Browser, Page, expect
 
 from musubi.catalog.models import Offer
-from musubi.commerce import services
+from musubi.commerce import payment_setup
 from musubi.commerce.models import CustomerMail, Order, Subscription
 from musubi.kernel import clock
 from musubi.kernel.worker import drain_queues
@@ -42,7 +42,7 @@ def phone(browser: Browser) -> Iterator[Page]:  # noqa: F811
 def demo_shop(stripe_api, live_server):
     call_command("demo")
     workspace = Workspace.objects.get(slug="kenko-shop")
-    services.save_payment_settings(workspace=workspace, actor=SYSTEM, card_enabled=True, konbini_enabled=True,
+    payment_setup.save_payment_settings(workspace=workspace, actor=SYSTEM, card_enabled=True, konbini_enabled=True,
                                    stripe_secret_key="sk_test_demo", stripe_webhook_secret="whsec_demo")
     # Stripe's events go, signed, to the shop's webhook on the live server, as Stripe would send them.
     stripe_api.endpoints["sk_test_demo"] = (f"{live_server.url}/stripe/webhook/kenko-shop", "whsec_demo")

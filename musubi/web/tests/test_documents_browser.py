@@ -15,7 +15,7 @@ from django.core.management import call_command
 from playwright.sync_api import Browser, Page, expect
 
 from musubi.catalog.models import Offer
-from musubi.commerce import services
+from musubi.commerce import checkout, order_lifecycle
 from musubi.commerce.notices import order_token
 from musubi.commerce.tests.test_documents import text_of
 from musubi.web.tests.test_browser import browser, shot, sign_in_as_demo  # noqa: F401  (the shared browser fixture)
@@ -48,10 +48,10 @@ def cod_order():
     call_command("demo")
     workspace = Workspace.objects.get(slug="kenko-shop")
     trial = Offer.objects.get(workspace=workspace, name="初回限定 お試しセット")
-    prepared = services.prepare(offer=services.offer_for_sale(trial.pk), legal_url="/legal/", entry=services.Entry(
+    prepared = checkout.prepare(offer=checkout.offer_for_sale(trial.pk), legal_url="/legal/", entry=checkout.Entry(
         quantity=2, name="佐藤 花子", email="hanako@example.jp", payment_method="cod", phone="090-1234-5678",
         postal_code="100-0001", address="東京都千代田区千代田1-1"))
-    return services.place_order(prepared=prepared, seen=prepared.screen).order
+    return checkout.place_order(prepared=prepared, seen=prepared.screen).order
 
 
 def download(page: Page, link_name: str) -> bytes:
@@ -75,9 +75,9 @@ def test_the_buyer_downloads_the_invoice_from_the_order_page(live_server, phone,
 
 def test_staff_record_the_delivery_and_download_the_receipt(live_server, desk, cod_order):
     workspace = cod_order.workspace
-    services.ship(workspace=workspace, actor=SYSTEM, order_id=cod_order.pk, carrier="ヤマト運輸",
+    order_lifecycle.ship(workspace=workspace, actor=SYSTEM, order_id=cod_order.pk, carrier="ヤマト運輸",
                   tracking_number="1234-5678-9012")
-    services.record_payment(workspace=workspace, actor=SYSTEM, order_id=cod_order.pk)
+    order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=cod_order.pk)
     sign_in_as_demo(desk, live_server.url)
     desk.goto(f"{live_server.url}/w/kenko-shop/orders/{cod_order.pk}/")
     desk.get_by_role("button", name="配達完了にする").click()

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from musubi.catalog.models import Offer
-from musubi.commerce import services
+from musubi.commerce import order_lifecycle
 from musubi.commerce.models import CustomerMail, OfferFile, Order, OrderEvent
 from musubi.web.tests.test_browser import browser, shot, sign_in_as_demo  # noqa: F401  (the shared browser)
 from musubi.web.tests.test_checkout_browser import phone  # noqa: F401  (a phone-sized page)
@@ -62,7 +62,7 @@ def test_the_owner_adds_the_guides_pdf_and_the_buyer_saves_it_from_their_phone(
     page.get_by_role("button", name="注文を確定する").click()
     order = Order.objects.get(offer=guide)
     expect(page.locator("#downloads")).to_have_count(0)  # nothing before the money arrives
-    services.record_payment(workspace=order.workspace, actor=SYSTEM, order_id=order.pk)
+    order_lifecycle.record_payment(workspace=order.workspace, actor=SYSTEM, order_id=order.pk)
 
     mail = CustomerMail.objects.get(kind="access_granted", order=order)
     assert "副業スタートガイド 本編（PDF）（副業スタートガイド.pdf、" in mail.body
