@@ -57,7 +57,7 @@ def apply_stripe_event(*, workspace: Workspace, event_id: str, kind: str, intent
             # Stripe reports the charge's whole refunded amount; record what we have not recorded yet
             # (a order_lifecycle.refund made in Stripe's dashboard, say).
             order_lifecycle.record_refund(order, amount=min(amount, order.total) - order.refunded, reason="Stripe",
-                           reference="")
+                                          reference="")
         elif kind.startswith("charge.dispute."):
             what = kind.removeprefix("charge.dispute.")
             order_lifecycle.add_to_timeline(order, "disputed", _("Card dispute: %(kind)s") % {"kind": what})

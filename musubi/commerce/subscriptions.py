@@ -123,7 +123,7 @@ def _charge_saved_card(renewal: Renewal, order: Order) -> str:
             Subscription.objects.filter(pk=subscription.pk, status=SubscriptionStatus.ACTIVE).update(
                 status=SubscriptionStatus.PAUSED, paused_at=clock.now())
             order_lifecycle.add_to_timeline(order, "paused", _("The card was declined %(n)s times: the subscription is "
-                                                        "paused") % {"n": attempts})
+                                                               "paused") % {"n": attempts})
         notices.payment_failed(subscription, order, paused=gives_up)
     if gives_up:
         return "done"
@@ -261,7 +261,7 @@ def cancel(*, workspace: Workspace, subscription_id: int, actor: Actor | None = 
         order.status = OrderStatus.CANCELLED
         order.save(update_fields=["status"])
         order_lifecycle.add_to_timeline(order, "cancelled", _("The subscription was cancelled before this renewal was "
-                                                       "charged"))
+                                                              "charged"))
     pending.update(status=claims.WorkStatus.DONE, finished_at=subscription.cancelled_at, last_error="cancelled")
     changes: dict[str, Any] = {"at": subscription.cancelled_at.isoformat()}
     if early:

@@ -145,7 +145,7 @@ def _await_authentication(order: Order, outcome: Outcome) -> None:
         if outcome.reference:
             Order.objects.filter(pk=locked.pk).update(stripe_payment_intent=outcome.reference)
         order_lifecycle.add_to_timeline(locked, "authentication", _("Waiting for the buyer's card authentication "
-                                                             "(3-D Secure)"))
+                                                                    "(3-D Secure)"))
         at = clock.now() + order_lifecycle.AUTHENTICATION_WINDOW
         PaymentDeadline.objects.get_or_create(workspace_id=locked.workspace_id, order=locked,
                                               kind=PaymentDeadline.EXPIRE,

@@ -444,7 +444,7 @@ def stripe_webhook(request: HttpRequest, shop: str) -> HttpResponse:
             logger.warning("stripe event %s: session %s could not be read", event.id, event.checkout_session)
             return HttpResponse("try again", status=503, content_type="text/plain")
     stripe_events.apply_stripe_event(workspace=workspace, event_id=event.id, kind=event.type, intent_id=event.intent_id,
-                                amount=event.amount, order_number=event.order_number,
-                                checkout_session=event.checkout_session, checkout=state)
+                                     amount=event.amount, order_number=event.order_number,
+                                     checkout_session=event.checkout_session, checkout=state)
     return HttpResponse(status=200)
 

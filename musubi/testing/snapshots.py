@@ -207,7 +207,7 @@ def _order(workspace: Workspace, product: Product) -> Order:
                                    role="back", price=4980, billing="recurring", interval="month")
     catalog.publish_offer(workspace=workspace, actor=actor, offer_id=monthly.pk)
     payment_setup.save_payment_settings(workspace=workspace, actor=actor, bank_transfer_enabled=True,
-                                   bank_account=f"bank {MARKER}")
+                                        bank_account=f"bank {MARKER}")
     discounts.create_code(workspace=workspace, actor=actor, data=discounts.CodeInput(
         code=MARKER, kind="amount", value=500, offer_ids=(monthly.pk,), max_uses=10, every_delivery=True))
     prepared = checkout.prepare(offer=checkout.offer_for_sale(monthly.pk), legal_url="/legal/", entry=checkout.Entry(

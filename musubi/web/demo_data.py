@@ -78,9 +78,9 @@ def health_food(workspace: Workspace, actor: Actor) -> None:
                                       first_price=1980)
     for offer in (trial, subscription, discounted):
         catalog.publish_offer(**ws, offer_id=offer.pk)
-    payment_setup.save_payment_settings(**ws, bank_transfer_enabled=True, cod_enabled=True, cod_fee=330, shipping_fee=0,
-                                   bank_account="むすび銀行 本店営業部 普通 1234567\nカ）スコヤカケンコウショクヒン",
-                                   **_demo_card(workspace.slug))
+    payment_setup.save_payment_settings(
+        **ws, bank_transfer_enabled=True, cod_enabled=True, cod_fee=330, shipping_fee=0,
+        bank_account="むすび銀行 本店営業部 普通 1234567\nカ）スコヤカケンコウショクヒン", **_demo_card(workspace.slug))
     ladder = catalog.create_ladder(**ws, name="青汁ラダー", description="お試しから定期便へ。")
     catalog.add_step(**ws, ladder_id=ladder.pk, front_id=trial.pk, back_id=subscription.pk,
                      take_rate=D("0.25"), retention=D("0.8"))
@@ -194,8 +194,8 @@ def info_products(workspace: Workspace, actor: Actor) -> None:
     access.set_invitation_only(**ws, offer_id=back.pk, invitation_only=True)  # the course: guide buyers only
     demo_files.add_guide_pdf(workspace, actor, front.pk)
     payment_setup.save_payment_settings(**ws, bank_transfer_enabled=True, bank_transfer_days=5,
-                                   bank_account="むすび銀行 天神支店 普通 7654321\nマナビアカデミー（ド",
-                                   **_demo_card(workspace.slug))
+                                        bank_account="むすび銀行 天神支店 普通 7654321\nマナビアカデミー（ド",
+                                        **_demo_card(workspace.slug))
     ladder = catalog.create_ladder(**ws, name="ガイド → 本講座",
                                    description="アフィリエイターが報酬88%でガイドを販売。")
     catalog.add_step(**ws, ladder_id=ladder.pk, front_id=front.pk, back_id=back.pk, take_rate=D("0.03"))

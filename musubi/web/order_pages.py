@@ -84,11 +84,11 @@ def order_detail(request: WorkspaceRequest, slug: str, order_id: int) -> HttpRes
             try:
                 if form is ship_form:
                     order_lifecycle.ship(workspace=request.workspace, actor=request.actor, order_id=order.pk,
-                                  **form.cleaned_data)
+                                         **form.cleaned_data)
                     messages.success(request, _("The shipment was recorded."))
                 else:
                     order_lifecycle.refund(workspace=request.workspace, actor=request.actor, order_id=order.pk,
-                                    **form.cleaned_data)
+                                           **form.cleaned_data)
                     messages.success(request, _("The refund was recorded."))
             except MusubiError as exc:
                 form.add_service_error(exc)
@@ -111,7 +111,7 @@ def order_detail(request: WorkspaceRequest, slug: str, order_id: int) -> HttpRes
 @workspace_page(Action.OPERATE)
 def order_mark_paid(request: WorkspaceRequest, slug: str, order_id: int) -> HttpResponse:
     return act(request, lambda: order_lifecycle.record_payment(workspace=request.workspace, actor=request.actor,
-                                                        order_id=order_id),
+                                                               order_id=order_id),
                done=_("The payment was recorded."), then=redirect("web:order", slug=slug, order_id=order_id))
 
 
@@ -119,7 +119,7 @@ def order_mark_paid(request: WorkspaceRequest, slug: str, order_id: int) -> Http
 @workspace_page(Action.OPERATE)
 def order_cancel(request: WorkspaceRequest, slug: str, order_id: int) -> HttpResponse:
     return act(request, lambda: order_lifecycle.cancel_order(workspace=request.workspace, actor=request.actor,
-                                                      order_id=order_id),
+                                                             order_id=order_id),
                done=_("The order was cancelled."), then=redirect("web:order", slug=slug, order_id=order_id))
 
 

@@ -116,7 +116,7 @@ def mark_paid(request: ApiRequest, order_id: ObjectId) -> Any:
              summary="Record the parcel's hand-over to the carrier with its tracking number")
 def ship(request: ApiRequest, order_id: ObjectId, payload: ShipIn) -> Any:
     order_lifecycle.ship(workspace=request.workspace, actor=request.actor, order_id=order_id, carrier=payload.carrier,
-                  tracking_number=payload.tracking_number)
+                         tracking_number=payload.tracking_number)
     return queries.order(request.workspace, order_id)
 
 
@@ -124,7 +124,7 @@ def ship(request: ApiRequest, order_id: ObjectId, payload: ShipIn) -> Any:
              summary="Refund all or part of a paid order (a card through Stripe)")
 def refund(request: ApiRequest, order_id: ObjectId, payload: RefundIn) -> Any:
     return Status(201, order_lifecycle.refund(workspace=request.workspace, actor=request.actor, order_id=order_id,
-                                       amount=payload.amount, reason=payload.reason))
+                                              amount=payload.amount, reason=payload.reason))
 
 
 @router.post("/orders/{order_id}/delivered", response=with_errors({200: OrderOut}),

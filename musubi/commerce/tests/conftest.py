@@ -17,8 +17,8 @@ def shop(workspace):
     fill_legal_profile(workspace)
     ws = {"workspace": workspace, "actor": SYSTEM}
     payment_setup.save_payment_settings(**ws, bank_transfer_enabled=True, bank_account=BANK, cod_enabled=True,
-                                   cod_fee=330, card_enabled=True, stripe_secret_key="sk_test_shop",
-                                   stripe_webhook_secret="whsec_test_shop", shipping_fee=0)
+                                        cod_fee=330, card_enabled=True, stripe_secret_key="sk_test_shop",
+                                        stripe_webhook_secret="whsec_test_shop", shipping_fee=0)
     trial_set = catalog.create_product(**ws, name="青汁 お試しセット", kind="physical", tax_category="reduced")
     box = catalog.create_product(**ws, name="青汁 30包", kind="physical", tax_category="reduced")
     guide = catalog.create_product(**ws, name="ガイド（PDF）", kind="digital", tax_category="standard")

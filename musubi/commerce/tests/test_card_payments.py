@@ -259,7 +259,7 @@ def test_another_workspaces_webhook_cannot_touch_this_order(client, shop, stripe
     order, page_url = order_on_stripe(client, stripe_api, shop["trial"])
     pay_on_stripe(page_url, card=PAYS)
     payment_setup.save_payment_settings(workspace=other_workspace, actor=SYSTEM, stripe_secret_key="sk_test_theirs",
-                                   stripe_webhook_secret="whsec_theirs")
+                                        stripe_webhook_secret="whsec_theirs")
     completed = next(w for w in stripe_api.pending_webhooks() if w.type == "checkout.session.completed")
     from musubi.testing.stripe_standin import sign
 

@@ -20,7 +20,7 @@ def order_of(client, shop, method):
 
 def ship(workspace, order):
     order_lifecycle.ship(workspace=workspace, actor=SYSTEM, order_id=order.pk, carrier="ヤマト運輸",
-                  tracking_number="1234-5678-9012")
+                         tracking_number="1234-5678-9012")
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def demo_shop(stripe_api, live_server):
     call_command("demo")
     workspace = Workspace.objects.get(slug="kenko-shop")
     payment_setup.save_payment_settings(workspace=workspace, actor=SYSTEM, card_enabled=True, konbini_enabled=True,
-                                   stripe_secret_key="sk_test_demo", stripe_webhook_secret="whsec_demo")
+                                        stripe_secret_key="sk_test_demo", stripe_webhook_secret="whsec_demo")
     # Stripe's events go, signed, to the shop's webhook on the live server, as Stripe would send them.
     stripe_api.endpoints["sk_test_demo"] = (f"{live_server.url}/stripe/webhook/kenko-shop", "whsec_demo")
     return {o.name: o for o in Offer.objects.filter(workspace=workspace)}

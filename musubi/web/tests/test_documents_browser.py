@@ -76,7 +76,7 @@ def test_the_buyer_downloads_the_invoice_from_the_order_page(live_server, phone,
 def test_staff_record_the_delivery_and_download_the_receipt(live_server, desk, cod_order):
     workspace = cod_order.workspace
     order_lifecycle.ship(workspace=workspace, actor=SYSTEM, order_id=cod_order.pk, carrier="ヤマト運輸",
-                  tracking_number="1234-5678-9012")
+                         tracking_number="1234-5678-9012")
     order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=cod_order.pk)
     sign_in_as_demo(desk, live_server.url)
     desk.goto(f"{live_server.url}/w/kenko-shop/orders/{cod_order.pk}/")
