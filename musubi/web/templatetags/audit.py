@@ -5,7 +5,9 @@ from typing import Any
 from django import template
 from django.utils.translation import gettext_lazy as _
 
-from musubi.workspaces.choices import Role
+from musubi.web.catalog_forms import OfferForm, PremiumForm, ProductForm
+from musubi.web.order_pages import PaymentSettingsForm
+from musubi.workspaces.choices import LEGAL_FIELD_LABELS, Role
 
 register = template.Library()
 
@@ -84,10 +86,43 @@ FIELD_LABELS = {
     "channel_id": _("Channel ID"), "rows": _("Rows"), "encoding": _("Encoding"), "basis": _("Legal basis"),
     "dry_run": _("Dry run"), "skip_invalid": _("Skip bad rows"), "active": _("Open"),
     "secret_replaced": _("Secret replaced"), "token_replaced": _("Token replaced"),
+    "amount": _("Amount"), "spent_on": _("Spent on"), "note": _("Note"), "tags": _("Tags"),
+    "bot_name": _("Bot name"), "basic_id": _("LINE ID"), "changed": _("Changed"), "deleted": _("Deleted"),
+    "file": _("File"), "file_name": _("File name"), "size": _("Size (bytes)"), "kind": _("Kind"),
+    "invitation_only": _("Invitation only"), "replaced": _("Replaced"), "segment": _("Segment"),
+    "selector": _("Selector"), "time_zone": _("Time zone"), "tracking_number": _("Tracking number"),
+    "url": _("URL"), "value": _("Value"), "at": _("When"), "next": _("Next delivery"),
+    "before_minimum": _("Before the minimum number of deliveries"), "deliveries": _("Deliveries so far"),
+}
+
+# A change to an object edited through a form is named as that form names the field, so the log and the form
+# use one wording.
+_FORMS_OF_OBJECTS: dict[str, Any] = {"catalog.product": ProductForm, "catalog.offer": OfferForm,
+                                     "catalog.premium": PremiumForm, "commerce.paymentsettings": PaymentSettingsForm}
+
+# Where the same key means different things for different actions.
+_ACTION_FIELD_LABELS = {
+    ("order.document_issued", "number"): _("Document number"),
+    ("order.document_copied", "number"): _("Document number"),
 }
 
 
-def _readable(field: str, value: Any) -> str:
+def field_label(entry: Any, field: str) -> str:
+    """The words for a changed ``field`` of an audit entry: the editing form's label, then the action's own, then
+    the shared list; the code itself only if nothing names it."""
+    action, object_type = getattr(entry, "action", ""), getattr(entry, "object_type", "")
+    form = _FORMS_OF_OBJECTS.get(object_type)
+    if form is not None and field in form.base_fields:
+        return str(form.base_fields[field].label)
+    if object_type == "workspaces.legalprofile" and field in LEGAL_FIELD_LABELS:
+        return str(LEGAL_FIELD_LABELS[field])
+    label = _ACTION_FIELD_LABELS.get((action, field)) or FIELD_LABELS.get(field)
+    return str(label) if label is not None else field
+
+
+def _readable(entry: Any, field: str, value: Any) -> str:
+    if field == "changed" and isinstance(value, list):  # the names of the fields that changed
+        return "、".join(field_label(entry, name) for name in value)
     if field == "role" and value in Role.values:
         return str(Role(value).label)
     if isinstance(value, bool):
@@ -102,9 +137,9 @@ def audit_changes(entry: Any) -> list[tuple[str, str]]:
     """``{"role": ["staff", "viewer"]}`` → ``[("役割", "スタッフ → 閲覧のみ")]``."""
     rows = []
     for field, value in (getattr(entry, "changes", None) or {}).items():
-        if isinstance(value, list) and len(value) == 2:
-            text = f"{_readable(field, value[0])} → {_readable(field, value[1])}"
+        if isinstance(value, list) and len(value) == 2 and field != "changed":  # [before, after]
+            text = f"{_readable(entry, field, value[0])} → {_readable(entry, field, value[1])}"
         else:
-            text = _readable(field, value)
-        rows.append((str(FIELD_LABELS.get(field, field)), text))
+            text = _readable(entry, field, value)
+        rows.append((field_label(entry, field), text))
     return rows
