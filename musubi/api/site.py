@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 from musubi.api.auth import ApiKeyAuth
 from musubi.api.errors import JsonObjectParser, install_error_handlers
 from musubi.api.routers import (
+    broadcasts,
     capture,
     catalog,
     contacts,
@@ -19,6 +20,7 @@ from musubi.api.routers import (
     orders,
     planner,
     segments,
+    sequences,
     workspace,
 )
 
@@ -43,6 +45,8 @@ api.add_router("", capture.router)
 api.add_router("", optins.router)
 api.add_router("", segments.router)
 api.add_router("", messaging.router)
+api.add_router("", sequences.router)
+api.add_router("", broadcasts.router)
 api.add_router("", inbox.router)
 api.add_router("", line_images.router)
 api.add_router("", orders.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from musubi.kernel.worker import WorkQueue, register_pass, register_queue
-from musubi.messaging import broadcasts, conversations, enrollments, richmenus, sending
+from musubi.messaging import broadcasts, conversations, enrollments, richmenu_sync, sending
 from musubi.messaging.choices import MessageChannel, RunState
 from musubi.messaging.models import Answer, BroadcastRun, Delivery, LineRequest, RichMenuJob, RichMenuSwitch
 
@@ -28,8 +28,8 @@ def register() -> None:
     register_queue(WorkQueue(name="messaging.answers", rows=lambda: Answer.objects.all(),
                              handle=conversations.send_answers, batch_size=20, lease_seconds=lease))
     # Rich menus: publishing at LINE, and the bulk link/unlink requests the switching pass writes.
-    register_pass("messaging.richmenus", richmenus.run_switching)
+    register_pass("messaging.richmenus", richmenu_sync.run_switching)
     register_queue(WorkQueue(name="messaging.richmenu_jobs", rows=RichMenuJob.objects.all,
-                             handle=richmenus.handle_jobs, batch_size=5, lease_seconds=lease))
+                             handle=richmenu_sync.handle_jobs, batch_size=5, lease_seconds=lease))
     register_queue(WorkQueue(name="messaging.richmenu_switches", rows=RichMenuSwitch.objects.all,
-                             handle=richmenus.handle_switches, batch_size=10, lease_seconds=lease))
+                             handle=richmenu_sync.handle_switches, batch_size=10, lease_seconds=lease))

@@ -100,7 +100,9 @@ def from_post(post: QueryDict, files: MultiValueDict[str, Any], *, workspace: Wo
         upload = files.get(f"m-{n}-image_file")
         if upload is not None:
             try:
-                picture = line_images.store(workspace=workspace, data=upload.read(), name=upload.name or "",
+                # One byte past the limit is enough to refuse a picture that is too large, without reading it all.
+                data = upload.read(line_images.UPLOAD_MAX_BYTES + 1)
+                picture = line_images.store(workspace=workspace, data=data, name=upload.name or "",
                                             field=f"{editor.prefix}.{n}.image")
             except InvalidInput as exc:
                 editor.errors.update(exc.fields)

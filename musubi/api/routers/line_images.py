@@ -25,10 +25,11 @@ class LineImageOut(Schema):
 
 
 @router.post("/line-images", response=with_errors({201: LineImageOut}),
-             summary="Upload a JPEG or PNG picture for LINE messages (at most 1 MB and 1,024 pixels wide)")
+             summary="Upload a JPEG or PNG picture for LINE messages (up to 10 MB; a larger one than LINE takes is "
+                     "scaled to 1,024 pixels wide and at most 1 MB)")
 def upload_line_image(request: ApiRequest, file: File[UploadedFile]) -> Any:
     request.actor.require(Action.MANAGE)
-    image = line_images.store(workspace=request.workspace, data=file.read(line_images.MAX_BYTES + 1),
+    image = line_images.store(workspace=request.workspace, data=file.read(line_images.UPLOAD_MAX_BYTES + 1),
                               name=file.name or "", field="file")
     key = str(image.key)
     return Status(201, {"key": key, "url": line_images.image_url(key), "preview_url": line_images.preview_url(key),

@@ -5,11 +5,14 @@ lands in the inbox."""
 
 from __future__ import annotations
 
+import io
+import random
 import uuid
 from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from PIL import Image
 
 from musubi.capture import line as capture_line
 from musubi.capture.tests.test_line import SECRET, USER, event, post
@@ -124,14 +127,53 @@ def test_pictures_line_would_refuse_are_named_and_not_kept(workspace):
     with pytest.raises(InvalidInput) as not_a_picture:
         line_images.store(workspace=workspace, data=b"GIF89a....", name="a.gif", field="m.image")
     assert not_a_picture.value.fields == {"m.image": "画像はJPEGかPNGのファイルにしてください。"}
-    with pytest.raises(InvalidInput) as too_wide:
+    with pytest.raises(InvalidInput) as broken:  # a JPEG's header with nothing a decoder can read behind it
         line_images.store(workspace=workspace, data=jpeg_header(1500, 800), name="wide.jpg", field="m.image")
-    assert too_wide.value.fields == {"m.image": "画像の幅が1500ピクセルあります。1,024ピクセルまでにしてください。"}
-    with pytest.raises(InvalidInput) as too_big:
-        line_images.store(workspace=workspace, data=png(1000, 1000) + b"\0" * (1024 * 1024), name="big.png",
+    assert broken.value.fields == {"m.image": "画像はJPEGかPNGのファイルにしてください。"}
+    with pytest.raises(InvalidInput) as too_heavy:
+        line_images.store(workspace=workspace, data=png(1000, 1000) + b"\0" * (10 * 1024 * 1024), name="big.png",
                           field="m.image")
-    assert "LINEで送れるのは1,024 KBまでです" in too_big.value.fields["m.image"]
+    assert "10 MBまでにしてください" in too_heavy.value.fields["m.image"]
+    with pytest.raises(InvalidInput) as too_many_pixels:  # refused from its header, before anything is decoded
+        line_images.store(workspace=workspace, data=jpeg_header(10_000, 8_000), name="huge.jpg", field="m.image")
+    assert "10,000 × 8,000" in too_many_pixels.value.fields["m.image"]
     assert not line_images.LineImage.objects.exists()
+
+
+def _photo(width: int, height: int, **save: object) -> bytes:
+    """A picture that compresses as badly as a photo: random pixels."""
+    picture = Image.frombytes("RGB", (width, height), random.Random(7).randbytes(width * height * 3))
+    out = io.BytesIO()
+    picture.save(out, **save)
+    return out.getvalue()
+
+
+def test_a_phone_photo_too_large_for_line_is_made_to_fit(workspace):
+    data = _photo(2000, 1500, format="JPEG", quality=95)
+    assert len(data) > line_images.MAX_BYTES  # as a phone would send it
+    picture = line_images.store(workspace=workspace, data=data, name="photo.jpg", field="image")
+    stored = picture.file.read()
+    assert picture.size == len(stored) <= line_images.MAX_BYTES
+    with Image.open(io.BytesIO(stored)) as served:
+        assert served.format == "JPEG" and served.size == (1024, 768) == (picture.width, picture.height)
+    assert Client().get(f"/li/{picture.key}/preview").content == stored
+
+
+def test_a_wide_png_is_scaled_and_stays_a_png_with_its_transparency(workspace):
+    logo = Image.new("RGBA", (1500, 600), (200, 30, 30, 0))
+    logo.paste((200, 30, 30, 255), (100, 100, 1400, 500))
+    out = io.BytesIO()
+    logo.save(out, format="PNG")
+    picture = line_images.store(workspace=workspace, data=out.getvalue(), name="logo.png", field="image")
+    assert (picture.content_type, picture.width, picture.height) == ("image/png", 1024, 410)
+    with Image.open(picture.file) as served:
+        assert served.mode == "RGBA" and served.getpixel((0, 0))[3] == 0 and served.getpixel((512, 205))[3] == 255
+
+
+def test_a_png_too_heavy_even_when_scaled_becomes_a_jpeg_on_white(workspace):
+    picture = line_images.store(workspace=workspace, data=_photo(1200, 1000, format="PNG"), name="noise.png",
+                                field="image")
+    assert picture.content_type == "image/jpeg" and picture.width == 1024 and picture.size <= line_images.MAX_BYTES
 
 
 def test_every_limit_of_line_is_named_on_its_field_and_nothing_is_saved(workspace):

@@ -13,7 +13,7 @@ from musubi.contacts import services as contacts
 from musubi.integrations import line as line_calls
 from musubi.kernel import claims, clock
 from musubi.kernel.errors import Conflict, InvalidInput
-from musubi.messaging import richmenus
+from musubi.messaging import richmenu_sync, richmenus
 from musubi.messaging.models import RichMenu, RichMenuJob, RichMenuLink, RichMenuSwitch
 from musubi.messaging.richmenu_rules import MenuState
 from musubi.messaging.tests import factories as f
@@ -335,7 +335,7 @@ def test_a_worker_stopped_after_line_accepted_repeats_the_request_harmlessly_and
     run_worker()
     RichMenuLink.objects.all().delete()
     line_api.user_menus.clear()
-    richmenus.run_switching()
+    richmenu_sync.run_switching()
     # A worker claims the request and LINE accepts it; the worker dies before recording anything.
     [claimed] = claims.claim(RichMenuSwitch.objects.filter(status="pending"), worker="doomed", limit=10)
     menu.refresh_from_db()

@@ -87,7 +87,7 @@ FIELD_LABELS = {
     "dry_run": _("Dry run"), "skip_invalid": _("Skip bad rows"), "active": _("Open"),
     "secret_replaced": _("Secret replaced"), "token_replaced": _("Token replaced"),
     "amount": _("Amount"), "spent_on": _("Spent on"), "note": _("Note"), "tags": _("Tags"),
-    "bot_name": _("Bot name"), "basic_id": _("LINE ID"), "changed": _("Changed"), "deleted": _("Deleted"),
+    "bot_name": _("Bot name"), "basic_id": _("LINE ID"), "changed": _("Changed fields"), "deleted": _("Deleted"),
     "file": _("File"), "file_name": _("File name"), "size": _("Size (bytes)"), "kind": _("Kind"),
     "invitation_only": _("Invitation only"), "replaced": _("Replaced"), "segment": _("Segment"),
     "selector": _("Selector"), "time_zone": _("Time zone"), "tracking_number": _("Tracking number"),

@@ -89,6 +89,6 @@ def test_payment_settings_changes_are_listed_by_their_form_labels():
     entry = SimpleNamespace(action="payment_settings.saved", object_type="commerce.paymentsettings",
                             changes={"changed": ["card_enabled", "cod_fee"]})
     ((label, text),) = audit_changes(entry)
-    assert label == str(_("Changed"))
+    assert label == str(_("Changed fields"))
     labels = PaymentSettingsForm.base_fields
     assert text == f"{labels['card_enabled'].label}、{labels['cod_fee'].label}"
