@@ -92,7 +92,6 @@ def _look_up(cursor: Any, people: str, params: dict[str, Any]) -> int | None:
         FROM ({_ADDRESSES.format(people=people)}) a
         LEFT JOIN {_IDENTITY} i ON i.workspace_id = %(ws)s AND i.kind = a.kind AND i.value = a.value
         LEFT JOIN {_CONTACT} c ON c.id = i.contact_id""", params)  # noqa: S608 — our tables
-    cursor.execute("ANALYZE _staged_owner")
     cursor.execute("SELECT min(line) FROM (SELECT line FROM _staged_owner WHERE owner IS NOT NULL GROUP BY line "
                    "HAVING count(DISTINCT owner) > 1) merges")
     return cursor.fetchone()[0]

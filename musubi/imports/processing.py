@@ -137,9 +137,11 @@ def _mark_duplicates(job: Import, *, worker: str) -> None:
                 # The same statement on PostgreSQL and SQLite (3.33+): UPDATE … FROM and a window function.
                 cursor.execute(f"""
                     UPDATE {table} SET duplicate_of = d.first
-                    FROM (SELECT id, min(line) OVER (PARTITION BY {column}) AS first FROM {table}
-                          WHERE workspace_id = %s AND job_id = %s AND valid AND {column} IS NOT NULL) AS d
-                    WHERE {table}.id = d.id AND d.first < {table}.line
+                    FROM (SELECT id, line, first FROM (
+                            SELECT id, line, min(line) OVER (PARTITION BY {column}) AS first FROM {table}
+                            WHERE workspace_id = %s AND job_id = %s AND valid AND {column} IS NOT NULL) AS w
+                          WHERE first < line) AS d  -- only the repeats: the join stays small
+                    WHERE {table}.id = d.id
                       AND ({table}.duplicate_of IS NULL OR d.first < {table}.duplicate_of)
                 """, [job.workspace_id, job.pk])  # noqa: S608 — our table and column names
         duplicates = ImportRow.objects.filter(workspace_id=job.workspace_id, job=job, valid=True,
@@ -192,7 +194,6 @@ def _write_in_sql(job: Import, workspace: Workspace, *, worker: str) -> None:
                 last = cursor.fetchone()[0]
                 if last is None:
                     return
-                cursor.execute("ANALYZE _import_people")
                 added = staged.add_staged(workspace=workspace, people="_import_people", basis=job.basis,
                                           source_id=job.source_id, tags=job.tags)
                 cursor.execute(f"DELETE FROM {table} WHERE {good} AND line <= %(last)s",  # noqa: S608
