@@ -264,6 +264,9 @@ MUSUBI_WORKER_POLL_SECONDS = float(env_str("MUSUBI_WORKER_POLL_SECONDS", "1.0"))
 # a worker's claim on an import lasts without progress before another worker may take it over.
 MUSUBI_IMPORT_MAX_BYTES = env_int("MUSUBI_IMPORT_MAX_MB", 200) * 1024 * 1024
 MUSUBI_IMPORT_CHUNK_ROWS = env_int("MUSUBI_IMPORT_CHUNK_ROWS", 5000)
+# On PostgreSQL the good rows are written in SQL without coming up to Python, so a chunk can be larger: each
+# statement's fixed cost is spread over more rows, and memory does not grow with it.
+MUSUBI_IMPORT_WRITE_CHUNK_ROWS = env_int("MUSUBI_IMPORT_WRITE_CHUNK_ROWS", 4 * MUSUBI_IMPORT_CHUNK_ROWS)
 MUSUBI_IMPORT_LEASE_SECONDS = env_int("MUSUBI_IMPORT_LEASE_SECONDS", 120)
 
 LOGGING = {

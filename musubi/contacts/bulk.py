@@ -31,7 +31,7 @@ from musubi.workspaces.models import Workspace
 CHANNEL_OF: dict[str, str] = {IdentityKind.EMAIL: Channel.EMAIL, IdentityKind.LINE: Channel.LINE,
                               IdentityKind.PHONE: Channel.SMS}
 _LOOKUP_BATCH = 2000  # values per IN list, well inside SQLite's limit on bound parameters
-_FACT_COLUMNS = ("workspace_id", "kind", "occurred_at", "recorded_at", "contact_id", "source_id", "subject_type",
+FACT_COLUMNS = ("workspace_id", "kind", "occurred_at", "recorded_at", "contact_id", "source_id", "subject_type",
                  "subject_id", "currency", "data")
 
 
@@ -51,7 +51,7 @@ class Added:
     matched: int = 0  # people found among the existing contacts (and merged with them)
 
 
-def _check_basis(basis: str) -> None:
+def check_basis(basis: str) -> None:
     if basis not in LegalBasis.values:
         raise InvalidInput(_("Some fields need attention."), fields={"basis": _("Unknown legal basis.")})
 
@@ -64,7 +64,7 @@ def _tag_names(person: Person, tags: Sequence[str]) -> set[str]:
 def add_one(*, workspace: Workspace, person: Person, basis: str, source_id: int | None,
             tags: Sequence[str] = ()) -> bool:
     """Add one person through the ordinary services; True when a new contact was created."""
-    _check_basis(basis)
+    check_basis(basis)
     contact, created = services.find_or_create_contact(workspace=workspace, addresses=person.addresses,
                                                        name=person.name, source_id=source_id)
     if person.fields:
@@ -82,7 +82,7 @@ def add_one(*, workspace: Workspace, person: Person, basis: str, source_id: int 
 def add_many(*, workspace: Workspace, people: Sequence[Person], basis: str, source_id: int | None,
              tags: Sequence[str] = ()) -> Added:
     """Add ``people`` in order, as ``add_one`` would one after another; see the module's docstring."""
-    _check_basis(basis)
+    check_basis(basis)
     pairs = [pair for person in people for pair in person.addresses.identities()]
     if len(pairs) != len(set(pairs)):
         raise ValueError("people of one add_many call must not share an address")
@@ -163,7 +163,7 @@ def _write(workspace: Workspace, people: Sequence[Person], owners: dict[tuple[st
     facts.extend((ws, "consent.granted", now, now, cid, source_id, "contacts.consentrecord", str(pk), "",
                   {"channel": str(channel), "basis": basis})
                  for pk, (cid, channel, _address) in zip(consent_ids, consents, strict=True))
-    insert_rows(Fact, _FACT_COLUMNS, facts)
+    insert_rows(Fact, FACT_COLUMNS, facts)
 
 
 def _update_known(workspace: Workspace, people: list[tuple[Person, int]], *, source_id: int | None) -> None:

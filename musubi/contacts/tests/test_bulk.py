@@ -1,15 +1,18 @@
 """``bulk.add_many`` must leave exactly what ``bulk.add_one`` leaves, person after person."""
 
+import json
 from collections import Counter
 
 import pytest
+from django.db import connection
 
-from musubi.contacts import bulk, services
+from musubi.contacts import bulk, services, staged
 from musubi.contacts.models import ConsentRecord, Contact, ContactTag, Identity
 from musubi.kernel.errors import InvalidInput
 from musubi.kernel.models import Fact
 
 pytestmark = pytest.mark.django_db
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the set-based path is PostgreSQL's")
 SOURCE = 77
 
 
@@ -102,3 +105,50 @@ def test_other_workspaces_addresses_are_not_found(workspace, other_workspace):
     services.find_or_create_contact(workspace=other_workspace, addresses=services.normalise(email="a@example.jp"))
     added = bulk.add_many(workspace=workspace, people=[person("a@example.jp")], basis="consent", source_id=None)
     assert (added.created, added.matched) == (1, 0)
+
+
+def stage(people, table="_test_people"):
+    """``people`` as rows of a temporary table, as an import hands them to ``staged.add_staged``."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} (line bigint, email text, phone text, line_user_id text, "
+                       "name text, fields jsonb, tags text) ON COMMIT DROP")
+        cursor.executemany(f"INSERT INTO {table} VALUES (%s, %s, %s, %s, %s, %s, %s)", [  # noqa: S608
+            (n, p.addresses.email, p.addresses.phone, p.addresses.line_user_id, p.name, json.dumps(p.fields),
+             "\n".join(p.tags)) for n, p in enumerate(people, start=2)])
+    return table
+
+
+@postgresql_only
+def test_staged_in_sql_leaves_exactly_what_one_by_one_leaves(workspace, other_workspace):
+    existing(workspace)
+    existing(other_workspace)
+    for p in PEOPLE:
+        bulk.add_one(workspace=workspace, person=p, basis="written_notice", source_id=SOURCE, tags=["展示会"])
+    added = staged.add_staged(workspace=other_workspace, people=stage(PEOPLE), basis="written_notice",
+                              source_id=SOURCE, tags=["展示会"])
+
+    assert snapshot(other_workspace) == snapshot(workspace)
+    assert (added.created, added.matched) == (3, 5)
+
+
+@postgresql_only
+def test_staged_people_of_one_known_contact_fill_its_name_and_fields_in_order(workspace, other_workspace):
+    # Two people, by different addresses, turn out to be the same known contact: the first name given fills
+    # its empty name, and the later person's custom field wins, as one after another.
+    people = [person("a@example.jp", fields={"rank": "silver", "memo": "一"}),
+              person(phone="090-1111-2222", name="二番目", fields={"rank": "gold"}, tags=["VIP"]),
+              person(phone="090-3333-4444", name="三番目", tags=["VIP"])]
+    for ws in (workspace, other_workspace):
+        services.find_or_create_contact(workspace=ws, addresses=services.normalise(
+            email="a@example.jp", phone="090-1111-2222"))
+        services.find_or_create_contact(workspace=ws, addresses=services.normalise(phone="090-3333-4444"),
+                                        name="既存")
+    for p in people:
+        bulk.add_one(workspace=workspace, person=p, basis="consent", source_id=None)
+    added = staged.add_staged(workspace=other_workspace, people=stage(people), basis="consent", source_id=None)
+
+    at_once = snapshot(other_workspace)
+    assert at_once == snapshot(workspace)
+    assert (added.created, added.matched) == (0, 3)
+    assert [(c[1], c[3]) for c in at_once["contacts"]] == [("二番目", {"rank": "gold", "memo": "一"}), ("既存", {})]
+    assert sum(1 for kind, *_rest in at_once["facts"].elements() if kind == "contact.tagged") == 2
