@@ -129,7 +129,7 @@ class MailComposer:
 
         subject = " ".join(compiled.subject.render(ctx).split())
         html_body = compiled.html.render(ctx) if compiled.html is not None else ""
-        text_body = compiled.text.render(ctx) if compiled.text is not None else rendering.text_from_html(html_body)
+        text_body = compiled.render_text(ctx, html_body)
         unsubscribe = tracking.unsubscribe_url(delivery_id)
         preferences = tracking.preferences_url(delivery_id)
         text_footer = self.text_footer.replace(_UNSUBSCRIBE, unsubscribe).replace(_PREFERENCES, preferences)

@@ -85,8 +85,9 @@ class Recorder:
                     columns=["address", "last_error"], worker=self.outcome.worker,
                     fixed={"status": WorkStatus.FAILED if failed else WorkStatus.DONE, "outcome": result,
                            "finished_at": now, "sent_at": now if result == Outcome.SENT else None})
-            Fact.objects.bulk_create([_sent_fact(self.deliveries[i], now) for i, _detail in by_result[Outcome.SENT]
-                                      if i in held[Outcome.SENT]])
+            # As plain rows (COPY on PostgreSQL): a model instance per fact cost more than the statement.
+            bulk.insert_objects(Fact, [_sent_fact_row(self.deliveries[i], now) for i, _detail in by_result[Outcome.SENT]
+                                       if i in held[Outcome.SENT]])
             for delivery_id, detail in by_result.get(Outcome.BOUNCED, []):
                 delivery = self.deliveries[delivery_id]
                 contacts.suppress(workspace=delivery.workspace, channel=delivery.channel, value=delivery.address,
@@ -95,6 +96,13 @@ class Recorder:
         self.outcome.recorded.extend(recorded)
         self.unrecorded.difference_update(recorded)
         self.pending.clear()
+
+
+def _sent_fact_row(delivery: Delivery, at: dt.datetime) -> dict[str, Any]:
+    return {"workspace_id": delivery.workspace_id, "kind": "message.sent", "occurred_at": at, "recorded_at": at,
+            "contact_id": delivery.contact_id, "subject_type": "messaging.delivery", "subject_id": str(delivery.pk),
+            "data": {"channel": delivery.channel, "step": delivery.step_id, "run": delivery.run_id,
+                     "template": delivery.template_id}}
 
 
 def _sent_fact(delivery: Delivery, at: dt.datetime) -> Fact:

@@ -21,6 +21,7 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from musubi.integrations import mime, smtp_pool
 from musubi.integrations.dkim import DkimSigner
 from musubi.kernel import clock
+from musubi.kernel.ahead import ahead
 from musubi.messaging import rules
 from musubi.messaging.composing import ComposedMail
 from musubi.messaging.models import OutboxMessage
@@ -143,7 +144,7 @@ def send_pooled(mails: Iterable[ComposedMail], *, server: smtp_pool.SmtpServer,
                 signer: DkimSigner | None = None) -> Iterator[Sent]:
     """Bulk mail over pooled SMTP connections kept open across batches: each message's bytes built from one
     skeleton per sender (no ``EmailMessage`` per recipient), DKIM-signed on other threads, results as the
-    server answers."""
+    server answers. ``mails`` is read on a thread of its own, so it must not use the database."""
     skeletons = _skeletons
 
     def envelopes() -> Iterator[smtp_pool.Envelope]:
@@ -160,7 +161,11 @@ def send_pooled(mails: Iterable[ComposedMail], *, server: smtp_pool.SmtpServer,
             yield smtp_pool.Envelope(key=mail.delivery_id, mail_from=mail.envelope_from, rcpt_to=mail.recipient,
                                      data=data)
 
-    for result in _pool_for(server).send(envelopes(), sign=signer.sign if signer else None):
+    # Composing and building a mail is pure Python; done on a thread of its own it goes on while this thread
+    # waits for the database to record the mails before it.
+    pool = _pool_for(server)
+    for result in pool.send(ahead(envelopes(), items=16 * server.connections, name="musubi-compose"),
+                            sign=signer.sign if signer else None):
         if result.outcome == smtp_pool.Outcome.SENT:
             yield Sent(result.key, "sent")
         elif result.outcome == smtp_pool.Outcome.RETRY:
