@@ -10,10 +10,13 @@ sender of pre-built bytes to the same sink in the same run.
   memory must not grow with the number of recipients.
 
 Each measurement runs in its own process (its peak RSS is its own), baseline and Musubi alternating
-``--repeat`` times; the medians are reported. The delivery rows of the full path are not part of this yet.
+``--repeat`` times; the medians are reported. ``--full-sizes`` runs the whole engine as well (contacts,
+a broadcast run planned into delivery rows, the email queue drained as a worker does); ``--sizes ""``
+skips the transport-only runs.
 
     .venv/bin/python benchmarks/b2_email.py                       # 10,000 and 100,000 recipients
     .venv/bin/python benchmarks/b2_email.py --sizes 2000,6000 --repeat 1
+    .venv/bin/python benchmarks/b2_email.py --sizes "" --full-sizes 10000,100000
 """
 
 from __future__ import annotations
@@ -265,7 +268,7 @@ def main() -> None:
         print(f"{'recipients':>10} {'baseline msg/s':>15} {'musubi msg/s':>13} {'ratio':>6} "
               f"{'peak MB (musubi/base)':>22} {'CPU µs/msg (musubi/base)':>25}")
         results = []
-        for count in (int(size) for size in args.sizes.split(",")):
+        for count in (int(size) for size in args.sizes.split(",") if size):
             ours, base = [], []
             for kind, runs in itertools.chain.from_iterable(
                     [("baseline", base), ("musubi", ours)] for _ in range(args.repeat)):
@@ -287,10 +290,12 @@ def main() -> None:
             ratio = base["seconds"] / engine["seconds"]
             full.append({"recipients": count, "baseline_msg_per_s": round(count / base["seconds"]),
                          "engine_msg_per_s": round(count / engine["seconds"]), "ratio": round(ratio, 3),
-                         "peak_rss_mb": round(engine["peak_rss_mb"], 1)})
+                         "peak_rss_mb": round(engine["peak_rss_mb"], 1),
+                         "cpu_us_per_msg": [round(engine["cpu_us_per_msg"]), round(base["cpu_us_per_msg"])]})
             print(f"B2 whole engine (delivery rows, consent, tracking, footer, DKIM, outcomes recorded as they come) "
                   f"{count:,}: {count / engine['seconds']:,.0f} msg/s against {count / base['seconds']:,.0f}, "
-                  f"ratio {ratio:.2f}, peak {engine['peak_rss_mb']:.0f} MB")
+                  f"ratio {ratio:.2f}, peak {engine['peak_rss_mb']:.0f} MB (baseline {base['peak_rss_mb']:.0f} MB), "
+                  f"CPU µs/msg {engine['cpu_us_per_msg']:.0f} / {base['cpu_us_per_msg']:.0f}", flush=True)
         save("b2-email", {"signatures_per_s": {k: round(v) for k, v in signing.items()}, "runs": results,
                           "engine": full})
     finally:

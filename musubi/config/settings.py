@@ -245,6 +245,9 @@ ANYMAIL = {"WEBHOOK_SECRET": env_str("MUSUBI_EMAIL_WEBHOOK_SECRET") or None}
 # at the cost of a disk flush per mail).
 MUSUBI_SEND_RECORD_EVERY = env_int("MUSUBI_SEND_RECORD_EVERY", 50)
 MUSUBI_SEND_RECORD_MS = env_int("MUSUBI_SEND_RECORD_MS", 50)
+# Deliveries a worker claims at once for sending: consent and addresses are read once per batch, and the batch
+# must be sent well within the lease below (a long batch renews its lease as it goes).
+MUSUBI_SEND_BATCH = env_int("MUSUBI_SEND_BATCH", 1000)
 # Concurrent connections a worker keeps open to the mail server while sending advertising mail.
 MUSUBI_SMTP_CONNECTIONS = env_int("MUSUBI_SMTP_CONNECTIONS", 4)
 # What the domain check expects a sending domain's SPF record to allow: the addresses this installation sends

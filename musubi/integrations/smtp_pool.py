@@ -1,9 +1,15 @@
 """Sending many messages over a few concurrent SMTP connections, from ordinary synchronous code.
 
-The messaging engine runs in a worker process as plain Django code; it calls :func:`send_all` with an
-iterator of :class:`Envelope` and gets an iterator of :class:`SmtpResult` back, one per envelope, each as soon
-as the server has answered that message, in the caller's own thread, so the caller records it at once. The
-window in which a crash makes a message go twice is the time between the server's 250 and that record.
+The messaging engine runs in a worker process as plain Django code; it hands an iterator of
+:class:`Envelope` to :meth:`SmtpPool.send` (or the one-off :func:`send_all`) and gets an iterator of
+:class:`SmtpResult` back, one per envelope, each as soon as the server has answered that message, in the
+caller's own thread, so the caller records it at once. The window in which a crash makes a message go twice
+is the time between the server's 250 and that record.
+
+An :class:`SmtpPool` keeps its thread and its connections open from one ``send`` to the next, so a worker
+sending batch after batch pays for connecting (TCP, EHLO, STARTTLS, AUTH) once, not once per batch; a
+connection left idle for ``idle_seconds`` is closed (servers drop idle clients anyway) and opened again when
+mail comes.
 
 Inside, an asyncio loop in a background thread runs ``connections`` workers on aiosmtplib, each with its own
 connection. Between the two threads at most ``window`` envelopes are on their way (handed over and not yet
@@ -27,8 +33,8 @@ How answers become outcomes:
 
 Connections are closed and opened again after ``max_per_connection`` messages (servers limit it too). If the
 caller stops iterating (``close()`` on the generator, or an exception in its own iterator), no further
-message is started, those in progress are finished or abandoned after ``timeout``, and the connections are
-closed before :func:`send_all` returns.
+message is started, those in progress are finished or abandoned after ``timeout``, and the pool is closed
+(its connections too) before the generator returns; a closed pool sends nothing more.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Envelope", "Outcome", "SmtpResult", "SmtpServer", "send_all"]
+__all__ = ["Envelope", "Outcome", "SmtpPool", "SmtpResult", "SmtpServer", "send_all"]
 
 
 @dataclass(frozen=True)
@@ -116,14 +122,16 @@ def classify(code: int) -> Outcome:
 
 
 _END = object()  # no more envelopes for this worker
+_IDLE = object()  # nothing came for idle_seconds
 
 
 class _Pool:
     """The asyncio side; everything here runs on the background thread's loop."""
 
-    def __init__(self, server: SmtpServer, results: queue.SimpleQueue[Any]) -> None:
+    def __init__(self, server: SmtpServer, results: queue.SimpleQueue[Any], idle_seconds: float) -> None:
         self.server = server
         self.results = results
+        self.idle_seconds = idle_seconds
         self.stopping = False
         self.down: SmtpResult | None = None  # set once the server is known to be unreachable
         self.failures_in_row = 0
@@ -162,7 +170,8 @@ class _Pool:
 
     # On the loop.
 
-    async def _next(self) -> Any:
+    async def _next(self, idle: float | None) -> Any:
+        """The next envelope, or ``_IDLE`` when none came within ``idle`` seconds (None: wait for ever)."""
         while True:
             with contextlib.suppress(IndexError):
                 return self.waiting.popleft()
@@ -171,7 +180,10 @@ class _Pool:
                 if self.waiting:
                     continue
                 self.wakeup.clear()
-                await self.wakeup.wait()
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), idle)
+                except TimeoutError:
+                    return _IDLE
             finally:
                 self.hungry -= 1
 
@@ -182,7 +194,11 @@ class _Pool:
         sent_here = 0
         try:
             while True:
-                envelope = await self._next()
+                envelope = await self._next(self.idle_seconds if client is not None else None)
+                if envelope is _IDLE:
+                    await self._quit(client)
+                    client = None
+                    continue
                 if envelope is _END:
                     return
                 if self.stopping:
@@ -284,86 +300,129 @@ class _Failed:
         self.error = error
 
 
-def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int = 0,
-             sign: Callable[[bytes], bytes] | None = None, sign_threads: int = 2) -> Iterator[SmtpResult]:
-    """Send every envelope and yield one :class:`SmtpResult` per envelope as the server answers it (not in
-    the input's order). ``envelopes`` is consumed lazily in the caller's thread; at most ``window``
-    (default: 16 per connection) are on their way at any moment. The sending runs on an event loop of its
-    own in a background thread; the caller's thread only hands over envelopes and takes results (call it
-    from synchronous code: inside a running event loop it would block that loop).
+class SmtpPool:
+    """Connections to one server, kept open across :meth:`send` calls; one caller thread at a time.
 
-    ``sign`` (e.g. ``DkimSigner.sign``) is applied to each envelope's data as it is handed over, on
-    ``sign_threads`` threads: RSA signing releases the interpreter lock, so signatures are made on other
-    cores, ahead of the connection that will send them, while the caller builds the next messages and the
-    loop talks SMTP.
+    :meth:`send` takes one batch and yields its results; the pool stays ready for the next batch until
+    :meth:`close`. A server found down (unreachable, login or sender refused) answers the rest of that batch
+    ``RETRY`` at once, and the next batch tries it again."""
 
-    Closing the returned generator early stops the sending (see the module's docstring)."""
-    window = window or 16 * server.connections
-    if sign_threads < 1:
-        raise ValueError("sign_threads must be at least 1")
-    results: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
+    def __init__(self, server: SmtpServer, *, sign_threads: int = 2, idle_seconds: float = 10) -> None:
+        if sign_threads < 1:
+            raise ValueError("sign_threads must be at least 1")
+        self.server = server
+        self.closed = False
+        self._results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._signing = ThreadPoolExecutor(sign_threads, "musubi-dkim")
+        ready = threading.Event()
+        holder: dict[str, Any] = {}
+        results = self._results
 
-    def loop_thread() -> None:
-        async def main() -> None:
-            pool = _Pool(server, results)
-            holder["pool"] = pool
-            ready.set()
-            await pool.run()
+        def loop_thread() -> None:
+            async def main() -> None:
+                pool = _Pool(server, results, idle_seconds)
+                holder["pool"] = pool
+                ready.set()
+                await pool.run()
 
+            try:
+                asyncio.run(main())
+            except BaseException as exc:  # noqa: BLE001  -- reported to the caller's thread, which raises it
+                results.put(_Failed(exc))
+            finally:
+                ready.set()
+                results.put(_END)
+
+        self._thread = threading.Thread(target=loop_thread, name="musubi-smtp-pool", daemon=True)
+        self._thread.start()
+        ready.wait()
+        self._pool: _Pool = holder["pool"]
+
+    def send(self, envelopes: Iterable[Envelope], *, window: int = 0,
+             sign: Callable[[bytes], bytes] | None = None) -> Iterator[SmtpResult]:
+        """Send every envelope and yield one :class:`SmtpResult` per envelope as the server answers it (not in
+        the input's order). ``envelopes`` is consumed lazily in the caller's thread; at most ``window``
+        (default: 16 per connection) are on their way at any moment. Call it from synchronous code: inside a
+        running event loop it would block that loop.
+
+        ``sign`` (e.g. ``DkimSigner.sign``) is applied to each envelope's data as it is handed over, on the
+        pool's signing threads: RSA signing releases the interpreter lock, so signatures are made on other
+        cores, ahead of the connection that will send them, while the caller builds the next messages and the
+        loop talks SMTP.
+
+        Closing the returned generator early closes the pool (see the module's docstring)."""
+        if self.closed:
+            raise RuntimeError("this SMTP pool is closed")
+        window = window or 16 * self.server.connections
+        pool = self._pool
+        # Every worker on the loop is waiting for an envelope now (the last batch was answered in full), so
+        # nothing reads these while they are reset: a server that was down is tried again.
+        pool.down = None
+        pool.failures_in_row = 0
+        pending = 0
+        finished = False
         try:
-            asyncio.run(main())
-        except BaseException as exc:  # noqa: BLE001  -- reported to the caller's thread, which raises it
-            results.put(_Failed(exc))
+            source = iter(envelopes)
+            exhausted = False
+            while not exhausted or pending:
+                while pending:  # hand back every answer already there before reading on
+                    try:
+                        item = self._results.get_nowait()
+                    except queue.Empty:
+                        break
+                    pending -= 1
+                    yield self._take(item)
+                if not exhausted and pending < window:
+                    envelope = next(source, None)
+                    if envelope is None:
+                        exhausted = True
+                    else:
+                        signing = None if sign is None else self._signing.submit(sign, envelope.data)
+                        pool.hand_over(envelope if signing is None else (envelope, signing))
+                        pending += 1
+                    continue
+                if pending:
+                    item = self._results.get()
+                    pending -= 1
+                    yield self._take(item)
+            finished = True
         finally:
-            ready.set()
-            results.put(_END)
+            if not finished:
+                self._close(stop=True)
 
-    thread = threading.Thread(target=loop_thread, name="musubi-smtp-pool", daemon=True)
-    thread.start()
-    ready.wait()
-    pool: _Pool = holder["pool"]
-    pending = 0
-    finished = False
-    signing = ThreadPoolExecutor(sign_threads, "musubi-dkim") if sign is not None else None
+    def close(self) -> None:
+        """Say QUIT on every connection and end the pool's threads."""
+        self._close(stop=False)
 
-    def take(item: Any) -> SmtpResult:
+    def _close(self, *, stop: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop may have just ended
+                if stop:
+                    self._pool.stop()
+                else:
+                    self._pool.finish()
+        self._thread.join(self.server.timeout + 10)
+        self._signing.shutdown(wait=True, cancel_futures=True)
+
+    def _take(self, item: Any) -> SmtpResult:
         if isinstance(item, _Failed):
+            self.closed = True
             raise RuntimeError("the SMTP pool stopped unexpectedly") from item.error
         if item is _END:
+            self.closed = True
             raise RuntimeError("the SMTP pool stopped before answering every message")
         return item  # type: ignore[no-any-return]
 
+
+def send_all(server: SmtpServer, envelopes: Iterable[Envelope], *, window: int = 0,
+             sign: Callable[[bytes], bytes] | None = None, sign_threads: int = 2) -> Iterator[SmtpResult]:
+    """Send every envelope over a pool of its own, closed when the last is answered: :meth:`SmtpPool.send`
+    for one batch."""
+    pool = SmtpPool(server, sign_threads=sign_threads)
     try:
-        source = iter(envelopes)
-        exhausted = False
-        while not exhausted or pending:
-            while pending:  # hand back every answer already there before reading on
-                try:
-                    item = results.get_nowait()
-                except queue.Empty:
-                    break
-                pending -= 1
-                yield take(item)
-            if not exhausted and pending < window:
-                envelope = next(source, None)
-                if envelope is None:
-                    exhausted = True
-                    pool.finish()
-                else:
-                    pool.hand_over(envelope if signing is None else (envelope, signing.submit(sign, envelope.data)))  # type: ignore[arg-type]
-                    pending += 1
-                continue
-            if pending:
-                item = results.get()
-                pending -= 1
-                yield take(item)
-        finished = True
+        yield from pool.send(envelopes, window=window, sign=sign)
     finally:
-        if not finished and thread.is_alive():
-            with contextlib.suppress(RuntimeError):  # the loop may have just ended
-                pool.stop()
-        thread.join(server.timeout + 10)
-        if signing is not None:
-            signing.shutdown(wait=True, cancel_futures=True)
+        pool.close()

@@ -105,6 +105,17 @@ def update_rows(model: type[models.Model], columns: Sequence[str], rows: Iterabl
     return len(values)
 
 
+def refresh_statistics(model: type[models.Model]) -> None:
+    """Have PostgreSQL sample ``model``'s table again after many rows were written to it. Its planner counts
+    rows from statistics that autovacuum refreshes a minute or more later (much later on a busy machine); a
+    table that grew from nothing to 100,000 pending rows was still planned as nearly empty, and a claim of
+    1,000 sorted every pending row — 0.8–3.7 s a claim instead of 9 ms. ANALYZE samples at most 30,000 rows,
+    so it costs the same whatever the table's size. SQLite plans without statistics well enough here."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f'ANALYZE "{model._meta.db_table}"')
+
+
 # From this many rows a staging table (one CREATE, one COPY, one joined statement, one DROP) beats a statement
 # per row, even pipelined.
 STAGE_FROM_ROWS = 200

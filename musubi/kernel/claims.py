@@ -20,9 +20,10 @@ Leases compare the workers' clocks, so machines running workers keep their clock
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
@@ -107,6 +108,45 @@ def complete(model: type[DurableWork], ids: Iterable[int], *, worker: str) -> in
     return _held(model, ids, worker).update(
         status=WorkStatus.DONE, claimed_by="", lease_until=None, finished_at=clock.now(), last_error=""
     )
+
+
+def settle(model: type[DurableWork], rows: Sequence[Sequence[str | int]], *, columns: Sequence[str],
+           fixed: Mapping[str, Any], worker: str) -> set[int]:
+    """Record the outcome of many rows in one statement and release them: each row of ``rows`` is a primary
+    key followed by its own values of ``columns`` (text or integers: database column names), ``fixed`` the
+    values all of them take (``status``, ``finished_at``, …). Only rows ``worker`` still holds are written;
+    returns their keys (the others were lost to a newer claim).
+
+    One ``UPDATE … FROM (VALUES …) RETURNING`` where ``complete``/``fail`` send one statement per key: a sender
+    recording every few milliseconds what the server accepted pays one round trip per group, not per mail."""
+    if not rows:
+        return set()
+    table = model._meta.db_table
+    db = model._default_manager.db
+    vendor = connections[db].vendor
+    width = len(columns) + 1
+    row_sql = "(" + ", ".join(["%s"] * width) + ")"
+    assignments = [f'"{column}" = v.column{n}' for n, column in enumerate(columns, start=2)]
+    params: list[Any] = []
+    for column, value in fixed.items():
+        assignments.append(f'"{column}" = %s')
+        params.append(connections[db].ops.adapt_datetimefield_value(value)
+                      if vendor == "sqlite" and isinstance(value, dt.datetime) else value)
+    assignments += ['"claimed_by" = \'\'', '"lease_until" = NULL']
+    values = ", ".join([row_sql] * len(rows))
+    if vendor == "postgresql":  # the keys arrive as small integers of some width; the table's are bigint
+        values = values.replace("(%s", "(%s::bigint", 1)
+    sql = (f'UPDATE "{table}" SET {", ".join(assignments)} FROM (VALUES {values}) AS v '  # noqa: S608 — our table
+           f'WHERE "{table}"."id" = v.column1 AND "{table}"."status" = %s AND "{table}"."claimed_by" = %s '
+           f'RETURNING "{table}"."id"')
+    for row in rows:
+        if len(row) != width:
+            raise ValueError(f"each row is a key and {len(columns)} values")
+        params.extend(row)
+    params += [WorkStatus.CLAIMED, worker]
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return {int(found) for (found,) in cursor.fetchall()}
 
 
 def fail(model: type[DurableWork], errors: Mapping[int, str], *, worker: str) -> int:

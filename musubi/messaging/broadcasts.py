@@ -75,6 +75,11 @@ def open_recipient_count(broadcast: Broadcast) -> int:
     return contacts.count_open(workspace=broadcast.workspace, channel=broadcast.channel, contact_ids=ids)
 
 
+# A run that planned this many deliveries has the table's statistics refreshed, so the senders' claims are
+# planned for the rows that are there (see ``bulk.refresh_statistics``).
+REFRESH_STATISTICS_FROM = 1000
+
+
 def plan(runs: list[BroadcastRun], outcome: BatchOutcome) -> None:
     """The ``messaging.runs`` queue: write the deliveries of each claimed run, a committed chunk at a time."""
     for claimed in runs:
@@ -93,6 +98,8 @@ def plan(runs: list[BroadcastRun], outcome: BatchOutcome) -> None:
                                 lease=dt.timedelta(seconds=settings.MUSUBI_SEND_LEASE_SECONDS))
             run.refresh_from_db(fields=["state"])
         BroadcastRun.objects.filter(pk=run.pk, state=RunState.PLANNING).update(state=RunState.SENDING)
+        if run.planned >= REFRESH_STATISTICS_FROM:
+            bulk.refresh_statistics(Delivery)
         outcome.done.append(run.pk)
 
 

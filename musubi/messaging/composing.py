@@ -8,6 +8,7 @@ whatever the template says. Links become tracked links and an open pixel is adde
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from dataclasses import dataclass, field
 from email.utils import formataddr
@@ -15,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -73,6 +75,17 @@ def compile_template(template: Template) -> rendering.Compiled:
                                  line=line_messages.compile_messages(template.line_messages))
 
 
+def compile_mail_template(template: Template) -> rendering.Compiled:
+    """An email template parsed once per worker for as long as its text stays the same (a broadcast's
+    batches all use it; parsing costs milliseconds)."""
+    return _compiled_mail(template.subject, template.html, template.text)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_mail(subject: str, html_source: str, text: str) -> rendering.Compiled:
+    return rendering.Compiled.of(subject=subject, html_source=html_source, text=text)
+
+
 def _context(recipient: Recipient, *, workspace_name: str, tz: str) -> dict[str, Any]:
     today = clock.now().astimezone(zoneinfo.ZoneInfo(tz)).date()
     return rendering.context(name=recipient.name, email=recipient.address, fields=recipient.fields,
@@ -81,33 +94,59 @@ def _context(recipient: Recipient, *, workspace_name: str, tz: str) -> dict[str,
 
 def compose_mail(compiled: rendering.Compiled, profile: SenderProfile, recipient: Recipient, *,
                  workspace_name: str, tz: str) -> ComposedMail:
-    ctx = _context(recipient, workspace_name=workspace_name, tz=tz)
-    delivery_id = recipient.delivery_id
+    return MailComposer(compiled, profile, workspace_name=workspace_name, tz=tz).compose(recipient)
 
-    def track(url: str) -> str:
-        return tracking.click_url(delivery_id, url)
 
-    subject = " ".join(compiled.subject.render(ctx).split())
-    html_body = compiled.html.render(ctx) if compiled.html is not None else ""
-    text_body = compiled.text.render(ctx) if compiled.text is not None else rendering.text_from_html(html_body)
-    unsubscribe = tracking.unsubscribe_url(delivery_id)
-    footer = {"profile": profile, "unsubscribe": unsubscribe, "preferences": tracking.preferences_url(delivery_id)}
-    with override(settings.LANGUAGE_CODE):
-        text_footer = render_to_string("messaging/mail/footer.txt", footer)
-        html_footer = render_to_string("messaging/mail/footer.html", {
-            **footer, "pixel": tracking.open_url(delivery_id)}) if html_body else ""
-    text = rendering.rewrite_text_links(text_body, track).rstrip() + "\n\n" + text_footer
-    html = ""
-    if html_body:
-        html = rendering.rewrite_html_links(html_body, track)
-        html = html.replace("</body>", html_footer + "</body>") if "</body>" in html else html + html_footer
-    return ComposedMail(
-        delivery_id=delivery_id, sender=formataddr((profile.from_name, profile.from_address)),
-        sender_name=profile.from_name, envelope_from=profile.from_address, recipient=recipient.address,
-        reply_to=profile.reply_to,
-        subject=subject, text=text, html=html,
-        unsubscribe_url=unsubscribe,
-        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+# Stand-ins for the per-delivery addresses in a footer rendered once; each is replaced by the real address.
+# Letters and digits only, so HTML escaping leaves them as they are.
+_UNSUBSCRIBE, _PREFERENCES, _PIXEL = "MUSUBIUNSUBSCRIBEURL", "MUSUBIPREFERENCESURL", "MUSUBIOPENPIXELURL"
+
+
+class MailComposer:
+    """Composes one template's mail for one sender, recipient after recipient: what is the same for all of
+    them (the legal footer in both forms, the From header, the date in the workspace's time zone) is made
+    once, so each mail costs only its own rendering and links. Made per batch (the date and the sender's
+    details are read when the batch is sent)."""
+
+    def __init__(self, compiled: rendering.Compiled, profile: SenderProfile, *, workspace_name: str, tz: str):
+        self.compiled = compiled
+        self.profile = profile
+        self.workspace_name = workspace_name
+        self.today = f"{clock.now().astimezone(zoneinfo.ZoneInfo(tz)).date():%Y-%m-%d}"
+        self.sender = formataddr((profile.from_name, profile.from_address))
+        footer = {"profile": profile, "unsubscribe": _UNSUBSCRIBE, "preferences": _PREFERENCES}
+        with override(settings.LANGUAGE_CODE):
+            self.text_footer = render_to_string("messaging/mail/footer.txt", footer)
+            self.html_footer = render_to_string("messaging/mail/footer.html", {**footer, "pixel": _PIXEL})
+
+    def compose(self, recipient: Recipient) -> ComposedMail:
+        compiled, profile, delivery_id = self.compiled, self.profile, recipient.delivery_id
+        ctx = rendering.context(name=recipient.name, email=recipient.address, fields=recipient.fields,
+                                workspace=self.workspace_name, today=self.today)
+
+        def track(url: str) -> str:
+            return tracking.click_url(delivery_id, url)
+
+        subject = " ".join(compiled.subject.render(ctx).split())
+        html_body = compiled.html.render(ctx) if compiled.html is not None else ""
+        text_body = compiled.render_text(ctx, html_body)
+        unsubscribe = tracking.unsubscribe_url(delivery_id)
+        preferences = tracking.preferences_url(delivery_id)
+        text_footer = self.text_footer.replace(_UNSUBSCRIBE, unsubscribe).replace(_PREFERENCES, preferences)
+        text = rendering.rewrite_text_links(text_body, track).rstrip() + "\n\n" + text_footer
+        html = ""
+        if html_body:
+            html_footer = (self.html_footer.replace(_UNSUBSCRIBE, escape(unsubscribe))
+                           .replace(_PREFERENCES, escape(preferences))
+                           .replace(_PIXEL, escape(tracking.open_url(delivery_id))))
+            html = rendering.rewrite_html_links(html_body, track)
+            html = html.replace("</body>", html_footer + "</body>") if "</body>" in html else html + html_footer
+        return ComposedMail(
+            delivery_id=delivery_id, sender=self.sender, sender_name=profile.from_name,
+            envelope_from=profile.from_address, recipient=recipient.address, reply_to=profile.reply_to,
+            subject=subject, text=text, html=html,
+            unsubscribe_url=unsubscribe,
+            headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
 
 
 def compose_line(compiled: rendering.Compiled, recipient: Recipient | None, *, delivery_id: int | None,

@@ -7,6 +7,7 @@ through an email service, the service signs and the check says so.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -61,8 +62,14 @@ def dkim_record(profile: SenderProfile) -> DnsRecord | None:
 def signer_for(profile: SenderProfile | None) -> dkim.DkimSigner | None:
     if profile is None or not profile.dkim_private_key or not profile.from_address:
         return None
-    return dkim.DkimSigner(domain=domain_of(profile), selector=profile.dkim_selector,
-                           private_pem=profile.dkim_private_key)
+    return _signer(domain_of(profile), profile.dkim_selector, profile.dkim_private_key)
+
+
+# Loading an RSA key (and checking it) costs ~100 ms, more than a batch's signatures on a busy machine; a
+# worker keeps the signers of the workspaces it recently sent for. A new key or selector is a new entry.
+@functools.lru_cache(maxsize=32)
+def _signer(domain: str, selector: str, private_pem: str) -> dkim.DkimSigner:
+    return dkim.DkimSigner(domain=domain, selector=selector, private_pem=private_pem)
 
 
 def check(profile: SenderProfile) -> dns_check.DomainCheck:

@@ -56,20 +56,31 @@ def plain_template(source: str) -> Any:
 
 @dataclass(frozen=True)
 class Compiled:
-    """A template parsed once and rendered per recipient."""
+    """A template parsed once and rendered per recipient. ``text_from_html`` marks a plain-text template that
+    was derived from the HTML one (see :func:`text_template_of`); what it renders goes through
+    :func:`tidy_text`."""
 
     subject: Any
     html: Any | None
     text: Any | None
     line: tuple[Any, ...] = ()  # messaging.line_messages.CompiledMessage
+    text_from_html: bool = False
 
     @classmethod
     def of(cls, *, subject: str = "", html_source: str = "", text: str = "", line: tuple[Any, ...] = ()) -> Compiled:
         plain, rich = _environment(False), _environment(True)
-        return cls(subject=plain.from_string(subject),
-                   html=rich.from_string(html_source) if html_source.strip() else None,
-                   text=plain.from_string(text) if text.strip() else None,
-                   line=line)
+        html = rich.from_string(html_source) if html_source.strip() else None
+        derived = text_template_of(html_source, html) if html is not None and not text.strip() else None
+        return cls(subject=plain.from_string(subject), html=html,
+                   text=plain.from_string(text) if text.strip() else derived,
+                   line=line, text_from_html=derived is not None)
+
+    def render_text(self, ctx: dict[str, Any], html_body: str) -> str:
+        """The plain-text body: the text template's, or one made from the rendered HTML."""
+        if self.text is None:
+            return text_from_html(html_body)
+        text: str = self.text.render(ctx)
+        return tidy_text(text) if self.text_from_html else text
 
 
 def context(*, name: str, email: str, fields: dict[str, Any], workspace: str, today: str) -> dict[str, Any]:
@@ -142,6 +153,41 @@ def text_from_html(source: str) -> str:
     parser = _TextOfHtml()
     parser.feed(source)
     parser.close()
-    text = "".join(parser.parts)
+    return tidy_text("".join(parser.parts))
+
+
+def tidy_text(text: str) -> str:
     lines = [line.strip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def _one_line(value: Any) -> Any:
+    # What the HTML parser does to a rendered value (a run of spaces or line breaks becomes one space).
+    return re.sub(r"\s+", " ", value) if isinstance(value, str) else value
+
+
+@functools.cache
+def _derived_environment() -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True, finalize=_one_line)
+
+
+_SAMPLE = {"name": "山田 太郎", "email": "yamada@example.jp", "fields": {}, "workspace": "ワークスペース",
+           "today": "2026-01-02"}
+
+
+def text_template_of(html_source: str, html: Any) -> Any | None:
+    """The plain-text part of an HTML-only template, made into a template of its own once, so each mail
+    renders it instead of parsing its rendered HTML (which cost more than the rest of composing it).
+
+    Only for HTML whose template parts are plain ``{{ value }}`` expressions: control flow (``{% %}``), comments
+    and ``safe`` could put tags in or take them out per recipient, so such templates keep
+    :func:`text_from_html` per mail. The result is checked once against the per-mail way for a sample
+    person; the two can differ only in a run of spaces where a person's value begins or ends with one."""
+    if "{%" in html_source or "{#" in html_source or "safe" in html_source:
+        return None
+    try:
+        derived = _derived_environment().from_string(text_from_html(html_source))
+        same = tidy_text(derived.render(_SAMPLE)) == text_from_html(html.render(_SAMPLE))
+    except Exception:  # noqa: BLE001 -- anything odd: keep the per-mail way
+        return None
+    return derived if same else None

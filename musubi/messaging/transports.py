@@ -8,7 +8,9 @@ only window in which a crash repeats a message.
 
 from __future__ import annotations
 
+import atexit
 import smtplib
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,7 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from musubi.integrations import mime, smtp_pool
 from musubi.integrations.dkim import DkimSigner
 from musubi.kernel import clock
+from musubi.kernel.ahead import ahead
 from musubi.messaging import rules
 from musubi.messaging.composing import ComposedMail
 from musubi.messaging.models import OutboxMessage
@@ -106,17 +109,51 @@ def smtp_server() -> smtp_pool.SmtpServer | None:
                                 connections=settings.MUSUBI_SMTP_CONNECTIONS)
 
 
+_pool_lock = threading.Lock()
+_open_pool: smtp_pool.SmtpPool | None = None
+
+
+def _pool_for(server: smtp_pool.SmtpServer) -> smtp_pool.SmtpPool:
+    """The process's pool for ``server``, opened on first use and kept for the batches after it (a worker
+    sends batch after batch to the same server; connecting anew for each cost more than the batch's mail).
+    One pool at a time: a different server (the settings changed) closes the old one."""
+    global _open_pool
+    with _pool_lock:
+        if _open_pool is not None and (_open_pool.closed or _open_pool.server != server):
+            _open_pool.close()
+            _open_pool = None
+        if _open_pool is None:
+            _open_pool = smtp_pool.SmtpPool(server)
+        return _open_pool
+
+
+@atexit.register
+def close_pool() -> None:
+    """Say QUIT to the mail server (at the process's exit, or when a test is done with its server)."""
+    global _open_pool
+    with _pool_lock:
+        if _open_pool is not None:
+            _open_pool.close()
+            _open_pool = None
+
+
+_skeletons: dict[tuple[str, str, str], mime.MailSkeleton] = {}
+
+
 def send_pooled(mails: Iterable[ComposedMail], *, server: smtp_pool.SmtpServer,
                 signer: DkimSigner | None = None) -> Iterator[Sent]:
-    """Bulk mail over pooled SMTP connections: each message's bytes built from one skeleton per sender (no
-    ``EmailMessage`` per recipient), DKIM-signed on other threads, results as the server answers."""
-    skeletons: dict[tuple[str, str, str], mime.MailSkeleton] = {}
+    """Bulk mail over pooled SMTP connections kept open across batches: each message's bytes built from one
+    skeleton per sender (no ``EmailMessage`` per recipient), DKIM-signed on other threads, results as the
+    server answers. ``mails`` is read on a thread of its own, so it must not use the database."""
+    skeletons = _skeletons
 
     def envelopes() -> Iterator[smtp_pool.Envelope]:
         for mail in mails:
             key = (mail.envelope_from, mail.sender_name, mail.reply_to)
             skeleton = skeletons.get(key)
             if skeleton is None:
+                if len(skeletons) > 100:  # senders of many workspaces: keep only recent ones
+                    skeletons.clear()
                 skeleton = skeletons[key] = mime.MailSkeleton(from_address=mail.envelope_from,
                                                               from_name=mail.sender_name, reply_to=mail.reply_to)
             data = skeleton.render(to_address=mail.recipient, subject=mail.subject, text=mail.text, html=mail.html,
@@ -124,7 +161,11 @@ def send_pooled(mails: Iterable[ComposedMail], *, server: smtp_pool.SmtpServer,
             yield smtp_pool.Envelope(key=mail.delivery_id, mail_from=mail.envelope_from, rcpt_to=mail.recipient,
                                      data=data)
 
-    for result in smtp_pool.send_all(server, envelopes(), sign=signer.sign if signer else None):
+    # Composing and building a mail is pure Python; done on a thread of its own it goes on while this thread
+    # waits for the database to record the mails before it.
+    pool = _pool_for(server)
+    for result in pool.send(ahead(envelopes(), items=16 * server.connections, name="musubi-compose"),
+                            sign=signer.sign if signer else None):
         if result.outcome == smtp_pool.Outcome.SENT:
             yield Sent(result.key, "sent")
         elif result.outcome == smtp_pool.Outcome.RETRY:

@@ -22,7 +22,7 @@ def register() -> None:
     # A paused run's rows stay pending and are simply not taken until it resumes.
     register_queue(WorkQueue(name="messaging.email", rows=lambda: Delivery.objects.filter(
         channel=MessageChannel.EMAIL).exclude(run__state__in=HELD), handle=sending.handle_email,
-        batch_size=200, lease_seconds=lease))
+        batch_size=settings.MUSUBI_SEND_BATCH, lease_seconds=lease))
     register_queue(WorkQueue(name="messaging.line", rows=lambda: LineRequest.objects.exclude(
         run__state__in=HELD), handle=sending.handle_line, batch_size=20, lease_seconds=lease))
     register_queue(WorkQueue(name="messaging.answers", rows=lambda: Answer.objects.all(),

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from musubi.integrations.smtp_pool import Envelope, Outcome, SmtpResult, SmtpServer, send_all
+from musubi.integrations.smtp_pool import Envelope, Outcome, SmtpPool, SmtpResult, SmtpServer, send_all
 from musubi.testing.smtp import free_port, smtp_server
 
 SENDER = "info@kenko.example.jp"
@@ -279,3 +279,85 @@ def test_a_server_that_never_answers_costs_one_timeout_not_one_per_message():
     assert {(r.outcome, r.stage) for r in results.values()} == {(Outcome.RETRY, "connect")}
     assert set(results) == set(range(200))
     assert 2 <= attempts <= 4  # a timeout or two per connection before the pool gives up, not one per message
+
+
+def _count_connections(smtp) -> list[object]:
+    """Each connection's peer, once per EHLO (a connection says EHLO once)."""
+    peers: list[object] = []
+
+    async def handle_EHLO(server, session, envelope, hostname, responses):
+        peers.append(session.peer)
+        session.host_name = hostname
+        return responses
+
+    smtp.handle_EHLO = handle_EHLO
+    return peers
+
+
+def test_a_pool_sends_batch_after_batch_over_the_connections_it_opened_first(smtp):
+    peers = _count_connections(smtp)
+    pool = SmtpPool(server_for(smtp, connections=2))
+    try:
+        first = by_key(list(pool.send(envelopes(40))))
+        second = by_key(list(pool.send(envelopes(40, start=40))))
+    finally:
+        pool.close()
+
+    assert {r.outcome for r in [*first.values(), *second.values()]} == {Outcome.SENT}
+    assert received_keys(smtp) == collections.Counter(range(80))
+    assert len(peers) == 2
+
+
+def test_a_pool_closes_idle_connections_and_opens_them_again_when_mail_comes(smtp):
+    peers = _count_connections(smtp)
+    pool = SmtpPool(server_for(smtp, connections=1), idle_seconds=0.2)
+    try:
+        list(pool.send(envelopes(3)))
+        time.sleep(0.6)
+        later = by_key(list(pool.send(envelopes(3, start=3))))
+    finally:
+        pool.close()
+
+    assert {r.outcome for r in later.values()} == {Outcome.SENT}
+    assert received_keys(smtp) == collections.Counter(range(6))
+    assert len(peers) == 2
+
+
+def test_a_pool_tries_a_server_again_in_the_batch_after_it_was_down():
+    port = free_port()
+    pool = SmtpPool(SmtpServer(host="127.0.0.1", port=port, timeout=5, connections=2))
+    try:
+        down = by_key(list(pool.send(envelopes(5))))
+        with smtp_server_on(port) as inbox:
+            up = by_key(list(pool.send(envelopes(5, start=5))))
+    finally:
+        pool.close()
+
+    assert {(r.outcome, r.stage) for r in down.values()} == {(Outcome.RETRY, "connect")}
+    assert {r.outcome for r in up.values()} == {Outcome.SENT}
+    assert received_keys(inbox) == collections.Counter(range(5, 10))
+
+
+@contextlib.contextmanager
+def smtp_server_on(port: int):
+    from aiosmtpd.controller import Controller
+
+    from musubi.testing.smtp import Inbox
+
+    inbox = Inbox(host="127.0.0.1", port=port)
+    inbox.controller = Controller(inbox, hostname=inbox.host, port=port)
+    inbox.controller.start()
+    try:
+        yield inbox
+    finally:
+        inbox.stop()
+
+
+def test_a_closed_pool_sends_nothing_more(smtp):
+    pool = SmtpPool(server_for(smtp))
+    list(pool.send(envelopes(2)))
+    pool.close()
+
+    with pytest.raises(RuntimeError, match="closed"):
+        list(pool.send(envelopes(2, start=2)))
+    assert received_keys(smtp) == collections.Counter(range(2))

@@ -155,3 +155,33 @@ def test_a_worker_whose_lease_ran_out_cannot_touch_the_new_claim(db, record):
         assert record(row.pk) == 0
     chore = Chore.objects.get()
     assert (chore.status, chore.claimed_by, chore.last_error) == ("claimed", "alive", "")
+
+
+def test_settle_writes_each_rows_values_and_releases_only_the_rows_still_held(db, frozen):
+    make_chores(3)
+    mine = claims.claim(Chore.objects.all(), worker="w1", limit=10, lease=LEASE)
+    lost = mine[2]
+    Chore.objects.filter(pk=lost.pk).update(claimed_by="w2")  # taken over after w1's lease ran out
+
+    held = claims.settle(Chore, [(c.pk, f"done by {c.label}") for c in mine], columns=["label"], worker="w1",
+                         fixed={"status": WorkStatus.DONE, "finished_at": T0})
+
+    assert held == {mine[0].pk, mine[1].pk}
+    rows = {c.pk: (c.label, c.status, c.claimed_by, c.lease_until, c.finished_at) for c in Chore.objects.all()}
+    assert rows[mine[0].pk] == ("done by c0", WorkStatus.DONE, "", None, T0)
+    assert rows[mine[1].pk] == ("done by c1", WorkStatus.DONE, "", None, T0)
+    assert rows[lost.pk] == ("c2", WorkStatus.CLAIMED, "w2", T0 + LEASE, None)
+
+
+def test_refresh_statistics_lets_postgresql_count_the_rows_just_written(db):
+    from django.db import connection
+
+    from musubi.kernel import bulk
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite plans without statistics")
+    make_chores(25)
+    bulk.refresh_statistics(Chore)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Chore._meta.db_table])
+        assert cursor.fetchone()[0] == 25

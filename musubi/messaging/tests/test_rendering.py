@@ -50,3 +50,28 @@ def test_html_is_escaped_and_personal_text_is_detected():
     context = rendering.context(name="<b>x</b>", email="", fields={}, workspace="w", today="t")
     assert compiled.html.render(context) == "<p>&lt;b&gt;x&lt;/b&gt;</p>"
     assert rendering.is_personal("{{ name }}さん") and not rendering.is_personal("雨の日は半額")
+
+
+PERSONAL_HTML = ("<html><body><p>{{ name }}様</p><p>{{ fields.plan }}のご案内です。<br>&amp; 特典つき</p>"
+                 "<ul><li>{{ workspace }}</li></ul><a href='https://kenko.example.jp/order'>ご注文</a></body></html>")
+
+
+@pytest.mark.parametrize("name", ["山田 太郎", "<b>A&B</b>", "複数\n行の\t名前", ""])
+def test_the_text_part_made_once_from_html_reads_as_the_text_of_each_rendered_mail(name):
+    compiled = rendering.Compiled.of(html_source=PERSONAL_HTML)
+    context = rendering.context(name=name, email="a@b.jp", fields={"plan": "定期便"}, workspace="すこやか",
+                                today="2026-11-23")
+
+    assert compiled.text_from_html
+    assert compiled.render_text(context, "") == rendering.text_from_html(compiled.html.render(context))
+
+
+@pytest.mark.parametrize("source", ["{% if name %}<p>{{ name }}</p>{% endif %}", "<p>{{ name|safe }}</p>",
+                                    "<p>{# a note #}{{ name }}</p>"])
+def test_html_with_control_flow_or_raw_values_makes_its_text_part_per_mail(source):
+    compiled = rendering.Compiled.of(html_source=source)
+    context = rendering.context(name="<b>山田</b>", email="", fields={}, workspace="w", today="t")
+
+    assert compiled.text is None and not compiled.text_from_html
+    assert compiled.render_text(context, compiled.html.render(context)) == rendering.text_from_html(
+        compiled.html.render(context))
