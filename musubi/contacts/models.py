@@ -38,7 +38,11 @@ class Contact(WorkspaceOwned):
                    models.Index(fields=["workspace", "stage"], name="contact_ws_stage"),
                    # Few records are merged; segments look up those merged into a contact to count their history.
                    models.Index(fields=["workspace", "merged_into"], condition=models.Q(merged_into__isnull=False),
-                                name="contact_ws_merged")]
+                                name="contact_ws_merged"),
+                   # The few records that are never members (merged or erased): a segment count takes them away
+                   # from its sets of ids without reading the whole table.
+                   models.Index(fields=["workspace", "id"], condition=models.Q(merged_into__isnull=False)
+                                | models.Q(erased_at__isnull=False), name="contact_ws_gone")]
 
     def __str__(self) -> str:
         return self.name or f"#{self.pk}"
@@ -125,6 +129,32 @@ class Suppression(WorkspaceOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace", "channel", "value"], name="suppression_unique")]
+
+
+class Activity(WorkspaceOwned):
+    """What a person has done, one row per kind: the first and the last time a fact of a kind a segment may
+    ask about (``choices.EventKind``) was recorded about them or about a record merged into them.
+
+    A summary of the fact table kept by the database itself, so a segment reads one row per person and kind
+    instead of every fact, and never has to look for merged records: triggers (``migrations/0004_activity``)
+    fold each new fact into its person's row — the survivor's, when the fact names a merged record — and
+    fold a record's rows into the survivor's when it is merged. Facts without a contact (clicks of people
+    not yet known) pass by it. ``musubi rebuild_activity`` recomputes it from the facts.
+    ``contact_id`` is a plain integer like ``Fact.contact_id``.
+    """
+
+    pk = models.CompositePrimaryKey("workspace", "contact_id", "kind")
+    contact_id = models.BigIntegerField()
+    kind = models.CharField(max_length=64)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        # "Who did this since then" from the index alone; "has this person done it" by the primary key.
+        indexes = [models.Index(fields=["workspace", "kind", "last_at", "contact_id"], name="activity_ws_kind_last")]
+
+    def __str__(self) -> str:
+        return f"#{self.contact_id} {self.kind} {self.first_at:%Y-%m-%d}–{self.last_at:%Y-%m-%d}"
 
 
 class Segment(WorkspaceOwned):

@@ -449,7 +449,7 @@ def members(*, workspace: Workspace, segment: Segment | None = None, definition:
 def count(*, workspace: Workspace, segment: Segment | None = None, definition: Any = None,
           now: dt.datetime | None = None) -> int:
     """How many people ``members`` would give, counted by the database."""
-    return segments.members(workspace, _definition(workspace, segment, definition), now=now or clock.now()).count()
+    return segments.count(workspace, _definition(workspace, segment, definition), now=now or clock.now())
 
 
 def _definition(workspace: Workspace, segment: Segment | None, definition: Any) -> Definition:

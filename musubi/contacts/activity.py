@@ -1,0 +1,34 @@
+"""Rebuilding ``Activity``, the per-person summary of the facts, from the facts themselves.
+
+The database keeps the summary current with triggers (``migrations/0004_activity``). A rebuild is for when it
+cannot have: rows written with triggers switched off (a restore with ``session_replication_role = replica``,
+a bulk load), or a fact recorded about a record at the very moment that record was merged, which the
+merge's trigger could not yet see.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+
+from musubi.contacts.choices import EventKind
+
+_FILL = """
+INSERT INTO contacts_activity (workspace_id, contact_id, kind, first_at, last_at)
+SELECT f.workspace_id, coalesce(c.merged_into_id, c.id), f.kind, min(f.occurred_at), max(f.occurred_at)
+FROM kernel_fact f JOIN contacts_contact c ON c.id = f.contact_id AND c.workspace_id = f.workspace_id
+WHERE f.kind IN ({kinds}) AND f.workspace_id = %s
+GROUP BY f.workspace_id, coalesce(c.merged_into_id, c.id), f.kind
+"""
+
+
+def rebuild(*, workspace_id: int) -> int:
+    """Recompute the workspace's summary from its facts; returns the number of rows."""
+    kinds = list(EventKind.values)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Facts recorded meanwhile wait for the rebuild (their trigger writes here) instead of being
+            # folded into rows that the rebuild then deletes.
+            cursor.execute("LOCK TABLE contacts_activity IN EXCLUSIVE MODE")
+        cursor.execute("DELETE FROM contacts_activity WHERE workspace_id = %s", [workspace_id])
+        cursor.execute(_FILL.format(kinds=", ".join(["%s"] * len(kinds))), [*kinds, workspace_id])
+        return cursor.rowcount
