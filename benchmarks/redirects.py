@@ -57,12 +57,13 @@ def serve(kind: str, port: int) -> subprocess.Popen[bytes]:
         command = [python, "-m", "granian", "--interface", "asgi", *common, "musubi.config.asgi:application"]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "musubi.config.settings", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    for _ in range(200):
+    for _ in range(1200):  # up to a minute: Django's start is slow on a busy machine
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
             return process
         except OSError:
             time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGTERM)
     raise RuntimeError(f"{kind} server did not start")
 
 
