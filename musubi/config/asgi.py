@@ -1,14 +1,25 @@
-"""The site over ASGI: tracking links answered on the event loop (clicks wait for their group commit without a
-thread each), every other request handed to the same Django WSGI application in a thread."""
+"""The site over ASGI, as ``musubi serve`` runs it.
+
+Tracking requests — ``/r/<code>`` links, and messages' opens and clicks (``/m/o/``, ``/m/c/``) — are answered on
+the event loop: thousands can wait for their group commit at once without a thread each. Every other request
+goes to Django's WSGI application on a pool of ``MUSUBI_WEB_THREADS`` threads (a2wsgi's bridge, which streams
+request and response bodies both ways), so a slow page or a long CSV export holds one thread, not the site.
+Django's own ASGI handler is not used: on this kind of machine it answers about a ninth of what WSGI does.
+"""
 
 import os
+from typing import Any, cast
 
-from asgiref.wsgi import WsgiToAsgi
+from a2wsgi import WSGIMiddleware
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.settings")
 django_application = get_wsgi_application()
 
 from musubi.capture.fastlink import wrap_asgi  # noqa: E402 — needs Django set up first
+from musubi.messaging.fasttrack import wrap_asgi as wrap_message_tracking  # noqa: E402
 
-application = wrap_asgi(WsgiToAsgi(django_application))
+PAGE_THREADS = int(os.environ.get("MUSUBI_WEB_THREADS", "16"))
+
+pages = cast(Any, WSGIMiddleware(cast(Any, django_application), workers=PAGE_THREADS))
+application = wrap_asgi(wrap_message_tracking(pages))

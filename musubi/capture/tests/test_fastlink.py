@@ -9,6 +9,7 @@ from django.db import connection
 from musubi.capture import fastlink, services
 from musubi.capture.models import Click
 from musubi.capture.tests.factories import owner_actor
+from musubi.kernel.groupcommit import GroupCommit, _Waiting
 from musubi.kernel.models import Fact
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,14 +72,16 @@ def test_what_this_path_does_not_handle_goes_on_to_django(link):
 
 
 def test_clicks_waiting_together_are_committed_in_one_transaction(link):
-    writer = fastlink.ClickWriter()
-    pending = [fastlink._Pending((link.workspace_id, link.pk, link.created_at, str(uuid.uuid4()), "x", "", "", False),
-                                 link.code, link.source_id) for _ in range(25)]
-    for p in pending:
-        writer._queue.put(p)
-    writer._ensure_started()
-    for p in pending:
-        assert p.done.wait(10) and p.error is None
+    writer = GroupCommit(name="test-click", write_sync=fastlink._write)
+    waiting = [_Waiting(fastlink.PendingClick(link.workspace_id, link.pk, link.created_at, str(uuid.uuid4()), "x", "",
+                                              "", False, link.code, link.source_id), done=threading.Event())
+               for _ in range(25)]
+    for w in waiting:
+        writer._queue.put(w)
+    writer._thread = threading.Thread(target=writer._run, daemon=True)  # started after: it finds all 25 waiting
+    writer._thread.start()
+    for w in waiting:
+        assert w.done.wait(10) and w.error is None
     assert writer.commits == 1 and Click.objects.count() == 25
     assert Fact.objects.filter(kind="link.clicked", source_id=link.source_id).count() == 25
     writer.stop()

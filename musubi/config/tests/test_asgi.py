@@ -44,3 +44,40 @@ def test_the_event_loop_path_records_the_click_before_its_302(link):
     assert headers[b"set-cookie"].startswith(f"mvid={click.visitor_id};".encode())  # a bad cookie gets a new id
     assert Fact.objects.get(kind="link.clicked").subject_id == str(click.pk)
     assert asyncio.run(fastlink.answer_async({**scope, "path": "/p/ABCDEFGH"}, send)) is False
+
+
+def _scope(method, path, headers=()):
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"testserver"), *headers], "client": ("203.0.113.9", 1),
+            "server": ("testserver", 80)}
+
+
+def test_pages_run_on_a_pool_of_threads_so_a_slow_upload_holds_up_no_other_page():
+    async def scenario():
+        upload_started, upload_finishes = asyncio.Event(), asyncio.Event()
+        upload_sent, page_sent = [], []
+
+        async def slow_body():  # the upload's body arrives only when the test says so
+            upload_started.set()
+            await upload_finishes.wait()
+            return {"type": "http.request", "body": b"username=a&password=b", "more_body": False}
+
+        async def no_body():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def keep(into, message):
+            into.append(message)
+
+        upload = asyncio.create_task(application(
+            _scope("POST", "/login/", [(b"content-type", b"application/x-www-form-urlencoded"),
+                                       (b"content-length", b"21"), (b"cookie", b"csrftoken=" + b"a" * 32)]),
+            slow_body, lambda m: keep(upload_sent, m)))
+        await asyncio.wait_for(upload_started.wait(), 30)
+        await asyncio.wait_for(application(_scope("GET", "/login/"), no_body, lambda m: keep(page_sent, m)), 30)
+        assert page_sent[0]["status"] == 200 and upload_sent == []  # answered while the upload is still arriving
+        upload_finishes.set()
+        await asyncio.wait_for(upload, 30)
+        assert upload_sent[0]["status"] == 403  # Django read the whole body looking for the form's CSRF token
+
+    asyncio.run(scenario())

@@ -1,7 +1,8 @@
-"""``musubi serve``: the web server (granian, WSGI) and a background worker, started and stopped together.
+"""``musubi serve``: the web server (granian) and a background worker, started and stopped together.
 
 1. Apply migrations and collect static files (skip with ``--no-setup``).
-2. Start granian serving Django over WSGI, and ``musubi worker`` beside it.
+2. Start granian serving ``musubi.config.asgi`` — tracking links, opens and clicks on the event loop, every
+   page through Django's WSGI application on a pool of threads — and ``musubi worker`` beside it.
 3. If either exits, stop the other and exit with its status; SIGINT/SIGTERM stop both.
 
 On PostgreSQL more workers may run elsewhere (``musubi worker``); on SQLite keep the one started here.
@@ -37,16 +38,13 @@ class Command(BaseCommand):
             call_command("collectstatic", interactive=False, verbosity=0)
         env = {**os.environ}
         env.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.settings")
-        granian = [sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws",
+        granian = [sys.executable, "-m", "granian", "--interface", "asgi", "--no-ws",
                    "--host", options["host"], "--port", str(options["port"]),
-                   "--workers", str(options["web_workers"]),
-                   # Threads per worker: concurrent tracking-link clicks wait for one shared commit (capture.fastlink),
-                   # so more threads mean bigger groups; the backpressure keeps the queue in front of them short.
-                   "--blocking-threads", os.environ.get("MUSUBI_WEB_THREADS", "32"),
-                   "--backpressure", os.environ.get("MUSUBI_WEB_BACKPRESSURE", "64")]
+                   "--workers", str(options["web_workers"])]
+        # Pages run on MUSUBI_WEB_THREADS threads per worker (musubi.config.asgi); tracking requests need none.
         # Children run in their own sessions so Ctrl+C reaches only this process, which then stops them
         # in order; otherwise the terminal's SIGINT hits granian's workers mid-request.
-        web = subprocess.Popen([*granian, "musubi.config.wsgi:application"], env=env, start_new_session=True)
+        web = subprocess.Popen([*granian, "musubi.config.asgi:application"], env=env, start_new_session=True)
         children = [web]
         if not options["no_worker"]:
             worker_command = [sys.executable, "-m", "musubi.cli", "worker"]

@@ -1,0 +1,227 @@
+"""The hot path of messages' opens and clicks: ``/m/o/<token>`` (the open pixel) and ``/m/c/<token>?u=…`` (a
+tracked link) answered on the event loop before Django's middleware, each recorded durably before its answer
+leaves, in groups (``kernel.groupcommit``), as tracking links are (``capture.fastlink``).
+
+It records exactly what ``responses.record_open`` and ``responses.record_click`` record, and answers what the
+views answer: the token is checked first (for a click, against the link's target, so no one can make an open
+redirect of it), a prefetcher's open is kept as ``email.prefetched`` and counted for nothing, a prefetcher's
+click is not recorded, and a delivery's first open and first click stamp it once however many arrive together.
+Anything else — a bad token, a target that is not a web address, another method — goes on to Django, which
+gives the same answers as ever.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
+
+from django.utils.encoding import iri_to_uri
+
+from musubi.capture.fastlink import ASGIApp, Receive, Send, looks_like_bot, request_headers
+from musubi.capture.rules import is_web_url
+from musubi.kernel import clock
+from musubi.kernel.groupcommit import GroupCommit
+from musubi.kernel.models import Fact
+from musubi.messaging import tracking
+from musubi.messaging.choices import MessageChannel
+from musubi.messaging.models import Delivery
+from musubi.messaging.views import PIXEL
+
+OPEN, CLICK = "open", "click"
+MAX_BATCH = 500
+
+
+class Response(NamedTuple):
+    """An open or a click waiting for its commit."""
+
+    kind: str  # OPEN or CLICK
+    delivery_id: int
+    at: dt.datetime
+    user_agent: str
+    is_bot: bool
+    url: str = ""
+
+
+class DeliveryState(NamedTuple):
+    id: int
+    workspace_id: int
+    contact_id: int
+    channel: str
+    step_id: int | None
+    run_id: int | None
+    opened_at: dt.datetime | None
+    clicked_at: dt.datetime | None
+
+
+@dataclass
+class Plan:
+    """What a group of responses changes: new ``(opened_at, clicked_at)`` per delivery, and the facts."""
+
+    stamps: dict[int, tuple[dt.datetime | None, dt.datetime | None]]
+    facts: list[tuple[int, str, dt.datetime, int, str, dict[str, Any]]]  # workspace, kind, at, contact, subject, data
+
+
+def plan(responses: Sequence[Response], deliveries: dict[int, DeliveryState]) -> Plan:
+    """The same decisions as ``responses.record_open`` and ``record_click``, taken in arrival order over the
+    deliveries as they stand (locked) in the database."""
+    state = {pk: [d.opened_at, d.clicked_at] for pk, d in deliveries.items()}
+    result = Plan(stamps={}, facts=[])
+    for response in responses:
+        delivery = deliveries.get(response.delivery_id)
+        if delivery is None:
+            continue
+        stamps = state[delivery.id]
+        subject = str(delivery.id)
+        if response.kind == OPEN:
+            if delivery.channel != MessageChannel.EMAIL:
+                continue
+            if response.is_bot:
+                result.facts.append((delivery.workspace_id, "email.prefetched", response.at, delivery.contact_id,
+                                     subject, {"user_agent": response.user_agent[:200]}))
+            elif stamps[0] is None:  # one open fact per delivery: segments ask "opened", not how often
+                stamps[0] = response.at
+                result.facts.append((delivery.workspace_id, "email.opened", response.at, delivery.contact_id,
+                                     subject, {"step": delivery.step_id, "run": delivery.run_id}))
+            continue
+        if response.is_bot:
+            continue
+        if stamps[1] is None:
+            stamps[1] = response.at
+        if delivery.channel == MessageChannel.EMAIL and stamps[0] is None:  # a click proves the mail was opened
+            stamps[0] = response.at
+            result.facts.append((delivery.workspace_id, "email.opened", response.at, delivery.contact_id, subject,
+                                 {"by_click": True}))
+        result.facts.append((delivery.workspace_id, f"{delivery.channel}.clicked", response.at, delivery.contact_id,
+                             subject, {"url": response.url[:500], "step": delivery.step_id, "run": delivery.run_id}))
+    for pk, (opened_at, clicked_at) in state.items():
+        if (opened_at, clicked_at) != (deliveries[pk].opened_at, deliveries[pk].clicked_at):
+            result.stamps[pk] = (opened_at, clicked_at)
+    return result
+
+
+_STATE_COLUMNS = ("id", "workspace_id", "contact_id", "channel", "step_id", "run_id", "opened_at", "clicked_at")
+
+
+def _write(batch: list[Response]) -> None:
+    """A group through Django's connection (SQLite, or PostgreSQL without an event loop), in its transaction."""
+    ids = sorted({r.delivery_id for r in batch})
+    rows = Delivery.objects.filter(pk__in=ids).order_by("pk").select_for_update().values_list(*_STATE_COLUMNS)
+    result = plan(batch, {row[0]: DeliveryState(*row) for row in rows})
+    for pk, (opened_at, clicked_at) in result.stamps.items():
+        Delivery.objects.filter(pk=pk).update(opened_at=opened_at, clicked_at=clicked_at)
+    Fact.objects.bulk_create([Fact(workspace_id=workspace_id, kind=kind, occurred_at=at, contact_id=contact_id,
+                                   subject_type="messaging.delivery", subject_id=subject, data=data)
+                              for workspace_id, kind, at, contact_id, subject, data in result.facts])
+
+
+_PG_LOCK = f"""SELECT {", ".join(_STATE_COLUMNS)} FROM messaging_delivery WHERE id = ANY(%b::bigint[])
+ORDER BY id FOR UPDATE"""  # noqa: S608 — column names are constants; in id order, so two processes cannot deadlock
+_PG_STAMP = """UPDATE messaging_delivery d SET opened_at = s.opened_at, clicked_at = s.clicked_at
+FROM unnest(%b::bigint[], %b::timestamptz[], %b::timestamptz[]) AS s(id, opened_at, clicked_at) WHERE d.id = s.id"""
+_PG_FACTS = """INSERT INTO kernel_fact (workspace_id, kind, occurred_at, recorded_at, contact_id, source_id,
+                         subject_type, subject_id, amount, currency, data, dedupe_key)
+SELECT f.workspace_id, f.kind, f.occurred_at, now(), f.contact_id, NULL, 'messaging.delivery', f.subject_id, NULL, '',
+       f.data::jsonb, NULL
+FROM unnest(%b::bigint[], %b::varchar[], %b::timestamptz[], %b::bigint[], %b::varchar[], %b::text[])
+  AS f(workspace_id, kind, occurred_at, contact_id, subject_id, data)"""
+
+
+async def _write_async(pg: Any, batch: list[Response]) -> None:
+    """A group through the event loop's own PostgreSQL connection: lock the deliveries, decide, write, commit."""
+    async with pg.transaction():
+        cursor = await pg.execute(_PG_LOCK, [sorted({r.delivery_id for r in batch})])
+        result = plan(batch, {row[0]: DeliveryState(*row) for row in await cursor.fetchall()})
+        if result.stamps:
+            await pg.execute(_PG_STAMP, [list(result.stamps), [s[0] for s in result.stamps.values()],
+                                         [s[1] for s in result.stamps.values()]])
+        if result.facts:
+            columns = [list(column) for column in zip(*result.facts, strict=True)]
+            columns[5] = [json.dumps(data, separators=(",", ":")) for data in columns[5]]
+            await pg.execute(_PG_FACTS, columns)
+
+
+_writer: GroupCommit[Response] = GroupCommit(name="message-response", write_sync=_write, write_async=_write_async,
+                                             max_batch=MAX_BATCH)
+
+# As ``never_cache`` would have it: a pixel fetched again is another open.
+_NO_STORE = (b"cache-control", b"max-age=0, no-cache, no-store, must-revalidate, private")
+PIXEL_START = {"type": "http.response.start", "status": 200, "headers": [
+    (b"content-type", b"image/gif"), (b"content-length", str(len(PIXEL)).encode()), _NO_STORE]}
+PIXEL_BODY = {"type": "http.response.body", "body": PIXEL}
+UNAVAILABLE_START = {"type": "http.response.start", "status": 503,
+                     "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"1"), _NO_STORE]}
+UNAVAILABLE_BODY = {"type": "http.response.body", "body": b"Please try again in a moment."}
+EMPTY_BODY = {"type": "http.response.body", "body": b""}
+
+
+def _target(query_string: bytes) -> str | None:
+    """The ``u`` parameter as Django's ``request.GET.get("u", "")`` reads it, or None for a query string this
+    path leaves to Django (raw bytes outside ASCII)."""
+    if not query_string.isascii():
+        return None
+    found = ""
+    for name, value in parse_qsl(query_string.decode("ascii"), keep_blank_values=True):
+        if name == "u":
+            found = value  # the last one, as QueryDict.get gives
+    return found
+
+
+def _response(scope: dict[str, Any]) -> Response | None:
+    path: str = scope.get("path", "")
+    if path[:5] == "/m/o/":
+        kind = OPEN
+    elif path[:5] == "/m/c/":
+        kind = CLICK
+    else:
+        return None
+    token = path[5:]
+    if not token or "/" in token or scope.get("type") != "http" or scope.get("method") != "GET":
+        return None
+    url = ""
+    if kind == CLICK:
+        target = _target(scope.get("query_string", b""))
+        if target is None or not is_web_url(target):
+            return None
+        url = target
+    delivery_id = tracking.delivery_id(token, kind, url)
+    if delivery_id is None:
+        return None
+    _cookie, user_agent, _referrer = request_headers(scope)
+    user_agent = user_agent[:500]
+    return Response(kind, delivery_id, clock.now(), user_agent, looks_like_bot(user_agent), url)
+
+
+async def answer_async(scope: dict[str, Any], send: Send) -> bool:
+    """Answer an open or a click on an event loop once it is committed; False to let Django answer."""
+    response = _response(scope)
+    if response is None:
+        return False
+    if not (response.kind == CLICK and response.is_bot):  # a prefetcher's click is followed, not recorded
+        try:
+            await _writer.record_async(response)
+        except Exception:  # noqa: BLE001 — whatever failed the commit, the response was not kept: say so
+            await send(UNAVAILABLE_START)
+            await send(UNAVAILABLE_BODY)
+            return True
+    if response.kind == OPEN:
+        await send(PIXEL_START)
+        await send(PIXEL_BODY)
+        return True
+    await send({"type": "http.response.start", "status": 302, "headers": [
+        (b"location", iri_to_uri(response.url).encode("latin-1")), (b"content-length", b"0"), _NO_STORE]})
+    await send(EMPTY_BODY)
+    return True
+
+
+def wrap_asgi(site: ASGIApp) -> ASGIApp:
+    """The ASGI application: messages' opens and clicks here, everything else to ``site``."""
+
+    async def application(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if not await answer_async(scope, send):
+            await site(scope, receive, send)
+
+    return application
