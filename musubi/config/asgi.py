@@ -21,5 +21,18 @@ from musubi.messaging.fasttrack import wrap_asgi as wrap_message_tracking  # noq
 
 PAGE_THREADS = int(os.environ.get("MUSUBI_WEB_THREADS", "16"))
 
-pages = cast(Any, WSGIMiddleware(cast(Any, django_application), workers=PAGE_THREADS))
+bridge = cast(Any, WSGIMiddleware(cast(Any, django_application), workers=PAGE_THREADS))
+
+
+async def pages(scope: Any, receive: Any, send: Any) -> None:
+    """Django's pages through the bridge. The bridge reads a request's body by handing ``receive()`` to
+    ``asyncio.run_coroutine_threadsafe``, which takes only a coroutine; granian's ``receive()`` returns another
+    kind of awaitable, so every form post failed. Wrapped, it is a coroutine on any server."""
+
+    async def receive_coroutine() -> Any:
+        return await receive()
+
+    await bridge(scope, receive_coroutine, send)
+
+
 application = wrap_asgi(wrap_message_tracking(pages))

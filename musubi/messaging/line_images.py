@@ -44,9 +44,8 @@ def store(*, workspace: Workspace, data: bytes, name: str, field: str) -> LineIm
     size = image_size(data) if kind else None
     if kind is None or size is None:
         raise _refuse(field, _("The picture must be a JPEG or PNG file."))
-    if len(data) > UPLOAD_MAX_BYTES:
-        raise _refuse(field, _("The picture is %(size)s MB; upload at most 10 MB.") % {
-            "size": f"{len(data) / (1024 * 1024):.1f}"})
+    if len(data) > UPLOAD_MAX_BYTES:  # callers read one byte past the limit, not the whole file
+        raise _refuse(field, _("The picture is larger than 10 MB; upload at most 10 MB."))
     if size[0] * size[1] > UPLOAD_MAX_PIXELS:
         raise _refuse(field, _("The picture is %(width)s × %(height)s pixels; upload one of at most 64 million "
                                "pixels.") % {"width": f"{size[0]:,}", "height": f"{size[1]:,}"})

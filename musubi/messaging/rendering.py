@@ -90,7 +90,9 @@ def context(*, name: str, email: str, fields: dict[str, Any], workspace: str, to
 
 
 _HREF = re.compile(r'(<a\b[^>]*?\bhref\s*=\s*)(["\'])(https?://[^"\']+)\2', re.IGNORECASE)
-_URL = re.compile(r"https?://[^\s<>\"'）」]+")
+# An address in plain text is the ASCII characters a URL may hold (RFC 3986). Japanese text usually runs straight
+# on after an address with no space — "(https://…/menu)をご覧ください。" — so any other character ends it.
+_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+")
 
 
 def rewrite_html_links(source: str, track: Any) -> str:

@@ -20,6 +20,13 @@ def test_an_address_in_parentheses_or_before_a_full_stop_is_tracked_without_them
         "詳しくは <T:https://x.jp/(b)>")
 
 
+def test_japanese_running_straight_on_after_an_address_is_not_part_of_it():
+    # What the text part derived from "<a href=…>こちらのメニュー</a>をご覧ください。" reads like.
+    text = "こちらのメニュー (https://example.com/menu)をご覧ください。https://example.com/b?q=1、以上"
+    assert rendering.rewrite_text_links(text, track) == (
+        "こちらのメニュー (<T:https://example.com/menu>)をご覧ください。<T:https://example.com/b?q=1>、以上")
+
+
 def test_html_links_are_tracked_with_their_entities_decoded_once():
     html = '<a href="https://kenko.example.jp/g?x=1&amp;y=2">here</a> <a href="mailto:a@b.jp">mail</a>'
     assert rendering.rewrite_html_links(html, track) == (
