@@ -10,6 +10,7 @@ from email.message import EmailMessage
 
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from musubi.contacts.models import Contact, Identity
 from musubi.kernel.claims import WorkStatus
@@ -187,13 +188,20 @@ class ReadableMail:
     html: str
 
 
-SHOWN_HEADERS = ("From", "To", "Reply-To", "Subject", "Date", "List-Unsubscribe", "List-Unsubscribe-Post")
+# The headers shown, each named in words with the header itself beside them (people meet these names in their
+# own mail programs too).
+SHOWN_HEADERS = {
+    "From": gettext_lazy("Sender (From)"), "To": gettext_lazy("Recipient (To)"),
+    "Reply-To": gettext_lazy("Replies go to (Reply-To)"), "Subject": gettext_lazy("Subject"),
+    "Date": gettext_lazy("Sent (Date)"), "List-Unsubscribe": gettext_lazy("Unsubscribe address (List-Unsubscribe)"),
+    "List-Unsubscribe-Post": gettext_lazy("One-click unsubscribe (List-Unsubscribe-Post)"),
+}
 
 
 def readable(message: OutboxMessage) -> ReadableMail:
     """A kept mail taken apart for reading: its main headers (decoded), its text part and its HTML part."""
     parsed: EmailMessage = email.message_from_string(message.raw, policy=email.policy.default)  # type: ignore[assignment]
-    headers = [(name, str(parsed[name])) for name in SHOWN_HEADERS if parsed[name] is not None]
+    headers = [(str(label), str(parsed[name])) for name, label in SHOWN_HEADERS.items() if parsed[name] is not None]
     text_part = parsed.get_body(preferencelist=("plain",))
     html_part = parsed.get_body(preferencelist=("html",))
     return ReadableMail(headers=headers, text=text_part.get_content() if text_part is not None else "",

@@ -5,6 +5,8 @@ from typing import Any
 from django import template
 from django.utils.translation import gettext_lazy as _
 
+from musubi.contacts.choices import LegalBasis
+from musubi.imports.choices import Encoding
 from musubi.web.catalog_forms import OfferForm, PremiumForm, ProductForm
 from musubi.web.order_pages import PaymentSettingsForm
 from musubi.workspaces.choices import LEGAL_FIELD_LABELS, Role
@@ -120,16 +122,35 @@ def field_label(entry: Any, field: str) -> str:
     return str(label) if label is not None else field
 
 
+# Stored codes of shared choices, shown by their labels wherever the key appears.
+_CHOICES_OF_KEYS: dict[str, Any] = {"basis": LegalBasis, "encoding": Encoding}
+
+
+def _choice_label(entry: Any, field: str, value: Any) -> str | None:
+    """The label of a stored choice: from the editing form's choices (an offer's role, a product's kind), then
+    from the shared choices named by the key."""
+    form = _FORMS_OF_OBJECTS.get(getattr(entry, "object_type", ""))
+    choices = getattr(form.base_fields.get(field), "choices", None) if form is not None else None
+    if choices:
+        found = {str(code): label for code, label in choices}.get(str(value))
+        if found is not None:
+            return str(found)
+    if field in _CHOICES_OF_KEYS and value in _CHOICES_OF_KEYS[field].values:
+        return str(_CHOICES_OF_KEYS[field](value).label)
+    if field == "role" and value in Role.values:  # a member's role in the workspace
+        return str(Role(value).label)
+    return None
+
+
 def _readable(entry: Any, field: str, value: Any) -> str:
     if field == "changed" and isinstance(value, list):  # the names of the fields that changed
         return "、".join(field_label(entry, name) for name in value)
-    if field == "role" and value in Role.values:
-        return str(Role(value).label)
     if isinstance(value, bool):
         return str(_("yes") if value else _("no"))
-    if field == "definition":
-        return str(_("(changed)"))
-    return str(value)
+    if isinstance(value, list):  # tags and the like
+        return "、".join(str(item) for item in value)
+    label = _choice_label(entry, field, value)
+    return label if label is not None else str(value)
 
 
 @register.filter
@@ -137,7 +158,10 @@ def audit_changes(entry: Any) -> list[tuple[str, str]]:
     """``{"role": ["staff", "viewer"]}`` → ``[("役割", "スタッフ → 閲覧のみ")]``."""
     rows = []
     for field, value in (getattr(entry, "changes", None) or {}).items():
-        if isinstance(value, list) and len(value) == 2 and field != "changed":  # [before, after]
+        if field == "definition":  # a segment's conditions: that they changed, not their JSON
+            rows.append((field_label(entry, field), str(_("(changed)"))))
+            continue
+        if isinstance(value, list) and len(value) == 2 and field not in ("changed", "tags"):  # [before, after]
             text = f"{_readable(entry, field, value[0])} → {_readable(entry, field, value[1])}"
         else:
             text = _readable(entry, field, value)

@@ -8,9 +8,12 @@ from types import SimpleNamespace
 
 from django.utils.translation import gettext as _
 
+from musubi.catalog.choices import OfferRole
 from musubi.catalog.services import OFFER_FIELDS, PREMIUM_FIELDS, PRODUCT_FIELDS
 from musubi.commerce.models import PaymentSettings
-from musubi.contacts.choices import TIMELINE_LABELS
+from musubi.contacts.choices import TIMELINE_LABELS, LegalBasis
+from musubi.imports.choices import Encoding
+from musubi.web.catalog_forms import OfferForm
 from musubi.web.order_pages import PaymentSettingsForm
 from musubi.web.templatetags.audit import ACTION_LABELS, audit_changes, field_label
 from musubi.workspaces.rules import LEGAL_FIELDS
@@ -92,3 +95,18 @@ def test_payment_settings_changes_are_listed_by_their_form_labels():
     assert label == str(_("Changed fields"))
     labels = PaymentSettingsForm.base_fields
     assert text == f"{labels['card_enabled'].label}、{labels['cod_fee'].label}"
+
+
+def test_stored_codes_are_shown_by_their_labels():
+    offer = SimpleNamespace(action="offer.created", object_type="catalog.offer",
+                            changes={"name": "お試しセット", "role": "front"})
+    started = SimpleNamespace(action="import.started", object_type="imports.import",
+                              changes={"basis": "consent", "tags": ["展示会", "2026"], "encoding": "cp932"})
+    segment = SimpleNamespace(action="segment.updated", object_type="contacts.segment",
+                              changes={"definition": [{"all": []}, {"all": [{"tag": 1}]}]})
+    shown = dict(audit_changes(offer)) | dict(audit_changes(started)) | dict(audit_changes(segment))
+    assert shown[str(OfferForm.base_fields["role"].label)] == str(OfferRole.FRONT.label)
+    assert shown[str(_("Legal basis"))] == str(LegalBasis.CONSENT.label)
+    assert shown[str(_("Tags"))] == "展示会、2026"
+    assert shown[str(_("Encoding"))] == str(Encoding.CP932.label)
+    assert shown[str(_("Conditions"))] == str(_("(changed)"))
