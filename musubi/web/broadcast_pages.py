@@ -101,9 +101,13 @@ def _before_sending(broadcast: Broadcast) -> dict[str, Any]:
 
 def _run_row(run: BroadcastRun) -> dict[str, Any]:
     progress = broadcasts.progress(run)
+    sent = progress[Outcome.SENT]
     return {"run": run, "progress": progress, "percent": queries.percent_done(run, progress),
             "moving": run.state in MOVING, "outcomes": [(label, progress[value]) for value, label in Outcome.choices
-                                                        if progress[value]]}
+                                                        if progress[value]],
+            # Rates of what was sent; LINE tells nobody when a message is read, so a LINE run has no opens.
+            "opened": (progress["opened"], round(100 * progress["opened"] / sent)) if sent else None,
+            "clicked": (progress["clicked"], round(100 * progress["clicked"] / sent)) if sent else None}
 
 
 @workspace_page()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import urlsplit
 
 import pytest
+from django.test import Client
 
 from musubi.capture import line
 from musubi.kernel.claims import WorkStatus
-from musubi.messaging import broadcasts, enrollments
+from musubi.messaging import broadcasts, enrollments, tracking
 from musubi.messaging.choices import Outcome, RunState, Timing
 from musubi.messaging.models import (
     Broadcast,
@@ -367,6 +369,15 @@ def test_a_run_shows_its_progress_until_every_message_is_sent(owner_client, work
     assert '<progress max="100" value="100"' in done and "3件中 3件 完了" in done and "完了" in done
     assert 'hx-trigger' not in done  # finished: the bar stops asking
     assert len(smtp.messages) == 3
+    assert "開封: 0件（0%） · クリック: 0件（0%）" in done  # nobody has read it yet
+    first, second, _third = Delivery.objects.filter(run=run).order_by("pk")
+    phone = {"HTTP_USER_AGENT": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"}
+    reader = Client()
+    assert reader.get(urlsplit(tracking.open_url(first.pk)).path, **phone).status_code == 200
+    click = urlsplit(tracking.click_url(second.pk, "https://kenko.example.jp/teiki"))
+    assert reader.get(f"{click.path}?{click.query}", **phone).status_code == 302  # a click counts as an open too
+    read = owner_client.get(url).content.decode()
+    assert "開封: 2件（67%）" in read and "クリック: 1件（33%）" in read
 
 
 def test_a_run_is_paused_resumed_and_cancelled_from_its_buttons(owner_client, workspace):
