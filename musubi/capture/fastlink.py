@@ -303,11 +303,17 @@ async def answer_async(scope: dict[str, Any], send: Send) -> bool:
     return True
 
 
-def wrap_asgi(site: ASGIApp) -> ASGIApp:
-    """The ASGI application: tracking links here, everything else to ``site``."""
+def in_front_of(answer: Callable[[dict[str, Any], Send], Awaitable[bool]], site: ASGIApp) -> ASGIApp:
+    """An ASGI application in which ``answer`` takes each request first (returning whether it did) and ``site``
+    gets the rest."""
 
     async def application(scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        if not await answer_async(scope, send):
+        if not await answer(scope, send):
             await site(scope, receive, send)
 
     return application
+
+
+def wrap_asgi(site: ASGIApp) -> ASGIApp:
+    """The ASGI application: tracking links here, everything else to ``site``."""
+    return in_front_of(answer_async, site)

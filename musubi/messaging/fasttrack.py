@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from django.utils.encoding import iri_to_uri
 
-from musubi.capture.fastlink import ASGIApp, Receive, Send, looks_like_bot, request_headers
+from musubi.capture.fastlink import ASGIApp, Send, in_front_of, looks_like_bot, request_headers
 from musubi.capture.rules import is_web_url
 from musubi.kernel import clock
 from musubi.kernel.groupcommit import GroupCommit
@@ -219,9 +219,4 @@ async def answer_async(scope: dict[str, Any], send: Send) -> bool:
 
 def wrap_asgi(site: ASGIApp) -> ASGIApp:
     """The ASGI application: messages' opens and clicks here, everything else to ``site``."""
-
-    async def application(scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        if not await answer_async(scope, send):
-            await site(scope, receive, send)
-
-    return application
+    return in_front_of(answer_async, site)
