@@ -17,6 +17,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.settings")
 django_application = get_wsgi_application()
 
 from musubi.capture.fastlink import wrap_asgi  # noqa: E402 — needs Django set up first
+from musubi.kernel.heap import freeze_loaded_objects  # noqa: E402
 from musubi.messaging.fasttrack import wrap_asgi as wrap_message_tracking  # noqa: E402
 
 PAGE_THREADS = int(os.environ.get("MUSUBI_WEB_THREADS", "16"))
@@ -36,3 +37,4 @@ async def pages(scope: Any, receive: Any, send: Any) -> None:
 
 
 application = wrap_asgi(wrap_message_tracking(pages))
+freeze_loaded_objects()

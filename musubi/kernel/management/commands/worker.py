@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from musubi.kernel.heap import freeze_loaded_objects
 from musubi.kernel.worker import Loop
 
 
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-tasks", action="store_true", help="Leave django.tasks tasks to other workers.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        freeze_loaded_objects()
         loop = Loop(only=set(options["queues"]) if options["queues"] else None, run_tasks=not options["no_tasks"])
         signal.signal(signal.SIGTERM, loop.stop)
         signal.signal(signal.SIGINT, loop.stop)
