@@ -1,10 +1,10 @@
 """B1: tracking-link redirects with a durable click record, against a raw ASGI 302 on the same server.
 
-Both run under granian with one worker on 127.0.0.1; ``wrk`` sends 64 connections for a fixed time (two
-durations, the longer 3× the shorter, so a growing click table shows). Musubi's path (``capture.fastlink``)
-answers each request only after its click and fact are committed, in groups. After each Musubi run the server is
-stopped and the clicks in the database are counted against the responses wrk received: a click may exist for a
-request whose answer wrk did not wait for, but never the other way round.
+Both run under granian with one worker (or ``--workers N``, both alike) on 127.0.0.1; ``wrk`` sends 64 connections
+for a fixed time (two durations, the longer 3× the shorter, so a growing click table shows). Musubi's path
+(``capture.fastlink``) answers each request only after its click and fact are committed, in groups. After each
+Musubi run the server is stopped and the clicks in the database are counted against the responses wrk received: a
+click may exist for a request whose answer wrk did not wait for, but never the other way round.
 
 ``--target`` picks what Musubi answers: ``link`` (``/r/<code>``, a tracking link), ``message-click``
 (``/m/c/<token>?u=…``, a tracked link in a sent email, spread over ``DELIVERIES`` deliveries by a wrk script; every
@@ -45,9 +45,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(kind: str, port: int) -> subprocess.Popen[bytes]:
+def serve(kind: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     python = sys.executable
-    common = ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-ws", "--log-level", "warning"]
+    common = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-ws",
+              "--log-level", "warning"]
     if kind == "baseline":
         command = [python, "-m", "granian", "--interface", "asgi", *common, "benchmarks.raw_redirect:app"]
     elif kind == "musubi-wsgi":
@@ -182,6 +183,8 @@ def main() -> None:
                         help="Musubi through its WSGI application (wsgi), or through musubi.config.asgi, as "
                              "musubi serve runs it, where clicks wait on the event loop (asgi)")
     parser.add_argument("--target", choices=("link", "message-click", "message-open"), default="link")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="granian workers for both servers (musubi serve starts 2, MUSUBI_WEB_WORKERS)")
     args = parser.parse_args()
     from django.db import connection
 
@@ -189,7 +192,7 @@ def main() -> None:
     if args.target != "link" and args.interface != "asgi":
         parser.error("opens and clicks of messages take the fast path only over ASGI")
     print(f"B1 {args.target} on {database}, Musubi over {args.interface.upper()}: {CONNECTIONS} "
-          f"connections, granian 1 worker (median of {args.repeat})")
+          f"connections, granian {args.workers} worker(s) (median of {args.repeat})")
     print(f"{'seconds':>8} {'baseline req/s':>15} {'musubi req/s':>13} {'ratio':>6} {'p99 ms':>8} "
           f"{'answered':>9} {'clicks':>8} {'peak MB base/musubi':>20}")
     results = []
@@ -197,7 +200,7 @@ def main() -> None:
         runs = []
         for _ in range(args.repeat):
             port = free_port()
-            server = serve("baseline", port)
+            server = serve("baseline", port, args.workers)
             base = run_wrk(f"http://127.0.0.1:{port}/r/X", seconds)
             base_peak = peak_kb(server)
             os.killpg(server.pid, signal.SIGTERM)
@@ -209,7 +212,7 @@ def main() -> None:
                 paths = click_paths if args.target == "message-click" else open_paths
             connection.close()
             port = free_port()
-            server = serve(f"musubi-{args.interface}", port)
+            server = serve(f"musubi-{args.interface}", port, args.workers)
             ours = run_wrk(f"http://127.0.0.1:{port}/r/{code}" if paths is None else f"http://127.0.0.1:{port}/",
                            seconds, paths)
             ours_peak = peak_kb(server)
@@ -234,7 +237,7 @@ def main() -> None:
         if row["bad"]:
             print(f"         {row['bad']} answers were not redirects")
     suffix = "" if args.target == "link" else f"-{args.target}"
-    save(f"redirects-{database.lower()}-{args.interface}{suffix}", results)
+    save(f"redirects-{database.lower()}-{args.interface}{suffix}-w{args.workers}", results)
 
 
 if __name__ == "__main__":
