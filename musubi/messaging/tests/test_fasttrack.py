@@ -136,3 +136,50 @@ def test_opens_waiting_together_are_committed_in_one_group(workspace, smtp, run_
     assert [status for status, _headers, _body in asyncio.run(many())] == [200] * 20
     assert fasttrack._writer.commits - commits < 20
     assert Fact.objects.filter(kind="email.opened", subject_id=str(delivery.pk)).count() == 1
+
+
+@pytest.mark.skipif("postgresql" not in __import__("os").environ.get("DATABASE_URL", ""),
+                    reason="the one-statement group is PostgreSQL's")
+@pytest.mark.parametrize("seed", range(6))
+def test_the_postgresql_statement_decides_as_plan_does(workspace, seed):
+    """Random groups over email and LINE deliveries in every state, written by the statement, against ``plan``
+    given the same deliveries as they stood."""
+    import random
+
+    from musubi.kernel import groupcommit
+    from musubi.messaging.choices import MessageChannel
+
+    rng = random.Random(seed)
+    email, line = f.email_template(workspace), f.line_template(workspace)
+    deliveries = []
+    for i in range(12):
+        channel = rng.choice([MessageChannel.EMAIL, MessageChannel.EMAIL, MessageChannel.LINE])
+        opened = AT - dt.timedelta(hours=1) if channel == MessageChannel.EMAIL and rng.random() < 0.3 else None
+        deliveries.append(Delivery.objects.create(
+            workspace=workspace, contact=f.person(workspace, f"p{i}@example.jp"), channel=channel,
+            template=email if channel == MessageChannel.EMAIL else line, address=f"p{i}@example.jp", due_at=AT,
+            next_attempt_at=AT, sent_at=AT, opened_at=opened,
+            clicked_at=AT - dt.timedelta(minutes=30) if rng.random() < 0.2 else None))
+    before = {d.pk: fasttrack.DeliveryState(d.pk, d.workspace_id, d.contact_id, d.channel, d.step_id, d.run_id,
+                                            d.opened_at, d.clicked_at) for d in deliveries}
+    batch = []
+    for k in range(60):
+        kind = rng.choice([fasttrack.OPEN, fasttrack.CLICK])
+        batch.append(fasttrack.Response(kind, rng.choice([*before, 10**9]), AT + dt.timedelta(seconds=k),
+                                        rng.choice(["phone", "scanner bot"]), rng.random() < 0.25,
+                                        f"https://example.jp/{k}" if kind == fasttrack.CLICK else ""))
+    expected = fasttrack.plan(batch, before)
+
+    async def write():
+        pg = await groupcommit._connect()
+        try:
+            await fasttrack._write_async(pg, batch)
+        finally:
+            await pg.close()
+
+    asyncio.run(write())
+    after = {d.pk: (d.opened_at, d.clicked_at) for d in Delivery.objects.filter(pk__in=before)}
+    assert {pk: stamps for pk, stamps in after.items() if stamps != before[pk][6:]} == expected.stamps
+    written = Fact.objects.filter(subject_type="messaging.delivery").order_by("pk")
+    assert [(x.workspace_id, x.kind, x.occurred_at, x.contact_id, x.subject_id, x.data) for x in written] == [
+        (ws, kind, at, contact, subject, data) for ws, kind, at, contact, subject, data in expected.facts]
