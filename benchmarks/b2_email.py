@@ -11,12 +11,14 @@ sender of pre-built bytes to the same sink in the same run.
 
 Each measurement runs in its own process (its peak RSS is its own), baseline and Musubi alternating
 ``--repeat`` times; the medians are reported. ``--full-sizes`` runs the whole engine as well (contacts,
-a broadcast run planned into delivery rows, the email queue drained as a worker does); ``--sizes ""``
-skips the transport-only runs.
+a broadcast run planned into delivery rows, the email queue drained by ``--workers`` worker processes started
+together, by default ``MUSUBI_WORKER_PROCESSES`` as ``musubi worker`` would run); ``--sizes ""`` skips the
+transport-only runs.
 
     .venv/bin/python benchmarks/b2_email.py                       # 10,000 and 100,000 recipients
     .venv/bin/python benchmarks/b2_email.py --sizes 2000,6000 --repeat 1
     .venv/bin/python benchmarks/b2_email.py --sizes "" --full-sizes 10000,100000
+    .venv/bin/python benchmarks/b2_email.py --sizes "" --full-sizes 10000 --workers 1
 """
 
 from __future__ import annotations
