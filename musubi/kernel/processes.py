@@ -9,6 +9,7 @@ the failure and restarts the whole set. SIGINT/SIGTERM stop all of them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,8 +19,20 @@ from collections.abc import Callable, Sequence
 STOP_SECONDS = 10
 
 
-def start(command: Sequence[str], *, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(list(command), env=env, start_new_session=True)  # noqa: S603 -- our own commands
+def start(command: Sequence[str], *, env: dict[str, str] | None = None,
+          die_with_parent: bool = False) -> subprocess.Popen[bytes]:
+    """Start ``command`` in a session of its own. ``die_with_parent``: the kernel kills it (SIGKILL) the moment
+    this process dies, however it dies (Linux), so a parent killed hard takes its children with it."""
+    return subprocess.Popen(list(command), env=env, start_new_session=True,  # noqa: S603 -- our own commands
+                            preexec_fn=_kill_me_with_parent if die_with_parent else None)
+
+
+def _kill_me_with_parent() -> None:
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the children check their parent instead
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def supervise(children: list[subprocess.Popen[bytes]], *, stop_seconds: float = STOP_SECONDS,

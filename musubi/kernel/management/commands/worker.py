@@ -55,7 +55,7 @@ class Command(BaseCommand):
         for queue in options["queues"] or []:
             one += ["--queue", queue]
         one += ["--once"] * options["once"] + ["--no-tasks"] * options["no_tasks"]
-        children = [processes.start(one) for _ in range(options["processes"])]
+        children = [processes.start(one, die_with_parent=True) for _ in range(options["processes"])]
         if options["once"]:  # each drains what is due and exits: wait for all of them
             return max(abs(child.wait()) for child in children)
         return processes.supervise(children)
