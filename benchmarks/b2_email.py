@@ -11,12 +11,14 @@ sender of pre-built bytes to the same sink in the same run.
 
 Each measurement runs in its own process (its peak RSS is its own), baseline and Musubi alternating
 ``--repeat`` times; the medians are reported. ``--full-sizes`` runs the whole engine as well (contacts,
-a broadcast run planned into delivery rows, the email queue drained as a worker does); ``--sizes ""``
-skips the transport-only runs.
+a broadcast run planned into delivery rows, the email queue drained by ``--workers`` worker processes started
+together, by default ``MUSUBI_WORKER_PROCESSES`` as ``musubi worker`` would run); ``--sizes ""`` skips the
+transport-only runs.
 
     .venv/bin/python benchmarks/b2_email.py                       # 10,000 and 100,000 recipients
     .venv/bin/python benchmarks/b2_email.py --sizes 2000,6000 --repeat 1
     .venv/bin/python benchmarks/b2_email.py --sizes "" --full-sizes 10000,100000
+    .venv/bin/python benchmarks/b2_email.py --sizes "" --full-sizes 10000 --workers 1
 """
 
 from __future__ import annotations
@@ -160,15 +162,21 @@ def measure_musubi(port: int, count: int) -> dict[str, float]:
     return usage(seconds, sent, cpu_before)
 
 
-def measure_full(port: int, count: int) -> dict[str, float]:
+def measure_full(port: int, count: int, workers: int = 0) -> dict[str, float]:
     """The whole path of a broadcast in the messaging engine: delivery rows claimed by the worker's email
     queue, consent asked per batch, each mail composed from the template (tracked links, footer, unsubscribe),
-    built, DKIM-signed, sent over the pool and its outcome recorded at once — what a worker does."""
+    built, DKIM-signed, sent over the pool and its outcome recorded at once — what a worker does.
+
+    This process makes the contacts and the broadcast's delivery rows; ``workers`` processes of their own
+    (``MUSUBI_WORKER_PROCESSES`` when 0, what ``musubi worker`` starts) then drain the email queue together,
+    started at the same moment once each has loaded Django. The CPU time is theirs added up; the peak memory
+    the largest of theirs."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.test_settings")
     os.environ["MUSUBI_TEST_SMTP_PORT"] = str(port)
     import django
 
     django.setup()
+    from django.conf import settings
     from django.db import connection
 
     from musubi.contacts.models import ConsentRecord, Contact, Identity
@@ -213,13 +221,51 @@ def measure_full(port: int, count: int) -> dict[str, float]:
         name="B2", template_id=template.pk))
     broadcasts.start_run(broadcast=broadcast)
     drain_queues(worker="bench", only={"messaging.runs"})
-    started, cpu_before = time.perf_counter(), cpu_seconds()
-    drain_queues(worker="bench", only={"messaging.email"}, max_batches=10**9)
+    connection.close()
+    workers = workers or settings.MUSUBI_WORKER_PROCESSES
+    drainers = [subprocess.Popen([sys.executable, __file__, "--one", "drain", str(port), str(count)], cwd=ROOT,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                for _ in range(workers)]
+    for drainer in drainers:  # each says "ready" once Django is loaded; then all start at once
+        if drainer.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
+            raise SystemExit("a worker process did not start")
+    started = time.perf_counter()
+    for drainer in drainers:
+        drainer.stdin.write("go\n")  # type: ignore[union-attr]
+        drainer.stdin.close()  # type: ignore[union-attr]
+    outputs = [drainer.stdout.read() for drainer in drainers]  # type: ignore[union-attr]
     seconds = time.perf_counter() - started
+    if any(drainer.wait() for drainer in drainers):
+        raise SystemExit("a worker process failed")
+    reports = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
     sent = Delivery.objects.filter(outcome="sent").count()
     if sent != count:
         raise SystemExit(f"the engine sent {sent} of {count}")
-    return usage(seconds, sent, cpu_before)
+    return {"seconds": seconds, "sent": sent, "workers": workers,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in reports),
+            "setup_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "cpu_us_per_msg": sum(r["cpu_seconds"] for r in reports) / sent * 1e6}
+
+
+def drain(port: int, count: int) -> dict[str, float]:
+    """One worker process of :func:`measure_full`: load Django, say ready, wait for the go, drain the email
+    queue as ``musubi worker`` does, and report its own CPU time and peak memory."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musubi.config.test_settings")
+    os.environ["MUSUBI_TEST_SMTP_PORT"] = str(port)
+    import django
+
+    django.setup()
+    from musubi.kernel.worker import drain_queues, new_worker_id, warm_up
+    from musubi.messaging import transports
+
+    warm_up()  # what `musubi worker` loads when it starts, before its first batch
+    print("ready", flush=True)
+    sys.stdin.readline()
+    cpu_before = cpu_seconds()
+    drain_queues(worker=new_worker_id(), only={"messaging.email"}, max_batches=10**9)
+    transports.close_pool()
+    return {"cpu_seconds": cpu_seconds() - cpu_before,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def measure_signing() -> dict[str, float]:
@@ -250,11 +296,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--full-sizes", default="10000,100000",
                         help="recipient counts for the whole engine with its delivery rows (needs the database)")
-    parser.add_argument("--one", nargs=3, metavar=("KIND", "PORT", "COUNT"), help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="worker processes draining the email queue together in the whole-engine runs "
+                             "(default: MUSUBI_WORKER_PROCESSES, what `musubi worker` starts)")
+    parser.add_argument("--one", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         kind, port, count = args.one[0], int(args.one[1]), int(args.one[2])
-        measure = {"baseline": measure_baseline, "musubi": measure_musubi, "full": measure_full}[kind]
+        if kind == "full":
+            print(json.dumps(measure_full(port, count, int(args.one[3]))))
+            return
+        measure = {"baseline": measure_baseline, "musubi": measure_musubi, "drain": drain}[kind]
         print(json.dumps(measure(port, count)))
         return
 
@@ -286,15 +338,18 @@ def main() -> None:
         full = []
         for count in (int(size) for size in args.full_sizes.split(",") if size):
             base = in_own_process(__file__, "baseline", str(port), str(count))
-            engine = in_own_process(__file__, "full", str(port), str(count))
+            engine = in_own_process(__file__, "full", str(port), str(count), str(args.workers))
             ratio = base["seconds"] / engine["seconds"]
-            full.append({"recipients": count, "baseline_msg_per_s": round(count / base["seconds"]),
+            full.append({"recipients": count, "workers": engine["workers"],
+                         "baseline_msg_per_s": round(count / base["seconds"]),
                          "engine_msg_per_s": round(count / engine["seconds"]), "ratio": round(ratio, 3),
                          "peak_rss_mb": round(engine["peak_rss_mb"], 1),
+                         "setup_peak_rss_mb": round(engine["setup_peak_rss_mb"], 1),
                          "cpu_us_per_msg": [round(engine["cpu_us_per_msg"]), round(base["cpu_us_per_msg"])]})
             print(f"B2 whole engine (delivery rows, consent, tracking, footer, DKIM, outcomes recorded as they come) "
-                  f"{count:,}: {count / engine['seconds']:,.0f} msg/s against {count / base['seconds']:,.0f}, "
-                  f"ratio {ratio:.2f}, peak {engine['peak_rss_mb']:.0f} MB (baseline {base['peak_rss_mb']:.0f} MB), "
+                  f"{count:,}, {engine['workers']} worker process(es): {count / engine['seconds']:,.0f} msg/s "
+                  f"against {count / base['seconds']:,.0f}, ratio {ratio:.2f}, peak {engine['peak_rss_mb']:.0f} MB "
+                  f"per worker (baseline {base['peak_rss_mb']:.0f} MB), "
                   f"CPU µs/msg {engine['cpu_us_per_msg']:.0f} / {base['cpu_us_per_msg']:.0f}", flush=True)
         save("b2-email", {"signatures_per_s": {k: round(v) for k, v in signing.items()}, "runs": results,
                           "engine": full})

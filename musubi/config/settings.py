@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -263,6 +264,12 @@ MUSUBI_RICHMENU_CHECK_SECONDS = env_int("MUSUBI_RICHMENU_CHECK_SECONDS", 300)
 # --- Background work ------------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 MUSUBI_WORKER_POLL_SECONDS = float(env_str("MUSUBI_WORKER_POLL_SECONDS", "1.0"))
+# Processes `musubi worker` (and the worker `musubi serve` starts) runs side by side. Their claims are disjoint,
+# so each sends its own batches; sending is CPU work (composing, DKIM, SMTP) and one process uses about one core,
+# so on PostgreSQL one per core (at most 4). SQLite has a single writer: one process there.
+MUSUBI_WORKER_PROCESSES = env_int(
+    "MUSUBI_WORKER_PROCESSES",
+    1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else min(os.cpu_count() or 1, 4))
 # CSV imports: the largest file accepted, the rows a worker checks or writes per committed chunk, and how long
 # a worker's claim on an import lasts without progress before another worker may take it over.
 MUSUBI_IMPORT_MAX_BYTES = env_int("MUSUBI_IMPORT_MAX_MB", 200) * 1024 * 1024

@@ -19,6 +19,8 @@ STORAGES = {
     "downloads": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
 }
 MUSUBI_WORKER_POLL_SECONDS = 0.05
+# Tests that start `musubi worker` count on one process unless they ask for more (--processes).
+MUSUBI_WORKER_PROCESSES = int(os.environ.get("MUSUBI_WORKER_PROCESSES", "1"))
 
 # Worker processes started by fault tests must open the same test database, so SQLite tests use a file.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

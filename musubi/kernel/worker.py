@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, models
 
-from musubi.kernel import claims
+from musubi.kernel import claims, heap, processes
 
 logger = logging.getLogger("musubi.worker")
 
@@ -128,6 +128,17 @@ def drain_queues(*, worker: str, only: set[str] | None = None, max_batches: int 
     return total
 
 
+def warm_up() -> None:
+    """Load what the first batch would otherwise load in the middle of its work: the URL configuration
+    (tracked links and unsubscribe addresses are reversed from it; importing every app's views and the API
+    takes seconds) and the template engines (the mail footer is a template)."""
+    from django.template import engines
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 -- the property loads the configuration
+    engines.all()
+
+
 def run_ready_tasks(*, worker: str, max_tasks: int = 50) -> None:
     """Run up to ``max_tasks`` ready ``django.tasks`` tasks with django-tasks-db's own worker, then return."""
     from django_tasks_db.management.commands.db_worker import Worker
@@ -147,11 +158,15 @@ def run_ready_tasks(*, worker: str, max_tasks: int = 50) -> None:
 class Loop:
     """The long-running loop of ``musubi worker``; stops cleanly between batches on request."""
 
-    def __init__(self, *, worker: str | None = None, only: set[str] | None = None, run_tasks: bool = True):
+    def __init__(self, *, worker: str | None = None, only: set[str] | None = None, run_tasks: bool = True,
+                 parent: int | None = None):
         self.worker = worker or new_worker_id()
         self.only = only
         self.run_tasks = run_tasks
         self.running = True
+        # One of several processes under `musubi worker --processes N`: stop when that parent is gone (killed
+        # hard, it could not stop us), so an orphan never keeps sending beside the set started in its place.
+        self.parent = parent
 
     def stop(self, *_: object) -> None:
         self.running = False
@@ -159,8 +174,13 @@ class Loop:
     def run(self, *, once: bool = False) -> None:
         queues = ", ".join(sorted(registered_queues())) or "no durable-work queues yet"
         logger.info("worker %s started (%s)", self.worker, queues)
+        warm_up()
+        heap.freeze_loaded_objects()  # after the warm-up, so what it loaded is frozen too
         failures = 0
         while self.running:
+            if self.parent is not None and processes.parent_gone(self.parent):
+                logger.warning("worker %s: the process that started it is gone; stopping", self.worker)
+                return
             close_old_connections()
             try:
                 claimed = drain_queues(worker=self.worker, only=self.only)

@@ -114,31 +114,36 @@ class MailComposer:
         self.workspace_name = workspace_name
         self.today = f"{clock.now().astimezone(zoneinfo.ZoneInfo(tz)).date():%Y-%m-%d}"
         self.sender = formataddr((profile.from_name, profile.from_address))
+        self.links = tracking.MailLinks()
         footer = {"profile": profile, "unsubscribe": _UNSUBSCRIBE, "preferences": _PREFERENCES}
         with override(settings.LANGUAGE_CODE):
             self.text_footer = render_to_string("messaging/mail/footer.txt", footer)
             self.html_footer = render_to_string("messaging/mail/footer.html", {**footer, "pixel": _PIXEL})
 
     def compose(self, recipient: Recipient) -> ComposedMail:
-        compiled, profile, delivery_id = self.compiled, self.profile, recipient.delivery_id
+        compiled, profile, delivery_id, links = self.compiled, self.profile, recipient.delivery_id, self.links
         ctx = rendering.context(name=recipient.name, email=recipient.address, fields=recipient.fields,
                                 workspace=self.workspace_name, today=self.today)
 
+        tracked: dict[str, str] = {}  # the same link in the text and the HTML part is signed once
+
         def track(url: str) -> str:
-            return tracking.click_url(delivery_id, url)
+            found = tracked.get(url)
+            if found is None:
+                found = tracked[url] = links.click(delivery_id, url)
+            return found
 
         subject = " ".join(compiled.subject.render(ctx).split())
         html_body = compiled.html.render(ctx) if compiled.html is not None else ""
         text_body = compiled.render_text(ctx, html_body)
-        unsubscribe = tracking.unsubscribe_url(delivery_id)
-        preferences = tracking.preferences_url(delivery_id)
+        unsubscribe, preferences = links.unsubscribe_and_preferences(delivery_id)
         text_footer = self.text_footer.replace(_UNSUBSCRIBE, unsubscribe).replace(_PREFERENCES, preferences)
         text = rendering.rewrite_text_links(text_body, track).rstrip() + "\n\n" + text_footer
         html = ""
         if html_body:
             html_footer = (self.html_footer.replace(_UNSUBSCRIBE, escape(unsubscribe))
                            .replace(_PREFERENCES, escape(preferences))
-                           .replace(_PIXEL, escape(tracking.open_url(delivery_id))))
+                           .replace(_PIXEL, escape(links.open(delivery_id))))
             html = rendering.rewrite_html_links(html_body, track)
             html = html.replace("</body>", html_footer + "</body>") if "</body>" in html else html + html_footer
         return ComposedMail(

@@ -17,6 +17,7 @@ from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from musubi.kernel.errors import InvalidInput
+from musubi.messaging import substitution
 
 # What a template may name. `fields` holds the contact's custom fields and survey answers.
 VARIABLES = frozenset({"name", "email", "fields", "workspace", "today"})
@@ -68,11 +69,9 @@ class Compiled:
 
     @classmethod
     def of(cls, *, subject: str = "", html_source: str = "", text: str = "", line: tuple[Any, ...] = ()) -> Compiled:
-        plain, rich = _environment(False), _environment(True)
-        html = rich.from_string(html_source) if html_source.strip() else None
+        html = _fillable(html_source, autoescape=True) if html_source.strip() else None
         derived = text_template_of(html_source, html) if html is not None and not text.strip() else None
-        return cls(subject=plain.from_string(subject), html=html,
-                   text=plain.from_string(text) if text.strip() else derived,
+        return cls(subject=_fillable(subject), html=html, text=_fillable(text) if text.strip() else derived,
                    line=line, text_from_html=derived is not None)
 
     def render_text(self, ctx: dict[str, Any], html_body: str) -> str:
@@ -81,6 +80,13 @@ class Compiled:
             return text_from_html(html_body)
         text: str = self.text.render(ctx)
         return tidy_text(text) if self.text_from_html else text
+
+
+def _fillable(source: str, *, autoescape: bool = False) -> Any:
+    """``source`` as something with ``render(ctx)``: filled by plain substitution when it is only text and
+    ``{{ value }}`` expressions (most mail), else the sandboxed Jinja template."""
+    return (substitution.Substitution.of(source, autoescape=autoescape)
+            or _environment(autoescape).from_string(source))
 
 
 def context(*, name: str, email: str, fields: dict[str, Any], workspace: str, today: str) -> dict[str, Any]:
@@ -188,7 +194,9 @@ def text_template_of(html_source: str, html: Any) -> Any | None:
     if "{%" in html_source or "{#" in html_source or "safe" in html_source:
         return None
     try:
-        derived = _derived_environment().from_string(text_from_html(html_source))
+        text_source = text_from_html(html_source)
+        derived = (substitution.Substitution.of(text_source, autoescape=False, finalize=_one_line)
+                   or _derived_environment().from_string(text_source))
         same = tidy_text(derived.render(_SAMPLE)) == text_from_html(html.render(_SAMPLE))
     except Exception:  # noqa: BLE001 -- anything odd: keep the per-mail way
         return None

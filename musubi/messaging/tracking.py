@@ -22,7 +22,7 @@ def _key() -> bytes:
 
 
 def _mac(*parts: str) -> str:
-    digest = hmac.new(_key(), "\x1f".join(parts).encode(), hashlib.sha256).digest()
+    digest = hmac.digest(_key(), "\x1f".join(parts).encode(), "sha256")  # one-shot, in C
     return base64.urlsafe_b64encode(digest[:15]).decode()  # 120 bits, 20 characters
 
 
@@ -72,3 +72,29 @@ def _around_token(name: str, _script_prefix: str, _urlconf: object) -> tuple[str
     if not found:
         raise ValueError(f"the URL {name} does not hold its token as it is")
     return before, after
+
+
+class MailLinks:
+    """The tracked addresses of mail composed one after another (a batch): the paths around the tokens and
+    the site's address are looked up once here instead of for every link (a mail holds five or more, and the
+    look-ups cost more than making the token). The same addresses as the functions above."""
+
+    def __init__(self) -> None:
+        base, prefix, urlconf = settings.MUSUBI_BASE_URL, get_script_prefix(), get_urlconf()
+        self._around = {name: (base + before, after) for name in ("messaging_click", "messaging_open",
+                                                                   "messaging_unsubscribe", "messaging_preferences")
+                        for before, after in [_around_token(name, prefix, urlconf)]}
+
+    def _url(self, name: str, value: str) -> str:
+        before, after = self._around[name]
+        return before + value + after
+
+    def click(self, delivery_id: int, url: str) -> str:
+        return self._url("messaging_click", token(delivery_id, "click", url)) + "?u=" + quote(url, safe="")
+
+    def open(self, delivery_id: int) -> str:
+        return self._url("messaging_open", token(delivery_id, "open"))
+
+    def unsubscribe_and_preferences(self, delivery_id: int) -> tuple[str, str]:
+        value = token(delivery_id, "unsubscribe")  # both pages take the same token
+        return self._url("messaging_unsubscribe", value), self._url("messaging_preferences", value)

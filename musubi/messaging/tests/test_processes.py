@@ -49,10 +49,10 @@ class CountingServer:
             return sum(self.received.values())
 
 
-def _people(workspace) -> None:
+def _people(workspace, people: int = PEOPLE) -> None:
     now = clock.now()
     contacts = Contact.objects.bulk_create(
-        [Contact(workspace=workspace, name=f"客{i}", created_at=now) for i in range(PEOPLE)])
+        [Contact(workspace=workspace, name=f"客{i}", created_at=now) for i in range(people)])
     Identity.objects.bulk_create([Identity(workspace=workspace, contact=c, kind="email", value=f"p{i}@example.jp",
                                            created_at=now) for i, c in enumerate(contacts)])
     ConsentRecord.objects.bulk_create([
@@ -60,12 +60,12 @@ def _people(workspace) -> None:
                       granted=True, at=now) for i, c in enumerate(contacts)])
 
 
-def _worker(port: int) -> subprocess.Popen:
+def _worker(port: int, *, processes: int = 1, **env: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "musubi.cli", "worker", "--no-tasks", "--queue", "messaging.runs",
-               "--queue", "messaging.email", "--queue", "messaging.finish"]
+               "--queue", "messaging.email", "--queue", "messaging.finish", "--processes", str(processes)]
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "musubi.config.test_settings",
                    "DATABASE_URL": database_url(), "MUSUBI_LOG_LEVEL": "WARNING", "MUSUBI_TEST_SMTP_PORT": str(port),
-                   "MUSUBI_SEND_LEASE_SECONDS": str(LEASE_SECONDS)}
+                   "MUSUBI_SEND_LEASE_SECONDS": str(LEASE_SECONDS), **env}
     return subprocess.Popen(command, cwd=ROOT, env=environment)
 
 
@@ -123,3 +123,53 @@ def test_a_broadcast_survives_sigkills_everyone_gets_it_and_copies_are_only_mail
     copies = counting.total() - PEOPLE
     assert copies <= sum(in_flight_at_kills), (copies, in_flight_at_kills)
     print(f"\n{PEOPLE} people; in flight at the three kills: {in_flight_at_kills}; second copies: {copies}")
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rpartition(")")[2].split()[1])
+            except OSError:
+                continue  # it ended while we looked
+            if parent == pid:
+                found.add(int(entry))
+    return found
+
+
+def test_two_worker_processes_share_a_broadcast_and_send_every_mail_exactly_once(workspace):
+    people = 3000
+    f.sender(workspace)
+    _people(workspace, people)
+    template = f.email_template(workspace, subject="{{ name }}様へ 本日限定のお知らせ")
+    run, _ = broadcasts.start_run(broadcast=authoring.create_broadcast(
+        workspace=workspace, actor=f.OWNER, data=authoring.BroadcastInput(name="一斉", template_id=template.pk)))
+    counting = CountingServer()
+    port = _free_port()
+    controller = Controller(counting, hostname="127.0.0.1", port=port)
+    controller.start()
+    # Small batches, so both processes take several while the run lasts.
+    worker = _worker(port, processes=2, MUSUBI_SEND_BATCH="100")
+    claimers: set[int] = set()  # the processes seen holding deliveries (a worker's id carries its pid)
+
+    def finished() -> bool:
+        for claimed_by in Delivery.objects.filter(status=WorkStatus.CLAIMED).values_list("claimed_by", flat=True):
+            claimers.add(int(claimed_by.split(":")[1]))
+        return (Delivery.objects.count() == people
+                and not Delivery.objects.exclude(status__in=[WorkStatus.DONE, WorkStatus.FAILED]).exists())
+
+    try:
+        wait_for(finished, timeout=300, what="every mail to be sent")
+        workers = _children(worker.pid)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        controller.stop()
+    assert len(workers) == 2
+    assert claimers == workers  # both of them sent, and no one else did
+    assert worker.returncode == 0
+    assert not _children(worker.pid) and all(not os.path.exists(f"/proc/{pid}") for pid in workers)
+    assert Delivery.objects.filter(run=run, outcome=Outcome.SENT).count() == people
+    assert counting.received == Counter({f"p{i}@example.jp": 1 for i in range(people)})

@@ -2,7 +2,8 @@
 
 1. Apply migrations and collect static files (skip with ``--no-setup``).
 2. Start granian serving ``musubi.config.asgi`` — tracking links, opens and clicks on the event loop, every
-   page through Django's WSGI application on a pool of threads — and ``musubi worker`` beside it.
+   page through Django's WSGI application on a pool of threads — and ``musubi worker`` beside it, with
+   ``--worker-processes`` processes (``MUSUBI_WORKER_PROCESSES``: one per core on PostgreSQL, one on SQLite).
 3. If either exits, stop the other and exit with its status; SIGINT/SIGTERM stop both.
 
 On PostgreSQL more workers may run elsewhere (``musubi worker``); on SQLite keep the one started here.
@@ -11,15 +12,14 @@ On PostgreSQL more workers may run elsewhere (``musubi worker``); on SQLite keep
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+
+from musubi.kernel import processes
 
 
 class Command(BaseCommand):
@@ -30,6 +30,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("MUSUBI_PORT", "8000")))
         parser.add_argument("--web-workers", type=int, default=int(os.environ.get("MUSUBI_WEB_WORKERS", "2")))
         parser.add_argument("--no-worker", action="store_true", help="Start only the web server.")
+        parser.add_argument("--worker-processes", type=int, default=settings.MUSUBI_WORKER_PROCESSES,
+                            help="Worker processes beside the web server (MUSUBI_WORKER_PROCESSES).")
         parser.add_argument("--no-setup", action="store_true", help="Skip migrate and collectstatic.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -42,37 +44,15 @@ class Command(BaseCommand):
                    "--host", options["host"], "--port", str(options["port"]),
                    "--workers", str(options["web_workers"])]
         # Pages run on MUSUBI_WEB_THREADS threads per worker (musubi.config.asgi); tracking requests need none.
-        # Children run in their own sessions so Ctrl+C reaches only this process, which then stops them
-        # in order; otherwise the terminal's SIGINT hits granian's workers mid-request.
-        web = subprocess.Popen([*granian, "musubi.config.asgi:application"], env=env, start_new_session=True)
-        children = [web]
+        children = [processes.start([*granian, "musubi.config.asgi:application"], env=env)]
         if not options["no_worker"]:
-            worker_command = [sys.executable, "-m", "musubi.cli", "worker"]
-            children.append(subprocess.Popen(worker_command, env=env, start_new_session=True))
+            children.append(processes.start([sys.executable, "-m", "musubi.cli", "worker",
+                                             "--processes", str(options["worker_processes"])], env=env))
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-        worker = "no" if options["no_worker"] else "yes"
+        worker = "no" if options["no_worker"] else f"{options['worker_processes']} process(es)"
         self.stdout.write(f"Musubi is running at http://{options['host']}:{options['port']}/ "
                           f"(database: {database}; worker: {worker}). Ctrl+C stops it.")
-
-        def stop(*_: object) -> None:
-            for child in children:
-                if child.poll() is None:
-                    child.terminate()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        try:
-            while all(child.poll() is None for child in children):
-                time.sleep(0.5)
-        finally:
-            stop()
-            deadline = time.monotonic() + 10
-            for child in children:
-                try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        status = processes.supervise(children)
         self.stdout.write("Musubi stopped.")
-        exit_codes = [child.returncode for child in children]
-        if any(code not in (0, -signal.SIGTERM, None) for code in exit_codes):
-            raise SystemExit(max(abs(code or 0) for code in exit_codes))
+        if status:
+            raise SystemExit(status)
