@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from musubi.capture import coupons, rules
+from musubi.capture import coupons, rules, visitors
 from musubi.capture.choices import SourceKind
 from musubi.capture.events import LineFriendAdded, LineMessageReceived
 from musubi.capture.models import CouponDefinition, LineChannel, LineEvent, LineMessage, LineVisit, Source
@@ -195,12 +195,15 @@ def receive(*, channel_id: str, body: bytes, signature: str) -> int:
 
 def _on_follow(channel: LineChannel, user_id: str, *, unblocked: bool) -> None:
     workspace = channel.workspace
-    visit = (LineVisit.objects.for_workspace(workspace)
-             .filter(channel=channel, user_id=user_id, at__gte=clock.now() - JOIN_WINDOW)
-             .exclude(source_id=None).order_by("-at").first())
+    visits = (LineVisit.objects.for_workspace(workspace)
+              .filter(channel=channel, user_id=user_id, at__gte=clock.now() - JOIN_WINDOW).order_by("-at"))
+    visit = visits.exclude(source_id=None).first()
     source_id = visit.source_id if visit is not None else channel.source_id
     contact, _created = contacts.find_or_create_contact(
         workspace=workspace, addresses=contacts.normalise(line_user_id=user_id), source_id=source_id)
+    browser = visits.exclude(visitor_id="").values_list("visitor_id", flat=True).first()
+    if browser:
+        visitors.identify(workspace_id=workspace.pk, visitor_id=browser, contact_id=contact.pk)
     contacts.lift_suppression(workspace=workspace, channel=Channel.LINE, value=user_id,
                               reason=SuppressionReason.BLOCKED)
     contacts.record_consent(workspace=workspace, contact=contact, channel=Channel.LINE, address=user_id,
@@ -310,6 +313,8 @@ def complete_join(*, state: str, code: str) -> LineChannel:
     LineVisit.objects.create(workspace=workspace, channel=channel, user_id=user_id, visitor_id=visitor[:36],
                              source_id=source_id, at=clock.now())
     contact = contacts.find_by_identity(workspace=workspace, kind="line", value=user_id)
+    if contact is not None and visitor:  # the follow came first; otherwise it ties the browser when it comes
+        visitors.identify(workspace_id=workspace.pk, visitor_id=visitor, contact_id=contact.pk)
     if source_id is not None and contact is not None and contact.last_source_id == channel.source_id:
         contacts.credit_source(workspace=workspace, contact=contact, source_id=source_id,
                                replacing=channel.source_id)

@@ -62,6 +62,19 @@ class Click(WorkspaceOwned):
                    models.Index(fields=["workspace", "visitor_id", "at"], name="click_ws_visitor_at")]
 
 
+class KnownVisitor(WorkspaceOwned):
+    """A browser (its ``mvid`` visitor id) tied to the person who opted in or joined on LINE from it, so the
+    clicks it makes later are recorded for that person as they happen. The latest person to identify
+    themselves from the browser wins. The unique index serves the tracking-link path's join by visitor."""
+
+    visitor_id = models.CharField(max_length=36)
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "visitor_id"], name="knownvisitor_unique")]
+
+
 class CouponDefinition(WorkspaceOwned):
     """A kind of coupon a business hands out: "one free karaage for adding us on LINE". Each person gets at
     most one coupon of a definition; it is valid for ``valid_days`` after it was issued and, when set, only

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from musubi.capture import line, services
-from musubi.capture.models import Coupon, LineEvent, LineMessage, LineVisit
+from musubi.capture.models import Click, Coupon, LineEvent, LineMessage, LineVisit
 from musubi.capture.tests.factories import coupon_definition, owner_actor
 from musubi.contacts import services as contacts
 from musubi.contacts.models import ConsentRecord, Contact, Suppression
@@ -233,3 +233,30 @@ def test_a_stopped_channel_refuses_its_webhook(channel):
                         name=channel.name, greeting="", coupon_id=None, active=False)
     assert post(channel.channel_id, [event("follow")]).status_code == 404
     assert not Contact.objects.exists()
+
+
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
+CLICKED = {"conditions": [{"type": "event", "kind": "link.clicked", "op": "within", "days": 7}]}
+
+
+def person_clicks(contact_id):
+    return [subject for subject, in Fact.objects.filter(kind="link.clicked", contact_id=contact_id)
+            .order_by("occurred_at").values_list("subject_id")]
+
+
+def test_a_line_friend_s_clicks_count_whichever_comes_first_the_follow_or_the_sign_in(linked, line_api):
+    client = Client(HTTP_USER_AGENT=IPHONE)
+    assert scan_and_sign_in(client, linked, USER).status_code == 200
+    post("2000123456", [event("follow")])
+    contact_id = contacts.find_by_identity(workspace=linked.workspace, kind="line", value=USER).pk
+    assert person_clicks(contact_id) == [str(Click.objects.get().pk)]
+
+    other = "U" + "b" * 32
+    post("2000123456", [event("follow", user=other)])  # the webhook first, then the sign-in
+    second = Client(HTTP_USER_AGENT=IPHONE)
+    assert scan_and_sign_in(second, linked, other).status_code == 200
+    other_id = contacts.find_by_identity(workspace=linked.workspace, kind="line", value=other).pk
+    latest = Click.objects.order_by("-pk").first()
+    assert person_clicks(other_id) == [str(latest.pk)]
+    members = contacts.members(workspace=linked.workspace, definition=CLICKED)
+    assert set(members.values_list("pk", flat=True)) == {contact_id, other_id}
