@@ -268,7 +268,8 @@ class LineChannel(WorkspaceOwned):
 
 
 class LineEvent(WorkspaceOwned):
-    """A webhook event received, kept by its ``webhookEventId`` so a redelivered event is applied once."""
+    """A webhook event received, kept by its ``webhookEventId`` so a redelivered event is applied once — or, when
+    it was refused (``error``), not at all."""
 
     channel = models.ForeignKey(LineChannel, on_delete=models.CASCADE, related_name="events")
     event_id = models.CharField(max_length=64)
@@ -276,6 +277,8 @@ class LineEvent(WorkspaceOwned):
     user_id = models.CharField(max_length=40, blank=True, default="")
     received_at = models.DateTimeField()
     redelivered = models.BooleanField(default=False)
+    error = models.CharField(max_length=200, blank=True, default="",
+                             help_text="Why the event was not applied (no or a malformed user id); empty if it was.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "event_id"], name="lineevent_unique_id")]

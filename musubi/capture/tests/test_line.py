@@ -76,6 +76,29 @@ def test_a_redelivered_event_is_applied_once(channel, line_api, run_worker):
     assert len(line_api.pushes) == 1
 
 
+def test_an_event_without_a_proper_user_id_is_refused_alone_and_logged(channel, line_api, caplog):
+    message = {**event("message", user="U" + "A" * 32), "replyToken": "r" * 32,
+               "message": {"type": "text", "id": "1", "text": "こんにちは", "quoteToken": "q"}}
+    nobody = event("unfollow")
+    del nobody["source"]["userId"]
+    bad = [event("follow", user="U1234"), nobody, message, event("follow", user=" " + USER)]
+    with caplog.at_level("WARNING", logger="musubi.capture.line"):
+        assert post(channel.channel_id, [*bad, event("follow")]).status_code == 200
+    contact = Contact.objects.get()  # the good follow in the same body was applied
+    assert contacts.find_by_identity(workspace=channel.workspace, kind="line", value=USER) == contact
+    assert ConsentRecord.objects.count() == 1 and not Suppression.objects.exists()
+    refused = dict(LineEvent.objects.exclude(error="").values_list("event_id", "error"))
+    assert set(refused) == {e["webhookEventId"] for e in bad}
+    assert "no userId" in refused[nobody["webhookEventId"]] and "'U1234'" in refused[bad[0]["webhookEventId"]]
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 4 and all("refused" in line for line in logged)
+    assert any(bad[0]["webhookEventId"] in line and "'U1234'" in line for line in logged)
+    caplog.clear()
+    redelivered = [{**e, "deliveryContext": {"isRedelivery": True}} for e in bad]
+    assert post(channel.channel_id, redelivered).status_code == 200
+    assert LineEvent.objects.count() == 5 and Contact.objects.count() == 1 and not caplog.records
+
+
 @pytest.mark.parametrize("signature", ["", "bm90LXRoZS1zaWduYXR1cmU=", "not base64 at all"])
 def test_a_bad_signature_is_a_400_and_nothing_is_written(channel, signature):
     response = post(channel.channel_id, [event("follow")], signature=signature)
