@@ -7,6 +7,11 @@ Django, which gives the same answers as ever. The per-request work is kept small
 thousands of clicks a second every microsecond shows: the visitor cookie is read without ``SimpleCookie``, the
 keyed hash of an address and the bot test of a user agent are remembered, and each link's ``Location`` header
 is built once.
+
+Each click by a person (not a bot) writes its ``link.clicked`` fact in the same commit: anonymously (no
+contact) while the browser is unknown, for the person when the browser is already tied to one by an earlier
+opt-in or LINE visit. When someone identifies themselves, their browser's earlier clicks are recorded once
+more, for them (``visitors.identify``). Counts of clicks read ``capture_click``, not these facts.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils.encoding import iri_to_uri
 
-from musubi.capture import rules
+from musubi.capture import rules, visitors
 from musubi.capture.models import Click, TrackingLink
 from musubi.kernel import clock
 from musubi.kernel.groupcommit import GroupCommit
@@ -64,8 +69,10 @@ class PendingClick(NamedTuple):
     source_id: int
 
 
-# On PostgreSQL one statement writes a group: the clicks from arrays, and the facts of the clicks by people.
-# In autocommit the statement is its own transaction, so a group costs one round trip.
+# On PostgreSQL one statement writes a group: the clicks from arrays, and the facts of the clicks by people —
+# for the person already known from the browser (``visitors``) when there is one, found through
+# ``knownvisitor_unique``'s index. In autocommit the statement is its own transaction, so a group costs one
+# round trip.
 _PG_BATCH = """
 WITH c AS (
   INSERT INTO capture_click (workspace_id, link_id, at, visitor_id, ip_hash, user_agent, referrer, is_bot)
@@ -75,9 +82,11 @@ WITH c AS (
 )
 INSERT INTO kernel_fact (workspace_id, kind, occurred_at, recorded_at, contact_id, source_id, subject_type,
                          subject_id, amount, currency, data, dedupe_key)
-SELECT c.workspace_id, 'link.clicked', c.at, now(), NULL, l.source_id, 'capture.click', c.id::text, NULL, '',
-       jsonb_build_object('link', l.code, 'visitor', c.visitor_id), NULL
+SELECT c.workspace_id, 'link.clicked', c.at, now(), v.contact_id, l.source_id, 'capture.click', c.id::text, NULL,
+       '', jsonb_build_object('link', l.code, 'visitor', c.visitor_id),
+       CASE WHEN v.contact_id IS NOT NULL THEN 'link-clicked-' || c.id END
 FROM c JOIN capture_trackinglink l ON l.id = c.link_id
+LEFT JOIN capture_knownvisitor v ON v.workspace_id = c.workspace_id AND v.visitor_id = c.visitor_id
 WHERE NOT c.is_bot
 """
 
@@ -103,10 +112,16 @@ def _write(batch: list[PendingClick]) -> None:
     clicks = [Click(workspace_id=c.workspace_id, link_id=c.link_id, at=c.at, visitor_id=c.visitor_id,
                     ip_hash=c.ip_hash, user_agent=c.user_agent, referrer=c.referrer, is_bot=c.is_bot) for c in batch]
     ids = _insert(Click, clicks, returning=True)
-    _insert(Fact, [Fact(workspace_id=c.workspace_id, kind="link.clicked", occurred_at=c.at, source_id=c.source_id,
-                        subject_type="capture.click", subject_id=str(click_id),
-                        data={"link": c.code, "visitor": c.visitor_id})
-                   for c, click_id in zip(batch, ids, strict=True) if not c.is_bot], returning=False)
+    people = [(c, click_id) for c, click_id in zip(batch, ids, strict=True) if not c.is_bot]
+    known = visitors.known_contacts((c.workspace_id, c.visitor_id) for c, _id in people)
+    facts = []
+    for c, click_id in people:
+        contact_id = known.get((c.workspace_id, c.visitor_id))
+        facts.append(Fact(workspace_id=c.workspace_id, kind="link.clicked", occurred_at=c.at, source_id=c.source_id,
+                          contact_id=contact_id, subject_type="capture.click", subject_id=str(click_id),
+                          data={"link": c.code, "visitor": c.visitor_id},
+                          dedupe_key=visitors.click_dedupe_key(click_id) if contact_id else None))
+    _insert(Fact, facts, returning=False)
 
 
 def _insert(model: type[Any], objects: list[Any], *, returning: bool) -> list[int]:

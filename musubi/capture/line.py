@@ -3,12 +3,15 @@
 A follow is an opt-in on the LINE channel: the person is found or created by their LINE user id, LINE consent
 is recorded with the source credited, and the greeting with the incentive (a coupon) is queued as a durable
 push. An unfollow (a block) suppresses LINE for that user at once; adding the account again restores it.
-Events are applied once each, however often LINE redelivers them.
+Events are applied once each, however often LINE redelivers them. An event about a person (a follow, an
+unfollow, a message) whose ``source.userId`` is missing or is not a LINE user id is refused on its own: logged
+with the reason and kept with it, so a redelivery is not applied either, while the rest of the body is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import uuid
 from typing import Any
@@ -19,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from musubi.capture import coupons, rules
+from musubi.capture import coupons, rules, visitors
 from musubi.capture.choices import SourceKind
 from musubi.capture.events import LineFriendAdded, LineMessageReceived
 from musubi.capture.models import CouponDefinition, LineChannel, LineEvent, LineMessage, LineVisit, Source
@@ -36,6 +39,7 @@ from musubi.workspaces.rules import Action
 from musubi.workspaces.services import Actor, record_audit
 
 DIRECT_SOURCE_NAME = "LINE（経路不明）"
+logger = logging.getLogger(__name__)
 
 
 class InvalidSignature(MusubiError):
@@ -166,41 +170,63 @@ def receive(*, channel_id: str, body: bytes, signature: str) -> int:
     for event in payload.events or []:
         event_id = getattr(event, "webhook_event_id", None)
         source = getattr(event, "source", None)
-        user_id = getattr(source, "user_id", None) or ""
+        user_id = str(getattr(source, "user_id", None) or "")
         if not event_id:
             continue
+        kind = str(getattr(event, "type", ""))
+        problem = _user_problem(kind, user_id)
         with transaction.atomic():
             try:
                 with transaction.atomic():
                     LineEvent.objects.create(
-                        workspace=channel.workspace, channel=channel, event_id=event_id[:64],
-                        kind=str(getattr(event, "type", ""))[:32], user_id=user_id[:40], received_at=clock.now(),
+                        workspace=channel.workspace, channel=channel, event_id=event_id[:64], kind=kind[:32],
+                        user_id=user_id[:40], received_at=clock.now(), error=problem,
                         redelivered=bool(getattr(getattr(event, "delivery_context", None), "is_redelivery", False)))
             except IntegrityError:
                 continue  # seen before: LINE redelivered it
-            kind = getattr(event, "type", "")
-            try:
-                contacts.normalise(line_user_id=user_id) if user_id else None
-            except InvalidInput:
-                continue  # not a user id LINE would send: kept as received, nothing applied
-            if kind == "follow" and user_id:
+            if problem:
+                # Kept with its error, so a redelivery is recognised and not applied either; the rest of the
+                # body is applied as usual.
+                logger.warning("LINE event %s (%s) on channel %s refused: %s", event_id, kind, channel.channel_id,
+                               problem)
+                continue
+            if kind == "follow":
                 _on_follow(channel, user_id, unblocked=bool(getattr(event.follow, "is_unblocked", False)))
-            elif kind == "unfollow" and user_id:
+            elif kind == "unfollow":
                 _on_unfollow(channel, user_id)
-            elif kind in ("message", "postback") and user_id:
+            elif kind in ("message", "postback"):
                 _on_message(channel, user_id, event)
             applied += 1
     return applied
 
 
+# Events about a person: without a user id LINE would send, there is nobody to apply them to.
+PERSONAL_EVENTS = frozenset({"follow", "unfollow", "message", "postback"})
+LINE_USER_ID = re.compile(r"U[0-9a-f]{32}")
+
+
+def _user_problem(kind: str, user_id: str) -> str:
+    """Why an event cannot be applied to a person, or "" when it can (or is not about one)."""
+    if kind not in PERSONAL_EVENTS:
+        return ""
+    if not user_id:
+        return "the event's source has no userId"
+    if not LINE_USER_ID.fullmatch(user_id):
+        return f"the source's userId {user_id[:40]!r} is not U followed by 32 lowercase hex digits"
+    return ""
+
+
 def _on_follow(channel: LineChannel, user_id: str, *, unblocked: bool) -> None:
     workspace = channel.workspace
-    visit = (LineVisit.objects.for_workspace(workspace)
-             .filter(channel=channel, user_id=user_id, at__gte=clock.now() - JOIN_WINDOW)
-             .exclude(source_id=None).order_by("-at").first())
+    visits = (LineVisit.objects.for_workspace(workspace)
+              .filter(channel=channel, user_id=user_id, at__gte=clock.now() - JOIN_WINDOW).order_by("-at"))
+    visit = visits.exclude(source_id=None).first()
     source_id = visit.source_id if visit is not None else channel.source_id
     contact, _created = contacts.find_or_create_contact(
         workspace=workspace, addresses=contacts.normalise(line_user_id=user_id), source_id=source_id)
+    browser = visits.exclude(visitor_id="").values_list("visitor_id", flat=True).first()
+    if browser:
+        visitors.identify(workspace_id=workspace.pk, visitor_id=browser, contact_id=contact.pk)
     contacts.lift_suppression(workspace=workspace, channel=Channel.LINE, value=user_id,
                               reason=SuppressionReason.BLOCKED)
     contacts.record_consent(workspace=workspace, contact=contact, channel=Channel.LINE, address=user_id,
@@ -310,6 +336,8 @@ def complete_join(*, state: str, code: str) -> LineChannel:
     LineVisit.objects.create(workspace=workspace, channel=channel, user_id=user_id, visitor_id=visitor[:36],
                              source_id=source_id, at=clock.now())
     contact = contacts.find_by_identity(workspace=workspace, kind="line", value=user_id)
+    if contact is not None and visitor:  # the follow came first; otherwise it ties the browser when it comes
+        visitors.identify(workspace_id=workspace.pk, visitor_id=visitor, contact_id=contact.pk)
     if source_id is not None and contact is not None and contact.last_source_id == channel.source_id:
         contacts.credit_source(workspace=workspace, contact=contact, source_id=source_id,
                                replacing=channel.source_id)

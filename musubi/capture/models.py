@@ -62,6 +62,19 @@ class Click(WorkspaceOwned):
                    models.Index(fields=["workspace", "visitor_id", "at"], name="click_ws_visitor_at")]
 
 
+class KnownVisitor(WorkspaceOwned):
+    """A browser (its ``mvid`` visitor id) tied to the person who opted in or joined on LINE from it, so the
+    clicks it makes later are recorded for that person as they happen. The latest person to identify
+    themselves from the browser wins. The unique index serves the tracking-link path's join by visitor."""
+
+    visitor_id = models.CharField(max_length=36)
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "visitor_id"], name="knownvisitor_unique")]
+
+
 class CouponDefinition(WorkspaceOwned):
     """A kind of coupon a business hands out: "one free karaage for adding us on LINE". Each person gets at
     most one coupon of a definition; it is valid for ``valid_days`` after it was issued and, when set, only
@@ -255,7 +268,8 @@ class LineChannel(WorkspaceOwned):
 
 
 class LineEvent(WorkspaceOwned):
-    """A webhook event received, kept by its ``webhookEventId`` so a redelivered event is applied once."""
+    """A webhook event received, kept by its ``webhookEventId`` so a redelivered event is applied once — or, when
+    it was refused (``error``), not at all."""
 
     channel = models.ForeignKey(LineChannel, on_delete=models.CASCADE, related_name="events")
     event_id = models.CharField(max_length=64)
@@ -263,6 +277,8 @@ class LineEvent(WorkspaceOwned):
     user_id = models.CharField(max_length=40, blank=True, default="")
     received_at = models.DateTimeField()
     redelivered = models.BooleanField(default=False)
+    error = models.CharField(max_length=200, blank=True, default="",
+                             help_text="Why the event was not applied (no or a malformed user id); empty if it was.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "event_id"], name="lineevent_unique_id")]

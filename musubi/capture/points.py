@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from musubi.capture import coupons, rules
+from musubi.capture import coupons, rules, visitors
 from musubi.capture.choices import Incentive, SubmissionStatus, SubmittedVia
 from musubi.capture.events import OptInCompleted
 from musubi.capture.models import (
@@ -384,6 +384,9 @@ def _confirm(submission: Submission, *, ip_address: str, user_agent: str) -> Non
                                source_id=submission.source_id)
         submission.coupon = None if had_one else coupon
     submission.save(update_fields=["status", "confirmed_at", "coupon"])
+    # Only a confirmed opt-in ties the browser to the person: with double opt-in, whoever typed an address
+    # is not yet known to be its owner.
+    visitors.identify(workspace_id=workspace.pk, visitor_id=submission.visitor_id, contact_id=submission.contact_id)
     record_fact(workspace_id=workspace.pk, kind="optin.confirmed", contact_id=submission.contact_id,
                 source_id=submission.source_id, subject=("capture.submission", submission.pk),
                 data={"capture_point": point.pk, "version": version.number})

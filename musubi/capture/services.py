@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from musubi.capture import rules
+from musubi.capture import rules, visitors
 from musubi.capture.choices import SourceKind
 from musubi.capture.models import Click, Source, SourceCost, TrackingLink
 from musubi.kernel import clock, tokens
@@ -100,9 +100,12 @@ def follow_link(*, code: str, ip: str, user_agent: str, referrer: str, visitor_i
         click = Click.objects.create(workspace_id=link.workspace_id, link=link, at=clock.now(), visitor_id=visitor,
                                      ip_hash=rules.hash_ip(ip, key=settings.SECRET_KEY), user_agent=user_agent[:300],
                                      referrer=referrer[:500], is_bot=is_bot)
-        if not is_bot:
+        if not is_bot:  # for the person when the browser is known to be theirs (see ``visitors``)
+            contact_id = visitors.known_contacts([(link.workspace_id, visitor)]).get((link.workspace_id, visitor))
             record_fact(workspace_id=link.workspace_id, kind="link.clicked", source_id=link.source_id,
-                        subject=("capture.click", click.pk), data={"link": link.code, "visitor": visitor})
+                        contact_id=contact_id, subject=("capture.click", click.pk),
+                        data={"link": link.code, "visitor": visitor},
+                        dedupe_key=visitors.click_dedupe_key(click.pk) if contact_id else None)
     utm = {"utm_source": link.source.name, "utm_medium": link.source.kind, "utm_campaign": link.code}
     return Redirect(location=rules.with_utm(link.target_url, utm), visitor_id=visitor)
 

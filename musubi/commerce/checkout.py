@@ -70,6 +70,13 @@ def methods_for(offer: Offer) -> list[str]:
     return methods
 
 
+def max_quantity(offer: Offer) -> int:
+    """How many the buyer may order at once: a digital product is files delivered to the buyer, and a second
+    copy of the same files is worth nothing, so it is sold one at a time; anything else up to the limit of
+    the quantity menu."""
+    return 1 if offer.product.kind == ProductKind.DIGITAL else rules.MAX_QUANTITY
+
+
 @dataclass(frozen=True)
 class Entry:
     """What the buyer typed on the checkout page."""
@@ -103,9 +110,10 @@ def prepare(*, offer: Offer, entry: Entry, legal_url: str, saved_card: bool = Fa
     """Check the entries as a whole (every wrong one named) and build the confirmation screen (``saved_card``:
     a card order charged to a card already saved, with no payment page to follow)."""
     fields: dict[str, str] = {}
-    if isinstance(entry.quantity, bool) or not isinstance(entry.quantity, int) or not (
-            1 <= entry.quantity <= rules.MAX_QUANTITY):
-        fields["quantity"] = _("Choose a quantity from 1 to %(n)s.") % {"n": rules.MAX_QUANTITY}
+    limit = max_quantity(offer)
+    if isinstance(entry.quantity, bool) or not isinstance(entry.quantity, int) or not 1 <= entry.quantity <= limit:
+        fields["quantity"] = (_("Choose a quantity from 1 to %(n)s.") % {"n": limit} if limit > 1 else
+                              _("This is a download, sold one at a time: the quantity can only be 1."))
     if not entry.name.strip() or len(entry.name) > 200:
         fields["name"] = _("Enter your name.")
     try:

@@ -32,9 +32,12 @@ class CheckoutForm(forms.Form):
     consent = forms.BooleanField(label=_("Send me news and offers from this shop by email."), required=False)
 
     # No card field: the card is entered on Stripe's hosted page after the confirmation screen.
-    def __init__(self, *args: Any, methods: list[str], physical: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, methods: list[str], physical: bool, max_quantity: int = MAX_QUANTITY,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        if max_quantity == 1:  # no menu to choose from; another number posted is refused by the checkout
+            self.fields["quantity"].widget = forms.HiddenInput()
         self.fields["payment_method"].choices = [  # type: ignore[attr-defined]
             (m, PaymentMethod(m).label) for m in methods]
         if len(methods) == 1:

@@ -55,7 +55,8 @@ def _offer(offer_id: int) -> Offer:
 
 def _form(offer: Offer, data: Any = None, initial: dict[str, Any] | None = None) -> CheckoutForm:
     methods = checkout.methods_for(offer)
-    return CheckoutForm(data, initial=initial, methods=methods, physical=offer.product.kind == ProductKind.PHYSICAL)
+    return CheckoutForm(data, initial=initial, methods=methods, physical=offer.product.kind == ProductKind.PHYSICAL,
+                        max_quantity=checkout.max_quantity(offer))
 
 
 def _legal_url(offer: Offer) -> str:

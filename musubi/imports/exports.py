@@ -1,5 +1,6 @@
 """Contacts as a CSV file, in the columns an import reads back: email, name, phone, LINE ID, tags, then each
-custom field. Streamed, so memory stays flat however long the list."""
+custom field, headed by the question it answers (``rules.field_headers``). Streamed, so memory stays flat
+however long the list."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from musubi.capture.queries import question_labels
 from musubi.contacts.choices import IdentityKind
 from musubi.contacts.models import Contact
 from musubi.contacts.rules import written_phone
 from musubi.imports.choices import Encoding
+from musubi.imports.rules import field_headers
 
 COLUMNS = ["メールアドレス", "氏名", "電話番号", "LINE ID", "タグ"]
 BATCH = 500
@@ -23,10 +26,11 @@ class CsvExport:
     """An export in progress: iterate it for the bytes; ``rows`` and ``replaced`` (characters Shift_JIS cannot
     hold, written as “?”) are complete once the iteration ends."""
 
-    def __init__(self, contacts: QuerySet[Contact], *, encoding: str):
+    def __init__(self, contacts: QuerySet[Contact], *, encoding: str, labels: dict[str, str]):
         if encoding not in Encoding.values:
             raise ValueError(f"unknown encoding {encoding!r}")
         self.contacts = contacts
+        self.labels = labels  # answer key → the question's text
         self.encoding = encoding
         self.rows = 0
         self.replaced = 0
@@ -51,7 +55,7 @@ class CsvExport:
                        for key in (fields or {})})
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(COLUMNS + keys)
+        writer.writerow(COLUMNS + field_headers(keys, self.labels))
         head = self._encode(buffer.getvalue())
         buffer.seek(0)
         buffer.truncate()
@@ -91,4 +95,4 @@ def _cell(value: Any) -> Any:
 def export_csv(workspace: Any, contacts: QuerySet[Contact], *, encoding: str) -> CsvExport:
     """The contacts of ``contacts`` (a queryset of ``workspace``'s contacts: all of them, a search, a tag or a
     segment) as CSV: UTF-8 with a BOM, which Excel opens correctly, or Shift_JIS."""
-    return CsvExport(contacts.filter(workspace=workspace), encoding=encoding)
+    return CsvExport(contacts.filter(workspace=workspace), encoding=encoding, labels=question_labels(workspace))

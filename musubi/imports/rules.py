@@ -6,7 +6,8 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
@@ -41,13 +42,18 @@ def fold(header: str) -> str:
     return _FOLD.sub("", unicodedata.normalize("NFKC", header).strip().lower())
 
 
-def guess_mapping(headers: Sequence[str]) -> list[dict[str, str]]:
-    """What each column probably holds, from its header in Japanese or English. An address is taken from one
-    column only (the first that looks like it); any other column becomes a custom field under its header,
-    which the owner may rename or ignore."""
+def guess_mapping(headers: Sequence[str], questions: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    """What each column probably holds, from its header in Japanese or English. A header that names one of the
+    workspace's questions (``questions``: header → answer key, see ``question_headers``) is that question's
+    field, so an export reads back as it was. An address is taken from one column only (the first that looks
+    like it); any other column becomes a custom field under its header, which the owner may rename or ignore."""
+    questions = questions or {}
     mapping: list[dict[str, str]] = []
     taken: set[Target] = set()
     for header in headers:
+        if header.strip() in questions:
+            mapping.append({"target": Target.FIELD, "key": questions[header.strip()]})
+            continue
         target = _HEADER_WORDS.get(fold(header))
         if target is None or (target in SINGLE_TARGETS and target in taken):
             mapping.append({"target": Target.FIELD if header.strip() else Target.IGNORE,
@@ -56,6 +62,27 @@ def guess_mapping(headers: Sequence[str]) -> list[dict[str, str]]:
         taken.add(target)
         mapping.append({"target": target, "key": ""})
     return mapping
+
+
+def field_headers(keys: Sequence[str], labels: Mapping[str, str]) -> list[str]:
+    """The column header of each custom field in an export: the question it answers (``labels``: answer key →
+    the question's text), or the key when no question is known. A text that another column shares, or that an
+    import would take for an address, the name or the tags, is followed by its key, so every column names one
+    field and reads back as it."""
+    texts = [labels.get(key, key) for key in keys]
+    shared = Counter(texts)
+    return [text if text == key or (shared[text] == 1 and fold(text) not in _HEADER_WORDS) else f"{text}（{key}）"
+            for key, text in zip(keys, texts, strict=True)]
+
+
+def question_headers(labels: Mapping[str, str]) -> dict[str, str]:
+    """The headers ``field_headers`` may write for questions (``labels``: answer key → text), and the answer
+    key each stands for: a text with its key always, a text alone when no other question has it."""
+    found = {f"{label}（{key}）": key for key, label in labels.items()}
+    shared = Counter(labels.values())
+    found.update({label: key for key, label in labels.items()
+                  if shared[label] == 1 and fold(label) not in _HEADER_WORDS and label not in labels})
+    return found
 
 
 def field_key(header: str) -> str:

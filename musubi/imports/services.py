@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from musubi.capture import queries as capture_queries
 from musubi.capture import services as capture
 from musubi.capture.choices import SourceKind
 from musubi.contacts.choices import LegalBasis
@@ -79,7 +80,8 @@ def _set_encoding(job: Import, encoding: str | None, *, chosen: bool) -> None:
         raise _invalid({"file": _("The first row must name the columns (e.g. メールアドレス, 氏名, 電話番号).")})
     job.headers = [cell.strip()[:200] for cell in header]
     job.preview = [cells[:len(job.headers)] for cells in itertools.islice(records, PREVIEW_ROWS)]
-    job.mapping = rules.guess_mapping(job.headers)
+    questions = rules.question_headers(capture_queries.question_labels(job.workspace))
+    job.mapping = rules.guess_mapping(job.headers, questions)
     job.save()
 
 

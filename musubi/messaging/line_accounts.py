@@ -49,7 +49,8 @@ def removal_impact(channel: LineChannel) -> RemovalImpact:
     scheduled = set(Broadcast.objects.filter(line_channel=channel, schedule_started=False)
                     .exclude(scheduled_at=None).values_list("pk", flat=True))
     names = sorted(Broadcast.objects.filter(pk__in=running | scheduled).values_list("name", flat=True))
-    friends = LineEvent.objects.filter(channel=channel).exclude(user_id="").values("user_id").distinct().count()
+    friends = (LineEvent.objects.filter(channel=channel, error="").exclude(user_id="")  # refused events: nobody
+               .values("user_id").distinct().count())
     return RemovalImpact(friends=friends, sequences=sequences, broadcasts=names,
                          rich_menus=RichMenu.objects.filter(line_channel=channel).count())
 

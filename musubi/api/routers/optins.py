@@ -1,6 +1,7 @@
 """Capture points (opt-in forms) and their submissions, coupons and their redemption."""
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -126,6 +127,9 @@ class SubmissionIn(Input):
     time_zone: str = Field(default="", max_length=64, description=(
         "The person's IANA time zone if your page knows it (e.g. from the browser); kept for a contact whose "
         "zone is not known yet, so timed steps arrive at their local hour."))
+    visitor_id: uuid.UUID | None = Field(default=None, description=(
+        "The visitor id Musubi's tracking links gave the browser (the mvid cookie), if your page can read it: "
+        "the opt-in is credited to the link last clicked, and the browser's clicks count for the person."))
 
 
 class SubmissionOut(Schema):
@@ -196,7 +200,7 @@ def submit(request: ApiRequest, capture_point_id: ObjectId, payload: SubmissionI
     entry = points.Entry(email=payload.email, name=payload.name, phone=payload.phone, answers=payload.answers,
                          consented=payload.consented, via=SubmittedVia.API, ip_address=payload.ip_address,
                          user_agent=payload.user_agent, source_id=payload.source_id, version_number=payload.version,
-                         time_zone=payload.time_zone)
+                         time_zone=payload.time_zone, visitor_id=str(payload.visitor_id or ""))
     submission = points.submit(point=point, entry=entry)
     return Status(201, submission)
 

@@ -5,8 +5,12 @@ import json
 import pytest
 from django.test import Client
 
-from musubi.capture.models import Redemption, Submission
+from musubi.capture import services
+from musubi.capture.models import Click, Redemption, Submission
 from musubi.contacts.models import Contact
+from musubi.kernel.models import Fact
+from musubi.workspaces.choices import Role
+from musubi.workspaces.services import Actor
 
 POINT = {"name": "API form", "wording": {"headline": "無料サンプル", "consent_text": "同意します",
                                            "purpose_text": "サンプル送付に使います", "sender_name": "株式会社すこやか",
@@ -84,3 +88,21 @@ def test_a_coupon_window_with_an_offset_no_place_has_is_a_400_not_a_database_err
                     {"name": "サンプル", "benefit": "サンプル1個", "valid_from": "3845-06-15T09:09:57-22:25"})
     assert response.status_code == 400
     assert "valid_from" in str(response.json()["error"]["fields"])
+
+
+def test_a_submission_with_the_browser_s_visitor_id_is_credited_and_counts_its_clicks(owner_key, workspace):
+    source = services.create_source(workspace=workspace, actor=Actor(role=Role.OWNER), kind="website", name="広告A")
+    link = services.create_link(workspace=workspace, actor=Actor(role=Role.OWNER), source_id=source.pk,
+                                target_url="https://shop.example.jp/sample")
+    visitor = services.follow_link(code=link.code, ip="203.0.113.1", user_agent="Mozilla/5.0 (iPhone)", referrer="",
+                                   visitor_id=None).visitor_id
+    point = call(owner_key, "post", "/api/v1/capture-points", POINT).json()
+    url = f"/api/v1/capture-points/{point['id']}/submissions"
+    sent = {"email": "a@example.jp", "name": "佐藤", "answers": {"skin": "乾燥"}, "consented": True}
+    refused = call(owner_key, "post", url, {**sent, "visitor_id": "not-a-visitor"})
+    assert refused.status_code in (400, 422) and "visitor_id" in refused.content.decode()
+    assert not Contact.objects.exists()
+    created = call(owner_key, "post", url, {**sent, "visitor_id": visitor})
+    assert created.status_code == 201 and created.json()["source_id"] == source.pk
+    person = Fact.objects.get(kind="link.clicked", contact_id=created.json()["contact_id"])
+    assert person.subject_id == str(Click.objects.get().pk)

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from musubi.capture import line, services
-from musubi.capture.models import Coupon, LineEvent, LineMessage, LineVisit
+from musubi.capture.models import Click, Coupon, LineEvent, LineMessage, LineVisit
 from musubi.capture.tests.factories import coupon_definition, owner_actor
 from musubi.contacts import services as contacts
 from musubi.contacts.models import ConsentRecord, Contact, Suppression
@@ -74,6 +74,29 @@ def test_a_redelivered_event_is_applied_once(channel, line_api, run_worker):
     run_worker()
     assert LineEvent.objects.count() == 1 and ConsentRecord.objects.count() == 1
     assert len(line_api.pushes) == 1
+
+
+def test_an_event_without_a_proper_user_id_is_refused_alone_and_logged(channel, line_api, caplog):
+    message = {**event("message", user="U" + "A" * 32), "replyToken": "r" * 32,
+               "message": {"type": "text", "id": "1", "text": "こんにちは", "quoteToken": "q"}}
+    nobody = event("unfollow")
+    del nobody["source"]["userId"]
+    bad = [event("follow", user="U1234"), nobody, message, event("follow", user=" " + USER)]
+    with caplog.at_level("WARNING", logger="musubi.capture.line"):
+        assert post(channel.channel_id, [*bad, event("follow")]).status_code == 200
+    contact = Contact.objects.get()  # the good follow in the same body was applied
+    assert contacts.find_by_identity(workspace=channel.workspace, kind="line", value=USER) == contact
+    assert ConsentRecord.objects.count() == 1 and not Suppression.objects.exists()
+    refused = dict(LineEvent.objects.exclude(error="").values_list("event_id", "error"))
+    assert set(refused) == {e["webhookEventId"] for e in bad}
+    assert "no userId" in refused[nobody["webhookEventId"]] and "'U1234'" in refused[bad[0]["webhookEventId"]]
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 4 and all("refused" in line for line in logged)
+    assert any(bad[0]["webhookEventId"] in line and "'U1234'" in line for line in logged)
+    caplog.clear()
+    redelivered = [{**e, "deliveryContext": {"isRedelivery": True}} for e in bad]
+    assert post(channel.channel_id, redelivered).status_code == 200
+    assert LineEvent.objects.count() == 5 and Contact.objects.count() == 1 and not caplog.records
 
 
 @pytest.mark.parametrize("signature", ["", "bm90LXRoZS1zaWduYXR1cmU=", "not base64 at all"])
@@ -233,3 +256,30 @@ def test_a_stopped_channel_refuses_its_webhook(channel):
                         name=channel.name, greeting="", coupon_id=None, active=False)
     assert post(channel.channel_id, [event("follow")]).status_code == 404
     assert not Contact.objects.exists()
+
+
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
+CLICKED = {"conditions": [{"type": "event", "kind": "link.clicked", "op": "within", "days": 7}]}
+
+
+def person_clicks(contact_id):
+    return [subject for subject, in Fact.objects.filter(kind="link.clicked", contact_id=contact_id)
+            .order_by("occurred_at").values_list("subject_id")]
+
+
+def test_a_line_friend_s_clicks_count_whichever_comes_first_the_follow_or_the_sign_in(linked, line_api):
+    client = Client(HTTP_USER_AGENT=IPHONE)
+    assert scan_and_sign_in(client, linked, USER).status_code == 200
+    post("2000123456", [event("follow")])
+    contact_id = contacts.find_by_identity(workspace=linked.workspace, kind="line", value=USER).pk
+    assert person_clicks(contact_id) == [str(Click.objects.get().pk)]
+
+    other = "U" + "b" * 32
+    post("2000123456", [event("follow", user=other)])  # the webhook first, then the sign-in
+    second = Client(HTTP_USER_AGENT=IPHONE)
+    assert scan_and_sign_in(second, linked, other).status_code == 200
+    other_id = contacts.find_by_identity(workspace=linked.workspace, kind="line", value=other).pk
+    latest = Click.objects.order_by("-pk").first()
+    assert person_clicks(other_id) == [str(latest.pk)]
+    members = contacts.members(workspace=linked.workspace, definition=CLICKED)
+    assert set(members.values_list("pk", flat=True)) == {contact_id, other_id}

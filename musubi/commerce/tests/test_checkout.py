@@ -149,6 +149,25 @@ def test_a_digital_product_asks_for_no_address_and_offers_no_cash_on_delivery(cl
     assert response.status_code == 400
 
 
+def test_a_download_is_bought_one_at_a_time_while_goods_keep_their_quantity_menu(client, shop):
+    guide = client.get(f"/buy/{shop['guide'].pk}").content.decode()
+    assert "<select" not in guide.split('name="quantity"')[0][-200:]  # no menu
+    assert re.search(r'<input type="hidden" name="quantity" value="1"', guide)
+    goods = client.get(f"/buy/{shop['trial'].pk}").content.decode()
+    menu = goods.split('name="quantity"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="(\d+)"', menu) == [str(n) for n in range(1, 100)]
+
+    for quantity in ("2", "99"):
+        refused = client.post(f"/buy/{shop['guide'].pk}", {**BUYER, "quantity": quantity})
+        page = refused.content.decode()
+        assert refused.status_code == 400 and 'id="quantity-error"' in page
+        assert "ダウンロード商品のため、数量は1つのみです。" in page
+    assert not Contact.objects.exists() and not Order.objects.exists()
+    page, _token = confirmation(client, shop["guide"])  # one is fine
+    assert rows_of(page)["数量"] == "1"
+    assert rows_of(confirmation(client, shop["trial"], quantity="3")[0])["数量"] == "3"
+
+
 def test_missing_entries_are_named_and_nothing_is_written(client, shop):
     response = client.post(f"/buy/{shop['trial'].pk}", {**BUYER, "email": "not-an-address", "address": ""})
     page = response.content.decode()

@@ -49,12 +49,12 @@ def _buyer():
     return BUYER
 
 
-@pytest.mark.parametrize(("price", "quantity"), [(100, "1"), (160_000, "2")])
+# A download sells one at a time, so the order of two is of goods.
+@pytest.mark.parametrize(("price", "quantity", "like"), [(100, "1", "guide"), (160_000, "2", "trial")])
 def test_a_total_outside_stripes_konbini_limits_is_refused_naming_the_field(client, konbini_shop, workspace, price,
-                                                                            quantity):
-    guide = konbini_shop["guide"]
-    offer = catalog.create_offer(workspace=workspace, actor=SYSTEM, product_id=guide.product_id, name="講座",
-                                 role="back", price=price)
+                                                                            quantity, like):
+    offer = catalog.create_offer(workspace=workspace, actor=SYSTEM, product_id=konbini_shop[like].product_id,
+                                 name="講座", role="back", price=price)
     catalog.publish_offer(workspace=workspace, actor=SYSTEM, offer_id=offer.pk)
     response = client.post(f"/buy/{offer.pk}", {**_buyer(), **KONBINI, "quantity": quantity})
     page = response.content.decode()

@@ -221,3 +221,35 @@ def test_an_exported_several_choice_answer_imports_again_as_the_list_it_was(work
     fields = Contact.objects.get(workspace=workspace).fields
     assert fields["likes"] == kept  # a list again, as the form keeps it
     assert fields["visits"] == "月1回"  # a single choice stays text
+
+
+def test_an_export_heads_answers_with_their_questions_and_joins_several_choices(workspace):
+    import csv
+    import io
+
+    from musubi.capture import points
+    from musubi.capture.tests import factories as capture
+    from musubi.imports.exports import export_csv
+
+    point = capture.capture_point(workspace)  # asks "visits", "likes" (several choices) and "comment"
+    # A newer form asks "comment" in other words, and asks for a phone number under a key of its own.
+    changed = [*capture.SURVEY[:2], {**capture.SURVEY[2], "label": "ご感想"},
+               {"key": "tel", "label": "電話番号", "kind": "text", "required": False, "options": []}]
+    points.update_capture_point(workspace=workspace, actor=capture.owner_actor(), capture_point_id=point.pk,
+                                setup=points.Setup(name=point.name), wording=capture.wording(questions=changed))
+    submitted = points.submit(point=point, entry=capture.entry(answers={
+        "visits": "月1回", "likes": ["刺身", "唐揚げ"], "comment": "美味しい", "tel": "夜のみ"}))
+    contacts.update_fields(workspace=workspace, contact=submitted.contact, values={"rank": "ゴールド"})
+    exported = b"".join(export_csv(workspace, Contact.objects.all(), encoding="utf-8")).decode("utf-8-sig")
+    header, row = list(csv.reader(io.StringIO(exported)))
+    assert header[5:] == ["ご感想", "お好きなメニュー", "rank", "電話番号（tel）", "ご来店の頻度"]  # keys' order
+    assert row[5:] == ["美味しい", "唐揚げ, 刺身", "ゴールド", "夜のみ", "月1回"]
+
+    Contact.objects.filter(workspace=workspace).update(fields={})  # read back, each column is its field again
+    job = upload(workspace, exported.encode("utf-8"))
+    assert [m["key"] for m in job.mapping[5:]] == ["comment", "likes", "rank", "tel", "visits"]
+    configure(workspace, job)
+    assert run(workspace, job).phase == "done"
+    assert Contact.objects.get(workspace=workspace).fields == {
+        "comment": "美味しい", "likes": ["唐揚げ", "刺身"], "rank": "ゴールド", "tel": "夜のみ", "visits": "月1回"}
+

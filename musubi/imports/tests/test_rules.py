@@ -66,3 +66,14 @@ def test_a_good_row_is_normalised_and_a_blank_one_is_skipped():
 
 def test_target_choices_cover_the_guesses():
     assert {m["target"] for m in rules.guess_mapping(["email", "x"])} <= set(Target.values)
+
+
+def test_fields_whose_questions_share_a_text_are_told_apart_by_their_keys_and_read_back_so():
+    labels = {"comment": "ご意見", "comment2": "ご意見", "mail": "メール", "visits": "ご来店の頻度"}
+    keys = ["comment", "comment2", "mail", "rank", "visits"]
+    headers = rules.field_headers(keys, labels)
+    assert headers == ["ご意見（comment）", "ご意見（comment2）", "メール（mail）", "rank", "ご来店の頻度"]
+    mapping = rules.guess_mapping(["メールアドレス", *headers], rules.question_headers(labels))
+    assert mapping[0] == {"target": "email", "key": ""}
+    assert [(m["target"], m["key"]) for m in mapping[1:]] == [("field", key) for key in keys]
+    assert rules.guess_mapping(["ご意見"], rules.question_headers(labels)) == [{"target": "field", "key": "ご意見"}]
