@@ -12,6 +12,26 @@ from django.db import connection, transaction
 
 from musubi.contacts.choices import EventKind
 
+# The trigger on kernel_fact lets a fact pass when this is 'on' in the transaction (migrations/0005): the writer
+# that set it folds its facts into the summary itself, with ``FOLD_FACTS``.
+BY_WRITER_SETTING = "musubi.activity_by_writer"
+
+# What the trigger does for each fact, for a whole statement's facts at once (PostgreSQL): ``{facts}`` names a
+# relation of (workspace_id, contact_id, kind, occurred_at) — typically a CTE over ``INSERT … RETURNING`` — and
+# each (survivor, kind) gets one row, its earliest and latest times merged with a row already there exactly as
+# the trigger merges one fact. Grouping first keeps one statement from touching a row twice.
+FOLD_FACTS = """
+INSERT INTO contacts_activity (workspace_id, contact_id, kind, first_at, last_at)
+SELECT f.workspace_id, coalesce(c.merged_into_id, c.id), f.kind, min(f.occurred_at), max(f.occurred_at)
+FROM {{facts}} f JOIN contacts_contact c ON c.id = f.contact_id AND c.workspace_id = f.workspace_id
+WHERE f.kind IN ({kinds})
+GROUP BY f.workspace_id, coalesce(c.merged_into_id, c.id), f.kind
+ON CONFLICT (workspace_id, contact_id, kind) DO UPDATE SET
+  first_at = least(contacts_activity.first_at, excluded.first_at),
+  last_at = greatest(contacts_activity.last_at, excluded.last_at)
+WHERE excluded.first_at < contacts_activity.first_at OR excluded.last_at > contacts_activity.last_at
+""".format(kinds=", ".join(f"'{kind}'" for kind in EventKind.values))
+
 _FILL = """
 INSERT INTO contacts_activity (workspace_id, contact_id, kind, first_at, last_at)
 SELECT f.workspace_id, coalesce(c.merged_into_id, c.id), f.kind, min(f.occurred_at), max(f.occurred_at)

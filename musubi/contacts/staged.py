@@ -4,7 +4,9 @@ SQL statement over all of them, so no Python runs per person.
 ``add_staged`` leaves exactly what ``bulk.add_many`` (and so ``bulk.add_one``, person after person) leaves:
 the same contacts (new ones numbered in the people's order), the known contacts' empty names filled and custom
 fields merged in order, the identities, the tag links, a consent record per address, and the same facts
-(``contact.created``, ``contact.tagged``, ``consent.granted``). The tests hold the three to each other.
+(``contact.created``, ``contact.tagged``, ``consent.granted``) with the same summary rows (``Activity``). The
+tests hold the three to each other. The summary is folded in by the statements that insert the facts, one grouped
+upsert each, while the per-fact trigger stands aside (``activity.BY_WRITER_SETTING``).
 
 The people come in a table the caller fills (``PEOPLE_COLUMNS``, one row per person, ``line`` giving their
 order), already checked: addresses normalised, the name stripped and at most 200 characters, tags one a line.
@@ -16,12 +18,13 @@ out in the order they would one at a time.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, transaction
 
-from musubi.contacts import bulk, services
+from musubi.contacts import activity, bulk, services
 from musubi.contacts.choices import Stage
 from musubi.contacts.models import ConsentRecord, Contact, ContactTag, Identity, Tag
 from musubi.kernel import clock
@@ -123,6 +126,31 @@ def _write(cursor: Any, people: str, params: dict[str, Any], added: bulk.Added) 
     added.matched += matched
     if not created + matched:
         return
+    with _folding_own_facts(cursor):
+        _write_people(cursor, people, params)
+
+
+@contextmanager
+def _folding_own_facts(cursor: Any) -> Iterator[None]:
+    """Have the trigger on facts stand aside while this writer's statements run: each statement that inserts
+    facts folds them into ``contacts_activity`` itself, one grouped upsert instead of one per fact. The setting
+    lasts at most until the transaction ends; an error leaves it to the rollback (of the transaction, or of
+    ``add_staged``'s savepoint), since an aborted transaction runs no more statements."""
+    cursor.execute("SELECT set_config(%s, 'on', true)", [activity.BY_WRITER_SETTING])
+    yield
+    cursor.execute("SELECT set_config(%s, 'off', true)", [activity.BY_WRITER_SETTING])
+
+
+def _insert_facts(cursor: Any, select: str, params: dict[str, Any], *, before: str = "") -> None:
+    """Insert the facts ``select`` gives (``bulk.FACT_COLUMNS``) and fold them into the summary in the same
+    statement; ``before`` is any CTE ``select`` reads, with its trailing comma."""
+    cursor.execute(f"""
+        WITH {before} facts AS (INSERT INTO {_FACT} ({_FACT_COLUMNS}) {select}
+                                RETURNING workspace_id, contact_id, kind, occurred_at)
+        {activity.FOLD_FACTS.format(facts="facts")}""", params)
+
+
+def _write_people(cursor: Any, people: str, params: dict[str, Any]) -> None:
     cursor.execute(f"""
         INSERT INTO {_CONTACT} (id, workspace_id, name, stage, fields, first_source_id, last_source_id, created_at)
         SELECT w.contact_id, %(ws)s, p.name, '{Stage.LEAD}', p.fields, %(source)s, %(source)s, %(now)s
@@ -159,11 +187,11 @@ def _write(cursor: Any, people: str, params: dict[str, Any], added: bulk.Added) 
                                 user_agent, wording_hash, source_id)
         SELECT id, %(ws)s, contact_id, channel, value, %(basis)s, true, %(now)s, '', '', '', %(source)s
         FROM _staged_granted ORDER BY id""", params)  # noqa: S608 — our tables
-    cursor.execute(f"""
-        INSERT INTO {_FACT} ({_FACT_COLUMNS})
+    _insert_facts(cursor, """
         SELECT %(ws)s, 'consent.granted', %(now)s, %(now)s, contact_id, %(source)s, 'contacts.consentrecord',
                id::text, '', jsonb_build_object('channel', channel, 'basis', %(basis)s::text)
-        FROM _staged_granted ORDER BY id""", params)  # noqa: S608 — our tables
+        FROM _staged_granted ORDER BY id""", params)
+    # Not a kind the summary keeps: a plain insert.
     cursor.execute(f"""
         INSERT INTO {_FACT} ({_FACT_COLUMNS})
         SELECT %(ws)s, 'contact.created', %(now)s, %(now)s, contact_id, %(source)s, '', '', '', '{{}}'::jsonb
@@ -191,20 +219,18 @@ def _link_tags(cursor: Any, people: str, params: dict[str, Any]) -> None:
         FROM _staged_tagging s JOIN {_TAG} t ON t.workspace_id = %(ws)s AND t.name = s.name
         WHERE s.is_new ORDER BY s.line, s.name COLLATE "C"
         """, params)  # noqa: S608 — our tables
-    cursor.execute(f"""
-        INSERT INTO {_FACT} ({_FACT_COLUMNS})
+    _insert_facts(cursor, """
         SELECT %(ws)s, 'contact.tagged', %(now)s, %(now)s, contact_id, NULL, '', '', '', jsonb_build_object('tag', name)
         FROM _staged_tagging WHERE is_new ORDER BY line, name COLLATE "C"
-        """, params)  # noqa: S608 — our tables
-    cursor.execute(f"""
-        WITH linked AS (
+        """, params)
+    _insert_facts(cursor, f"""
+        SELECT %(ws)s, 'contact.tagged', %(now)s, %(now)s, l.contact_id, NULL, '', '', '',
+               jsonb_build_object('tag', t.name)
+        FROM linked l JOIN {_TAG} t ON t.id = l.tag_id""", params, before=f"""
+        linked AS (
           INSERT INTO {_CONTACT_TAG} (workspace_id, contact_id, tag_id, added_at)
           SELECT %(ws)s, s.contact_id, t.id, %(now)s
           FROM _staged_tagging s JOIN {_TAG} t ON t.workspace_id = %(ws)s AND t.name = s.name
           WHERE NOT s.is_new ORDER BY s.line, s.name COLLATE "C"
           ON CONFLICT DO NOTHING
-          RETURNING contact_id, tag_id)
-        INSERT INTO {_FACT} ({_FACT_COLUMNS})
-        SELECT %(ws)s, 'contact.tagged', %(now)s, %(now)s, l.contact_id, NULL, '', '', '',
-               jsonb_build_object('tag', t.name)
-        FROM linked l JOIN {_TAG} t ON t.id = l.tag_id""", params)  # noqa: S608 — our tables
+          RETURNING contact_id, tag_id),""")  # noqa: S608 — our tables
