@@ -119,10 +119,10 @@ class ImportRow(WorkspaceOwned):
     contacts, so their keys carry no constraint in the database (PostgreSQL would check each row's keys on its
     own at commit, twice per row). Only the import's own code writes them, for the import it holds; deleting
     an import or its workspace through the ORM deletes them too, and changing the mapping deletes them
-    (``services._forget_checks``)."""
+    (``services._forget_checks``). The workspace has no index of its own: the unique line leads with it."""
 
     workspace = models.ForeignKey(settings.MUSUBI_WORKSPACE_MODEL, on_delete=models.CASCADE, related_name="+",
-                                  db_constraint=False)
+                                  db_constraint=False, db_index=False)
     job = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     line = models.PositiveIntegerField()
     email = models.CharField(max_length=254, null=True, blank=True)
