@@ -64,7 +64,8 @@ def _reset_tables(connection) -> None:  # type: ignore[no-untyped-def]
               "capture_capturepoint", "capture_linemessage", "capture_lineevent", "capture_linevisit",
               "capture_linechannel", "capture_coupondefinition", "capture_click", "capture_trackinglink",
               "capture_sourcecost", "contacts_segment", "contacts_consentrecord",
-              "contacts_contacttag", "contacts_tag", "contacts_identity", "contacts_suppression", "contacts_contact",
+              "contacts_contacttag", "contacts_tag", "contacts_identity", "contacts_suppression", "contacts_activity",
+              "contacts_contact",
               "kernel_fact", "capture_source", "workspaces_auditentry"]
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_plain_contacts")

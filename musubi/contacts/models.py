@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 from musubi.contacts.choices import Channel, IdentityKind, LegalBasis, Stage, SuppressionReason
@@ -143,6 +144,12 @@ class Activity(WorkspaceOwned):
     ``contact_id`` is a plain integer like ``Fact.contact_id``.
     """
 
+    # No foreign-key constraint in the database: this is a summary the database keeps from the facts (which
+    # have none either) and ``rebuild_activity`` can recompute; an import writes a row or two per person, each
+    # of which PostgreSQL would check on its own. Deleting a workspace through the ORM still cascades here. No
+    # index of its own: the primary key leads with it.
+    workspace = models.ForeignKey(settings.MUSUBI_WORKSPACE_MODEL, on_delete=models.CASCADE, related_name="+",
+                                  db_constraint=False, db_index=False)
     pk = models.CompositePrimaryKey("workspace", "contact_id", "kind")
     contact_id = models.BigIntegerField()
     kind = models.CharField(max_length=64)

@@ -4,7 +4,9 @@ SQL statement over all of them, so no Python runs per person.
 ``add_staged`` leaves exactly what ``bulk.add_many`` (and so ``bulk.add_one``, person after person) leaves:
 the same contacts (new ones numbered in the people's order), the known contacts' empty names filled and custom
 fields merged in order, the identities, the tag links, a consent record per address, and the same facts
-(``contact.created``, ``contact.tagged``, ``consent.granted``). The tests hold the three to each other.
+(``contact.created``, ``contact.tagged``, ``consent.granted``) with the same summary rows (``Activity``). The
+tests hold the three to each other. The summary is folded in by the statements that insert the facts, one grouped
+upsert each, while the per-fact trigger stands aside (``activity.BY_WRITER_SETTING``).
 
 The people come in a table the caller fills (``PEOPLE_COLUMNS``, one row per person, ``line`` giving their
 order), already checked: addresses normalised, the name stripped and at most 200 characters, tags one a line.
@@ -16,12 +18,13 @@ out in the order they would one at a time.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, transaction
 
-from musubi.contacts import bulk, services
+from musubi.contacts import activity, bulk, services
 from musubi.contacts.choices import Stage
 from musubi.contacts.models import ConsentRecord, Contact, ContactTag, Identity, Tag
 from musubi.kernel import clock
@@ -52,7 +55,8 @@ def add_staged(*, workspace: Workspace, people: str, basis: str, source_id: int 
     added = bulk.Added()
     params: dict[str, Any] = {"ws": workspace.pk, "now": clock.now(), "source": source_id, "basis": basis,
                               "tags": sorted({t.strip()[:100] for t in tags if t.strip()}), "after": -1}
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _settings(cursor, _STATEMENT_SETTINGS):
+        cursor.execute(f"ANALYZE {people}")  # a temporary table has no statistics until asked
         while True:
             merge_line = _look_up(cursor, people, params)
             params["before"] = merge_line if merge_line is not None else 2**62
@@ -82,16 +86,20 @@ def _look_up(cursor: Any, people: str, params: dict[str, Any]) -> int | None:
     as ``find_or_create_contact`` locks them, into ``_staged_owner``; return the first line whose addresses
     belong to two or more contacts."""
     cursor.execute("DROP TABLE IF EXISTS _staged_owner")
+    # Each address is looked up by the unique index, one probe each (a subquery the planner cannot turn into a
+    # scan of every identity of the workspace, which stale statistics made it do): a chunk costs the same however
+    # many contacts the workspace already has.
     cursor.execute(f"""
-        SELECT i.id FROM {_IDENTITY} i JOIN ({_ADDRESSES.format(people=people)}) a
-          ON i.workspace_id = %(ws)s AND i.kind = a.kind AND i.value = a.value
-        FOR UPDATE OF i""", params)  # noqa: S608 — our tables
+        SELECT i.id FROM ({_ADDRESSES.format(people=people)}) a
+        CROSS JOIN LATERAL (SELECT id FROM {_IDENTITY} i
+                            WHERE i.workspace_id = %(ws)s AND i.kind = a.kind AND i.value = a.value
+                            FOR UPDATE) i""", params)  # noqa: S608 — our tables
     cursor.execute(f"""
         CREATE TEMPORARY TABLE _staged_owner ON COMMIT DROP AS
-        SELECT a.line, a.ord, a.kind, a.value, a.channel, coalesce(c.merged_into_id, c.id) AS owner
-        FROM ({_ADDRESSES.format(people=people)}) a
-        LEFT JOIN {_IDENTITY} i ON i.workspace_id = %(ws)s AND i.kind = a.kind AND i.value = a.value
-        LEFT JOIN {_CONTACT} c ON c.id = i.contact_id""", params)  # noqa: S608 — our tables
+        SELECT a.line, a.ord, a.kind, a.value, a.channel,
+               (SELECT coalesce(c.merged_into_id, c.id) FROM {_IDENTITY} i JOIN {_CONTACT} c ON c.id = i.contact_id
+                WHERE i.workspace_id = %(ws)s AND i.kind = a.kind AND i.value = a.value) AS owner
+        FROM ({_ADDRESSES.format(people=people)}) a""", params)  # noqa: S608 — our tables
     cursor.execute("SELECT min(line) FROM (SELECT line FROM _staged_owner WHERE owner IS NOT NULL GROUP BY line "
                    "HAVING count(DISTINCT owner) > 1) merges")
     return cursor.fetchone()[0]
@@ -123,6 +131,43 @@ def _write(cursor: Any, people: str, params: dict[str, Any], added: bulk.Added) 
     added.matched += matched
     if not created + matched:
         return
+    # The trigger on facts stands aside while these statements run: each statement that inserts facts folds them
+    # into ``contacts_activity`` itself, one grouped upsert instead of one per fact.
+    with _settings(cursor, {activity.BY_WRITER_SETTING: "on"}):
+        _write_people(cursor, people, params)
+
+
+# Each statement handles a chunk (tens of thousands of rows) once: compiling it (JIT, which the cost of a
+# subquery per row sets off) took longer than running it, and sorts of a chunk spilled to disk at the default
+# 4 MB. The memory is the database server's, for this transaction only.
+_STATEMENT_SETTINGS = {"jit": "off", "work_mem": "64MB"}
+
+
+@contextmanager
+def _settings(cursor: Any, values: dict[str, str]) -> Iterator[None]:
+    """Set PostgreSQL settings for the statements inside, then put back what was there (``set_config(…, true)``:
+    local to the transaction, so at worst they end with it). An error leaves them to the rollback — of the
+    transaction or of ``add_staged``'s savepoint — since an aborted transaction runs no more statements."""
+    names = list(values)
+    cursor.execute(f"SELECT {', '.join(['current_setting(%s, true)'] * len(names))}", names)
+    previous = cursor.fetchone()
+    for name, value in values.items():
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+    yield
+    for name, value in zip(names, previous, strict=True):
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, value or "off"])  # never set: a custom flag
+
+
+def _insert_facts(cursor: Any, select: str, params: dict[str, Any], *, before: str = "") -> None:
+    """Insert the facts ``select`` gives (``bulk.FACT_COLUMNS``) and fold them into the summary in the same
+    statement; ``before`` is any CTE ``select`` reads, with its trailing comma."""
+    cursor.execute(f"""
+        WITH {before} facts AS (INSERT INTO {_FACT} ({_FACT_COLUMNS}) {select}
+                                RETURNING workspace_id, contact_id, kind, occurred_at)
+        {activity.FOLD_FACTS.format(facts="facts")}""", params)
+
+
+def _write_people(cursor: Any, people: str, params: dict[str, Any]) -> None:
     cursor.execute(f"""
         INSERT INTO {_CONTACT} (id, workspace_id, name, stage, fields, first_source_id, last_source_id, created_at)
         SELECT w.contact_id, %(ws)s, p.name, '{Stage.LEAD}', p.fields, %(source)s, %(source)s, %(now)s
@@ -159,11 +204,11 @@ def _write(cursor: Any, people: str, params: dict[str, Any], added: bulk.Added) 
                                 user_agent, wording_hash, source_id)
         SELECT id, %(ws)s, contact_id, channel, value, %(basis)s, true, %(now)s, '', '', '', %(source)s
         FROM _staged_granted ORDER BY id""", params)  # noqa: S608 — our tables
-    cursor.execute(f"""
-        INSERT INTO {_FACT} ({_FACT_COLUMNS})
+    _insert_facts(cursor, """
         SELECT %(ws)s, 'consent.granted', %(now)s, %(now)s, contact_id, %(source)s, 'contacts.consentrecord',
-               id::text, '', jsonb_build_object('channel', channel, 'basis', %(basis)s::text)
-        FROM _staged_granted ORDER BY id""", params)  # noqa: S608 — our tables
+               g.id::text, '', jsonb_build_object('channel', channel, 'basis', %(basis)s::text)
+        FROM _staged_granted g ORDER BY g.id""", params)  # g.id: a bare "id" would sort by the text column
+    # Not a kind the summary keeps: a plain insert.
     cursor.execute(f"""
         INSERT INTO {_FACT} ({_FACT_COLUMNS})
         SELECT %(ws)s, 'contact.created', %(now)s, %(now)s, contact_id, %(source)s, '', '', '', '{{}}'::jsonb
@@ -191,20 +236,18 @@ def _link_tags(cursor: Any, people: str, params: dict[str, Any]) -> None:
         FROM _staged_tagging s JOIN {_TAG} t ON t.workspace_id = %(ws)s AND t.name = s.name
         WHERE s.is_new ORDER BY s.line, s.name COLLATE "C"
         """, params)  # noqa: S608 — our tables
-    cursor.execute(f"""
-        INSERT INTO {_FACT} ({_FACT_COLUMNS})
+    _insert_facts(cursor, """
         SELECT %(ws)s, 'contact.tagged', %(now)s, %(now)s, contact_id, NULL, '', '', '', jsonb_build_object('tag', name)
         FROM _staged_tagging WHERE is_new ORDER BY line, name COLLATE "C"
-        """, params)  # noqa: S608 — our tables
-    cursor.execute(f"""
-        WITH linked AS (
+        """, params)
+    _insert_facts(cursor, f"""
+        SELECT %(ws)s, 'contact.tagged', %(now)s, %(now)s, l.contact_id, NULL, '', '', '',
+               jsonb_build_object('tag', t.name)
+        FROM linked l JOIN {_TAG} t ON t.id = l.tag_id""", params, before=f"""
+        linked AS (
           INSERT INTO {_CONTACT_TAG} (workspace_id, contact_id, tag_id, added_at)
           SELECT %(ws)s, s.contact_id, t.id, %(now)s
           FROM _staged_tagging s JOIN {_TAG} t ON t.workspace_id = %(ws)s AND t.name = s.name
           WHERE NOT s.is_new ORDER BY s.line, s.name COLLATE "C"
           ON CONFLICT DO NOTHING
-          RETURNING contact_id, tag_id)
-        INSERT INTO {_FACT} ({_FACT_COLUMNS})
-        SELECT %(ws)s, 'contact.tagged', %(now)s, %(now)s, l.contact_id, NULL, '', '', '',
-               jsonb_build_object('tag', t.name)
-        FROM linked l JOIN {_TAG} t ON t.id = l.tag_id""", params)  # noqa: S608 — our tables
+          RETURNING contact_id, tag_id),""")  # noqa: S608 — our tables

@@ -113,9 +113,17 @@ class ImportBlock(WorkspaceOwned):
 class ImportRow(WorkspaceOwned):
     """A record of the file after checking: its addresses written the one way contacts store them, or what is
     wrong with it (``problems``; ``duplicate_of`` names an earlier line sharing an address). ``line`` is the
-    spreadsheet's row number (the header is row 1)."""
+    spreadsheet's row number (the header is row 1).
 
-    job = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="+")
+    A staging area: rows are written a chunk at a time while checking and deleted as they are written to the
+    contacts, so their keys carry no constraint in the database (PostgreSQL would check each row's keys on its
+    own at commit, twice per row). Only the import's own code writes them, for the import it holds; deleting
+    an import or its workspace through the ORM deletes them too, and changing the mapping deletes them
+    (``services._forget_checks``). The workspace has no index of its own: the unique line leads with it."""
+
+    workspace = models.ForeignKey(settings.MUSUBI_WORKSPACE_MODEL, on_delete=models.CASCADE, related_name="+",
+                                  db_constraint=False, db_index=False)
+    job = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     line = models.PositiveIntegerField()
     email = models.CharField(max_length=254, null=True, blank=True)
     phone = models.CharField(max_length=32, null=True, blank=True)

@@ -48,7 +48,12 @@ class Fact(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    workspace = models.ForeignKey(settings.MUSUBI_WORKSPACE_MODEL, on_delete=models.CASCADE, related_name="+")
+    # No foreign-key constraint in the database: facts are an append-only log written in bulk (an import writes
+    # several per person) and PostgreSQL checks each row's key on its own at commit. Only the code writes
+    # facts, always for a workspace it holds; deleting a workspace through the ORM still cascades here. No index
+    # of its own either: every index below leads with it.
+    workspace = models.ForeignKey(settings.MUSUBI_WORKSPACE_MODEL, on_delete=models.CASCADE, related_name="+",
+                                  db_constraint=False, db_index=False)
     kind = models.CharField(max_length=64)
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)

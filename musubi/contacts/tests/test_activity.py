@@ -3,7 +3,9 @@ PostgreSQL alike, and its rebuild from the facts."""
 
 import datetime as dt
 
+import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 
 from musubi.contacts import activity, services
 from musubi.contacts.choices import EventKind
@@ -89,3 +91,27 @@ def test_the_command_rebuilds_one_workspace_or_all(workspace, other_workspace, c
     call_command("rebuild_activity")
     assert (rows(workspace), rows(other_workspace)) == (kept, theirs)
     assert f"{workspace.slug}: {len(kept)} rows" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="only PostgreSQL has a set-based writer")
+def test_the_trigger_stands_aside_only_while_a_writer_says_so(workspace):
+    contact = person(workspace, "a@example.jp")
+
+    def writer_says(value):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, true)", [activity.BY_WRITER_SETTING, value])
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        writer_says("on")
+        record_fact(workspace_id=workspace.pk, kind="order.paid", contact_id=contact.pk, occurred_at=NOW)
+        assert (contact.pk, "order.paid") not in rows(workspace)  # left to the writer
+        raise RuntimeError("the writer failed")
+    # Rolled back with the writer's work (as an error in staged.add_staged would be): the trigger is back.
+    record_fact(workspace_id=workspace.pk, kind="coupon.redeemed", contact_id=contact.pk, occurred_at=NOW)
+    assert rows(workspace)[(contact.pk, "coupon.redeemed")] == (NOW, NOW)
+    writer_says("on")
+    record_fact(workspace_id=workspace.pk, kind="email.opened", contact_id=contact.pk, occurred_at=NOW)
+    writer_says("off")
+    record_fact(workspace_id=workspace.pk, kind="email.clicked", contact_id=contact.pk, occurred_at=NOW)
+    assert {kind for _contact, kind in rows(workspace)} >= {"coupon.redeemed", "email.clicked"}
+    assert not {"order.paid", "email.opened"} & {kind for _contact, kind in rows(workspace)}

@@ -1,19 +1,26 @@
 """``bulk.add_many`` must leave exactly what ``bulk.add_one`` leaves, person after person."""
 
+import datetime as dt
 import json
 from collections import Counter
 
 import pytest
 from django.db import connection
 
-from musubi.contacts import bulk, services, staged
-from musubi.contacts.models import ConsentRecord, Contact, ContactTag, Identity
+from musubi.contacts import activity, bulk, services, staged
+from musubi.contacts.models import Activity, ConsentRecord, Contact, ContactTag, Identity
+from musubi.kernel import clock
 from musubi.kernel.errors import InvalidInput
+from musubi.kernel.facts import record_fact
 from musubi.kernel.models import Fact
 
 pytestmark = pytest.mark.django_db
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the set-based path is PostgreSQL's")
 SOURCE = 77
+# The known contacts are made at BEFORE, the people added at NOW; one of them had already consented LATER (a
+# fact recorded ahead of its time), so the summary's first and last times both have something to merge.
+BEFORE, NOW = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC), dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+LATER = NOW + dt.timedelta(days=3)
 
 
 def person(email=None, phone=None, line=None, name="", fields=None, tags=()):
@@ -35,6 +42,11 @@ PEOPLE = [
 
 
 def existing(workspace):
+    with clock.frozen(BEFORE):
+        _existing(workspace)
+
+
+def _existing(workspace):
     def make(**addresses):
         name = addresses.pop("name", "")
         contact, _ = services.find_or_create_contact(workspace=workspace, addresses=services.normalise(**addresses),
@@ -49,6 +61,7 @@ def existing(workspace):
     make(phone="090-0000-0002", line_user_id=LINE_A)
     tagged = make(phone="090-0000-0003")
     services.tag(workspace=workspace, contact=tagged, names=["既存タグ"])
+    record_fact(workspace_id=workspace.pk, kind="consent.granted", contact_id=tagged.pk, occurred_at=LATER)
 
 
 def snapshot(workspace):
@@ -68,16 +81,24 @@ def snapshot(workspace):
         "facts": Counter((f.kind, o(f.contact_id), f.source_id, f.subject_type, str(sorted(
             (k, o(v) if k == "merged" else v) for k, v in f.data.items())))
             for f in Fact.objects.for_workspace(workspace)),
+        "activity": sorted((o(a.contact_id), a.kind, a.first_at, a.last_at)
+                           for a in Activity.objects.filter(workspace=workspace)),
     }
+
+
+def add_one_by_one(workspace, people, **options):
+    with clock.frozen(NOW):
+        for p in people:
+            bulk.add_one(workspace=workspace, person=p, **options)
 
 
 def test_many_at_once_leaves_exactly_what_one_by_one_leaves(workspace, other_workspace):
     existing(workspace)
     existing(other_workspace)
-    for p in PEOPLE:
-        bulk.add_one(workspace=workspace, person=p, basis="written_notice", source_id=SOURCE, tags=["展示会"])
-    added = bulk.add_many(workspace=other_workspace, people=PEOPLE, basis="written_notice", source_id=SOURCE,
-                          tags=["展示会"])
+    add_one_by_one(workspace, PEOPLE, basis="written_notice", source_id=SOURCE, tags=["展示会"])
+    with clock.frozen(NOW):
+        added = bulk.add_many(workspace=other_workspace, people=PEOPLE, basis="written_notice", source_id=SOURCE,
+                              tags=["展示会"])
 
     one_by_one, at_once = snapshot(workspace), snapshot(other_workspace)
     assert at_once == one_by_one
@@ -122,13 +143,23 @@ def stage(people, table="_test_people"):
 def test_staged_in_sql_leaves_exactly_what_one_by_one_leaves(workspace, other_workspace):
     existing(workspace)
     existing(other_workspace)
-    for p in PEOPLE:
-        bulk.add_one(workspace=workspace, person=p, basis="written_notice", source_id=SOURCE, tags=["展示会"])
-    added = staged.add_staged(workspace=other_workspace, people=stage(PEOPLE), basis="written_notice",
-                              source_id=SOURCE, tags=["展示会"])
+    add_one_by_one(workspace, PEOPLE, basis="written_notice", source_id=SOURCE, tags=["展示会"])
+    with clock.frozen(NOW):
+        added = staged.add_staged(workspace=other_workspace, people=stage(PEOPLE), basis="written_notice",
+                                  source_id=SOURCE, tags=["展示会"])
 
-    assert snapshot(other_workspace) == snapshot(workspace)
+    at_once = snapshot(other_workspace)
+    assert at_once == snapshot(workspace)
     assert (added.created, added.matched) == (3, 5)
+    # The summary rows the writer folded in itself, merged with those already there, are what the facts give.
+    summary = {(kind, first, last) for _contact, kind, first, last in at_once["activity"]}
+    assert {("contact.tagged", BEFORE, NOW), ("consent.granted", NOW, LATER), ("consent.granted", NOW, NOW)} <= summary
+    activity.rebuild(workspace_id=other_workspace.pk)
+    assert snapshot(other_workspace)["activity"] == at_once["activity"]
+    # The trigger is back for whatever the same transaction records next.
+    someone = Contact.objects.for_workspace(other_workspace).filter(merged_into=None).earliest("pk")
+    record_fact(workspace_id=other_workspace.pk, kind="order.paid", contact_id=someone.pk, occurred_at=LATER)
+    assert Activity.objects.filter(workspace=other_workspace, contact_id=someone.pk, kind="order.paid").exists()
 
 
 @postgresql_only
@@ -139,13 +170,14 @@ def test_staged_people_of_one_known_contact_fill_its_name_and_fields_in_order(wo
               person(phone="090-1111-2222", name="二番目", fields={"rank": "gold"}, tags=["VIP"]),
               person(phone="090-3333-4444", name="三番目", tags=["VIP"])]
     for ws in (workspace, other_workspace):
-        services.find_or_create_contact(workspace=ws, addresses=services.normalise(
-            email="a@example.jp", phone="090-1111-2222"))
-        services.find_or_create_contact(workspace=ws, addresses=services.normalise(phone="090-3333-4444"),
-                                        name="既存")
-    for p in people:
-        bulk.add_one(workspace=workspace, person=p, basis="consent", source_id=None)
-    added = staged.add_staged(workspace=other_workspace, people=stage(people), basis="consent", source_id=None)
+        with clock.frozen(BEFORE):
+            services.find_or_create_contact(workspace=ws, addresses=services.normalise(
+                email="a@example.jp", phone="090-1111-2222"))
+            services.find_or_create_contact(workspace=ws, addresses=services.normalise(phone="090-3333-4444"),
+                                            name="既存")
+    add_one_by_one(workspace, people, basis="consent", source_id=None)
+    with clock.frozen(NOW):
+        added = staged.add_staged(workspace=other_workspace, people=stage(people), basis="consent", source_id=None)
 
     at_once = snapshot(other_workspace)
     assert at_once == snapshot(workspace)
