@@ -84,14 +84,21 @@ def peak_kb(process: subprocess.Popen[bytes]) -> int:
     return max(peaks, default=0)
 
 
-def run_wrk(url: str, seconds: int, paths: list[str] | None = None) -> dict[str, float]:
+def run_wrk(url: str, seconds: int, paths: list[str] | None = None,
+            visitors: list[str] | None = None) -> dict[str, float]:
     script = []
+    lua = Path(os.environ.get("MUSUBI_DATA_DIR", "var")) / "redirects-paths.lua"
+    lua.parent.mkdir(parents=True, exist_ok=True)
     if paths:  # each request picks one of the paths at random
-        lua = Path(os.environ.get("MUSUBI_DATA_DIR", "var")) / "redirects-paths.lua"
-        lua.parent.mkdir(parents=True, exist_ok=True)
         quoted = ",\n".join('"' + p.replace("\\", "\\\\").replace('"', '\\"') + '"' for p in paths)
         lua.write_text(f"local paths = {{\n{quoted}\n}}\n"
                        "request = function() return wrk.format(\"GET\", paths[math.random(#paths)]) end\n")
+        script = ["-s", str(lua)]
+    elif visitors:  # each request is one of these browsers at random (their visitor cookie)
+        quoted = ",\n".join(f'"{v}"' for v in visitors)
+        lua.write_text(f"local ids = {{\n{quoted}\n}}\n"
+                       "request = function() return wrk.format(\"GET\", nil, {[\"User-Agent\"] = "
+                       f"\"{PHONE}\", [\"Cookie\"] = \"mvid=\" .. ids[math.random(#ids)]}}) end\n")
         script = ["-s", str(lua)]
     out = subprocess.run([shutil.which("wrk") or "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
                           "-H", f"User-Agent: {PHONE}", *script, url],
@@ -124,6 +131,25 @@ def setup_link() -> str:
                                     name=f"table {time.time_ns()}")
     return services.create_link(workspace=workspace, actor=workspaces.SYSTEM, source_id=source.pk,
                                 target_url="https://example.jp/menu").code
+
+
+def setup_known_visitors() -> list[str]:
+    """``DELIVERIES`` browsers, each already tied to a person of its own (as an opt-in from it would)."""
+    setup_django()
+    import uuid
+
+    from musubi.capture.models import KnownVisitor
+    from musubi.contacts.models import Contact
+    from musubi.kernel import clock
+    from musubi.workspaces.models import Workspace
+
+    workspace = Workspace.objects.get(slug="bench-links")
+    now = clock.now()
+    people = Contact.objects.bulk_create([Contact(workspace=workspace, name=f"bench {i}", created_at=now)
+                                          for i in range(DELIVERIES)])
+    known = KnownVisitor.objects.bulk_create([KnownVisitor(workspace=workspace, visitor_id=str(uuid.uuid4()),
+                                                           contact=person, since=now) for person in people])
+    return [k.visitor_id for k in known]
 
 
 def clicks(code: str) -> int:
@@ -185,14 +211,17 @@ def main() -> None:
     parser.add_argument("--target", choices=("link", "message-click", "message-open"), default="link")
     parser.add_argument("--workers", type=int, default=1,
                         help="granian workers for both servers (musubi serve starts 2, MUSUBI_WEB_WORKERS)")
+    parser.add_argument("--visitors", choices=("new", "known"), default="new",
+                        help="link clicks by browsers never seen (new: each gets a visitor id, its fact no person) "
+                             "or by DELIVERIES browsers each tied to a person (known: their facts carry the person)")
     args = parser.parse_args()
     from django.db import connection
 
     database = "PostgreSQL" if "postgres" in os.environ.get("DATABASE_URL", "") else "SQLite"
     if args.target != "link" and args.interface != "asgi":
         parser.error("opens and clicks of messages take the fast path only over ASGI")
-    print(f"B1 {args.target} on {database}, Musubi over {args.interface.upper()}: {CONNECTIONS} "
-          f"connections, granian {args.workers} worker(s) (median of {args.repeat})")
+    print(f"B1 {args.target} ({args.visitors} visitors) on {database}, Musubi over {args.interface.upper()}: "
+          f"{CONNECTIONS} connections, granian {args.workers} worker(s) (median of {args.repeat})")
     print(f"{'seconds':>8} {'baseline req/s':>15} {'musubi req/s':>13} {'ratio':>6} {'p99 ms':>8} "
           f"{'answered':>9} {'clicks':>8} {'peak MB base/musubi':>20}")
     results = []
@@ -205,8 +234,10 @@ def main() -> None:
             base_peak = peak_kb(server)
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(10)
+            known = None
             if args.target == "link":
                 code, paths = setup_link(), None
+                known = setup_known_visitors() if args.visitors == "known" else None
             else:
                 run_id, click_paths, open_paths = setup_deliveries()
                 paths = click_paths if args.target == "message-click" else open_paths
@@ -214,7 +245,7 @@ def main() -> None:
             port = free_port()
             server = serve(f"musubi-{args.interface}", port, args.workers)
             ours = run_wrk(f"http://127.0.0.1:{port}/r/{code}" if paths is None else f"http://127.0.0.1:{port}/",
-                           seconds, paths)
+                           seconds, paths, known)
             ours_peak = peak_kb(server)
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(20)
@@ -236,7 +267,7 @@ def main() -> None:
               f"{row['peak_mb_base']:>9.1f}/{row['peak_mb_musubi']:<9.1f}")
         if row["bad"]:
             print(f"         {row['bad']} answers were not redirects")
-    suffix = "" if args.target == "link" else f"-{args.target}"
+    suffix = ("" if args.target == "link" else f"-{args.target}") + ("-known" if args.visitors == "known" else "")
     save(f"redirects-{database.lower()}-{args.interface}{suffix}-w{args.workers}", results)
 
 

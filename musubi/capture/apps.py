@@ -7,7 +7,8 @@ class CaptureConfig(AppConfig):
     verbose_name = "Capture"
 
     def ready(self) -> None:
-        from musubi.capture import confirmations, line_queue
+        from musubi.capture import confirmations, line_queue, visitors
 
         confirmations.register()
         line_queue.register()
+        visitors.register()

@@ -72,7 +72,8 @@ class PendingClick(NamedTuple):
 # On PostgreSQL one statement writes a group: the clicks from arrays, and the facts of the clicks by people —
 # for the person already known from the browser (``visitors``) when there is one, found through
 # ``knownvisitor_unique``'s index. In autocommit the statement is its own transaction, so a group costs one
-# round trip.
+# round trip. A person's fact updates their row of ``contacts_activity`` (a trigger), so the facts go in in
+# contact order: two groups in flight then lock the rows they share in the same order and cannot deadlock.
 _PG_BATCH = """
 WITH c AS (
   INSERT INTO capture_click (workspace_id, link_id, at, visitor_id, ip_hash, user_agent, referrer, is_bot)
@@ -88,6 +89,7 @@ SELECT c.workspace_id, 'link.clicked', c.at, now(), v.contact_id, l.source_id, '
 FROM c JOIN capture_trackinglink l ON l.id = c.link_id
 LEFT JOIN capture_knownvisitor v ON v.workspace_id = c.workspace_id AND v.visitor_id = c.visitor_id
 WHERE NOT c.is_bot
+ORDER BY v.contact_id
 """
 
 

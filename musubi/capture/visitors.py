@@ -19,7 +19,8 @@ from django.conf import settings
 from django.db.models import Q
 
 from musubi.capture.models import Click, KnownVisitor
-from musubi.kernel import clock
+from musubi.contacts.events import ContactErased
+from musubi.kernel import clock, events
 from musubi.kernel.models import Fact
 
 
@@ -64,3 +65,12 @@ def known_contacts(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], in
         wanted |= Q(workspace_id=workspace_id, visitor_id__in=visitor_ids)
     return {(w, v): c for w, v, c in
             KnownVisitor.objects.filter(wanted).values_list("workspace_id", "visitor_id", "contact_id")}
+
+
+def forget(event: ContactErased) -> None:
+    """An erased person's browsers are strangers again: their later clicks are recorded for nobody."""
+    KnownVisitor.objects.filter(workspace_id=event.workspace_id, contact_id__in=event.contact_ids).delete()
+
+
+def register() -> None:
+    events.subscribe(ContactErased, forget)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from musubi.contacts import rules, segments
 from musubi.contacts.choices import Channel, IdentityKind, LegalBasis, Stage, SuppressionReason
-from musubi.contacts.events import ContactTagged
+from musubi.contacts.events import ContactErased, ContactTagged
 from musubi.contacts.models import ConsentRecord, Contact, ContactTag, Identity, Segment, Suppression, Tag
 from musubi.contacts.schemas import Definition, parse_definition, stored
 from musubi.kernel import clock, events
@@ -358,6 +358,7 @@ def erase(*, workspace: Workspace, actor: Actor, contact_id: int) -> None:
     ContactTag.objects.for_workspace(workspace).filter(contact_id__in=ids).delete()
     Contact.objects.for_workspace(workspace).filter(pk__in=ids).update(name="", fields={}, time_zone="",
                                                                             erased_at=now)
+    events.publish(ContactErased(workspace_id=workspace.pk, contact_ids=tuple(sorted(ids))))
     record_audit(workspace=workspace, actor=actor, action="contact.erased", obj=contact)
 
 

@@ -125,6 +125,17 @@ def test_with_double_opt_in_clicks_count_for_the_person_once_they_confirm(worksp
     assert clicked_this_week(workspace) == {submission.contact_id}
 
 
+def test_an_erased_person_s_browser_is_a_stranger_again(workspace, link):
+    visitor = services.follow_link(code=link.code, ip="203.0.113.1", user_agent=PHONE, referrer="",
+                                   visitor_id=None).visitor_id
+    submission = points.submit(point=capture_point(workspace), entry=entry(visitor_id=visitor))
+    contacts.erase(workspace=workspace, actor=owner_actor(), contact_id=submission.contact_id)
+    assert not KnownVisitor.objects.exists()
+    services.follow_link(code=link.code, ip="203.0.113.1", user_agent=PHONE, referrer="", visitor_id=visitor)
+    assert Fact.objects.filter(kind="link.clicked", contact_id=None).count() == 2
+    assert len(person_clicks(submission.contact_id)) == 1  # recorded before the erasure: pseudonymous history
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_fast_path_finds_a_known_browser_through_an_index(workspace):
     if connection.vendor != "postgresql":
