@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -68,7 +69,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
                 fields.setdefault(field_path(err["loc"]), str(err.get("msg", "invalid")))
             else:  # django-ninja's own checks (an unreadable cursor) give {field: reason}
                 fields.update({str(name): str(why) for name, why in err.items()})
-        return error_response(api, request, status=400, code="invalid", message="The request is not valid.",
+        return error_response(api, request, status=400, code="invalid", message=_("The request is not valid."),
                               fields=fields)
 
     def on_domain(request: HttpRequest, exc: MusubiError) -> HttpResponse:
@@ -76,7 +77,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     def on_auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
         return error_response(api, request, status=401, code="unauthenticated",
-                              message="Send a valid API key as 'Authorization: Bearer <key>'.")
+                              message=_("Send a valid API key as 'Authorization: Bearer <key>'."))
 
     def on_forbidden(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
         return error_response(api, request, status=403, code="forbidden", message=exc.message)
@@ -84,14 +85,15 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def on_http(request: HttpRequest, exc: HttpError) -> HttpResponse:
         if exc.status_code == 400:  # django-ninja's only 400: the body could not be parsed
             return error_response(api, request, status=400, code="invalid",
-                                  message="The request body must be a JSON object.",
+                                  message=_("The request body must be a JSON object."),
                                   fields={"body": "not a JSON object"})
         return error_response(api, request, status=exc.status_code, code="http_error", message=str(exc))
 
     def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return error_response(api, request, status=413, code="too_large",
-                              message=f"The request body is larger than the {limit:,} bytes accepted.")
+                              message=_("The request body is larger than the %(limit)s bytes accepted.") % {
+                                  "limit": f"{limit:,}"})
 
     def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
         return error_response(api, request, status=404, code="not_found", message="Not found.")

@@ -85,7 +85,7 @@ def premium_limit(facts: PremiumFacts) -> PremiumLimit:
         return PremiumLimit(kind, value, limit, text % {"basis": basis, "rule": rule})
     if kind == PremiumKind.JOINT_LOTTERY:
         text = _("Joint lottery (共同懸賞): each prize may be worth at most 300,000 yen, and all prizes together "
-                 "at most 3% of the campaign's expected sales.")
+                 "at most 3%% of the campaign's expected sales.") % {}  # formatted like the others: "%%" is one "%"
         return PremiumLimit(kind, value, 300_000, text)
     limit = value * 20 if value < 5000 else 100_000
     text = _("Lottery (一般懸賞): the transaction value is %(basis)s; each prize may be worth at most "

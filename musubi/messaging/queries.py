@@ -7,8 +7,10 @@ import email
 import email.policy
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -198,10 +200,20 @@ SHOWN_HEADERS = {
 }
 
 
+def _header_text(name: str, value: Any) -> str:
+    """A header as a reader takes it in: the date in the workspace's time and words first, the header as sent
+    beside it (``Mon, 23 Nov 2026 05:14:46 +0000`` alone reads as the wrong hour in Japan)."""
+    if name == "Date" and getattr(value, "datetime", None) is not None:
+        local = formats.date_format(timezone.localtime(value.datetime), "DATETIME_FORMAT")
+        return f"{local}（{value}）"
+    return str(value)
+
+
 def readable(message: OutboxMessage) -> ReadableMail:
     """A kept mail taken apart for reading: its main headers (decoded), its text part and its HTML part."""
     parsed: EmailMessage = email.message_from_string(message.raw, policy=email.policy.default)  # type: ignore[assignment]
-    headers = [(str(label), str(parsed[name])) for name, label in SHOWN_HEADERS.items() if parsed[name] is not None]
+    headers = [(str(label), _header_text(name, parsed[name])) for name, label in SHOWN_HEADERS.items()
+               if parsed[name] is not None]
     text_part = parsed.get_body(preferencelist=("plain",))
     html_part = parsed.get_body(preferencelist=("html",))
     return ReadableMail(headers=headers, text=text_part.get_content() if text_part is not None else "",

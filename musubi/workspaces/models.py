@@ -8,6 +8,7 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.functional import cached_property
 
 from musubi.kernel.models import WorkspaceOwned
 from musubi.workspaces.choices import Language, Role
@@ -71,6 +72,12 @@ class Workspace(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @cached_property
+    def seller(self) -> str:
+        """Who sells, as the 特商法 page names them (the legal name, not the shop's display name); the
+        workspace's name until that is filled in."""
+        return LegalProfile.objects.filter(workspace=self).values_list("seller_name", flat=True).first() or self.name
 
 
 class Membership(WorkspaceOwned):

@@ -75,6 +75,18 @@ def test_a_revoked_key_stops_working_at_once(owner_key, workspace):
     assert api(owner_key, "get", "/api/v1/workspace").status_code == 401
 
 
+def test_a_refused_key_and_an_unreadable_body_are_explained_in_the_readers_language(owner_key, workspace):
+    refused = Client().get("/api/v1/workspace", HTTP_AUTHORIZATION="Bearer wrong", HTTP_ACCEPT_LANGUAGE="ja")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
+    assert "APIキー" in refused.json()["error"]["message"]
+    english = Client().get("/api/v1/workspace", HTTP_AUTHORIZATION="Bearer wrong", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["error"]["message"] == "Send a valid API key as 'Authorization: Bearer <key>'."
+    unreadable = Client().patch("/api/v1/workspace", data="{not json", content_type="application/json",
+                                HTTP_AUTHORIZATION=f"Bearer {owner_key}", HTTP_ACCEPT_LANGUAGE="ja")
+    assert unreadable.status_code == 400 and "JSON" in unreadable.json()["error"]["message"]
+    assert unreadable.json()["error"]["message"] != "The request body must be a JSON object."
+
+
 def test_facts_page_newest_first_with_a_stable_cursor(owner_key, workspace):
     for i in range(7):
         record_fact(workspace_id=workspace.pk, kind="click" if i % 2 else "optin", data={"i": i})

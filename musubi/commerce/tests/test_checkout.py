@@ -45,6 +45,8 @@ def test_the_checkout_page_shows_the_offer_and_links_the_legal_notice(client, sh
     assert "初回限定 お試しセット" in page and "980" in page
     assert 'href="/legal/kenko/"' in page
     assert "商品到着後8日以内" in page  # the returns policy, as on the confirmation screen
+    # The footer names the seller as the legal notice does, not by the shop's name (すこやか健康食品店).
+    assert "販売業者: 株式会社すこやか</p>" in page
 
 
 def test_an_unpublished_offer_cannot_be_bought(client, shop, workspace):

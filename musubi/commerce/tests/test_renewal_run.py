@@ -141,4 +141,4 @@ def test_a_mail_written_without_text_is_written_when_sent(shop, mailoutbox):
     [sent] = mailoutbox
     mail.refresh_from_db()
     assert (sent.subject, sent.body) == (mail.subject, mail.body)
-    assert "4980円" in mail.body
+    assert "4,980円" in mail.body

@@ -245,7 +245,7 @@ def test_a_bank_transfer_renewal_mails_the_amount_and_the_account(client, shop):
     mail = CustomerMail.objects.get(kind="order_placed", order=renewal)
     assert mail.body == ""  # the run leaves the writing to the mail queue ...
     subject, body = notices.written(mail)
-    assert BANK in body and "4980円" in body
+    assert BANK in body and "4,980円" in body
     mail.refresh_from_db()
     assert (mail.subject, mail.body) == (subject, body)  # ... which keeps what it sent on the row
 

@@ -4,11 +4,14 @@ progress, opens and clicks, pause, resume and cancel, LINE's monthly quota, the 
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.utils
 import re
 from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from django.utils import formats, timezone, translation
 
 from musubi.capture import line
 from musubi.kernel.claims import WorkStatus
@@ -204,6 +207,11 @@ def test_the_outbox_shows_each_kept_mail_and_the_log_filters_deliveries(owner_cl
     mail = owner_client.get(f"/w/kenko/messaging/outbox/{kept.pk}/").content.decode()
     assert "List-Unsubscribe-Post" in mail and "送信者：株式会社けんこう堂" in mail
     assert 'sandbox=""' in mail and "srcdoc=" in mail
+    # The date reads in the workspace's time (Japan), with the header as sent beside it.
+    sent_at = email.utils.parsedate_to_datetime(email.message_from_string(kept.raw)["Date"])
+    with translation.override("ja"), timezone.override("Asia/Tokyo"):
+        local = formats.date_format(timezone.localtime(sent_at), "DATETIME_FORMAT")
+    assert f"<dd class=\"details\">{local}（" in mail
 
     sent = owner_client.get("/w/kenko/messaging/deliveries/?state=sent").content.decode()
     assert "保管太郎" in sent and "停止花子" not in sent
