@@ -25,7 +25,7 @@ USER = "U" + "a" * 32
 
 
 @pytest.fixture
-def channel(workspace):
+def channel(workspace, line_api):  # a follow fetches the profile: never from the real LINE in a test
     return line.connect_channel(workspace=workspace, actor=owner_actor(), name="居酒屋むすび 公式",
                                 channel_id="2000123456", channel_secret=SECRET, access_token="t" * 40,
                                 greeting="友だち追加ありがとうございます！",
