@@ -1,11 +1,12 @@
 """LINE friend-add: connecting an Official Account, and what its webhook's follow and unfollow events do.
 
-A follow is an opt-in on the LINE channel: the person is found or created by their LINE user id, LINE consent
-is recorded with the source credited, and the greeting with the incentive (a coupon) is queued as a durable
-push. An unfollow (a block) suppresses LINE for that user at once; adding the account again restores it.
-Events are applied once each, however often LINE redelivers them. An event about a person (a follow, an
-unfollow, a message) whose ``source.userId`` is missing or is not a LINE user id is refused on its own: logged
-with the reason and kept with it, so a redelivery is not applied either, while the rest of the body is.
+A follow is an opt-in on the LINE channel: the person is found or created by their LINE user id (and named from
+their LINE profile when they have no name), LINE consent is recorded with the source credited, and the
+greeting with the incentive (a coupon) is queued as a durable push. An unfollow (a block) suppresses LINE for
+that user at once; adding the account again restores it. Events are applied once each, however often LINE
+redelivers them. An event about a person (a follow, an unfollow, a message) whose ``source.userId`` is missing
+or is not a LINE user id is refused on its own: logged with the reason and kept with it, so a redelivery is not
+applied either, while the rest of the body is.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from musubi.capture.models import CouponDefinition, LineChannel, LineEvent, Line
 from musubi.capture.services import attributed_source
 from musubi.contacts import services as contacts
 from musubi.contacts.choices import Channel, LegalBasis, SuppressionReason
+from musubi.contacts.models import Contact
 from musubi.integrations import line as line_api
 from musubi.integrations import line_login
 from musubi.kernel import clock, events, tokens
@@ -45,6 +47,17 @@ logger = logging.getLogger(__name__)
 class InvalidSignature(MusubiError):
     code = "invalid_signature"
     status = 400
+
+
+class NoJoinLink(Conflict):
+    """The account is connected, but the owner has not yet saved how to add it (its ID or a LINE Login
+    channel): there is nowhere to send a guest."""
+
+    code = "no_join_link"
+
+    def __init__(self, channel: LineChannel):
+        super().__init__(_("This account has no add-friend link yet."))
+        self.channel = channel
 
 
 def _direct_source(workspace: Workspace) -> Source:
@@ -167,6 +180,7 @@ def receive(*, channel_id: str, body: bytes, signature: str) -> int:
     except (UnicodeDecodeError, line_api.BadSignature) as exc:
         raise InvalidSignature(_("The request is not signed with this channel's secret.")) from exc
     applied = 0
+    new_friends: list[tuple[Contact, str]] = []  # named from their LINE profile once their follow is committed
     for event in payload.events or []:
         event_id = getattr(event, "webhook_event_id", None)
         source = getattr(event, "source", None)
@@ -191,13 +205,30 @@ def receive(*, channel_id: str, body: bytes, signature: str) -> int:
                                problem)
                 continue
             if kind == "follow":
-                _on_follow(channel, user_id, unblocked=bool(getattr(event.follow, "is_unblocked", False)))
+                contact = _on_follow(channel, user_id, unblocked=bool(getattr(event.follow, "is_unblocked", False)))
+                if not contact.name:
+                    new_friends.append((contact, user_id))
             elif kind == "unfollow":
                 _on_unfollow(channel, user_id)
             elif kind in ("message", "postback"):
                 _on_message(channel, user_id, event)
             applied += 1
+    # Outside the events' transactions: a slow LINE must not hold the database while the profile is fetched.
+    for contact, user_id in new_friends:
+        name_from_profile(channel, contact, user_id)
     return applied
+
+
+def name_from_profile(channel: LineChannel, contact: Contact, user_id: str) -> None:
+    """Give an unnamed contact their LINE display name. A fetch that fails is logged and leaves them unnamed:
+    the follow itself stands, and the greeting's push tries again."""
+    try:
+        name = line_api.profile_name(access_token=channel.access_token, user_id=user_id)
+    except line_api.LineError as exc:
+        logger.warning("LINE profile of %s on channel %s not fetched (LINE %s: %s); the contact stays unnamed",
+                       user_id, channel.channel_id, exc.status, exc.body)
+        return
+    contacts.name_if_unnamed(workspace=channel.workspace, contact=contact, name=name)
 
 
 # Events about a person: without a user id LINE would send, there is nobody to apply them to.
@@ -216,7 +247,7 @@ def _user_problem(kind: str, user_id: str) -> str:
     return ""
 
 
-def _on_follow(channel: LineChannel, user_id: str, *, unblocked: bool) -> None:
+def _on_follow(channel: LineChannel, user_id: str, *, unblocked: bool) -> Contact:
     workspace = channel.workspace
     visits = (LineVisit.objects.for_workspace(workspace)
               .filter(channel=channel, user_id=user_id, at__gte=clock.now() - JOIN_WINDOW).order_by("-at"))
@@ -246,6 +277,7 @@ def _on_follow(channel: LineChannel, user_id: str, *, unblocked: bool) -> None:
         now = clock.now()
         LineMessage.objects.create(workspace=workspace, channel=channel, user_id=user_id, texts=texts,
                                    retry_key=uuid.uuid4(), contact=contact, due_at=now, next_attempt_at=now)
+    return contact
 
 
 def _on_message(channel: LineChannel, user_id: str, event: Any) -> None:
@@ -307,7 +339,7 @@ def join_url(*, channel_id: str, visitor_id: str) -> str:
         raise NotFound(_("No LINE channel is connected here."))
     if not channel.login_channel_id:
         if not channel.basic_id:
-            raise NotFound(_("This account has no add-friend link yet."))
+            raise NoJoinLink(channel)
         return f"https://line.me/R/ti/p/{channel.basic_id}"
     state = tokens.sign({"c": channel.pk, "v": visitor_id}, purpose=JOIN_PURPOSE)
     return line_login.authorize_url(client_id=channel.login_channel_id, redirect_uri=callback_url(), state=state)

@@ -2,26 +2,25 @@
 
 Each row's retry key was saved with the row, so a push retried after a crash, a timeout or a 5xx is the same
 request to LINE, which delivers it once. A 4xx other than 429 fails the row for good; the rest retry with
-backoff. Before the first push the friend's display name is fetched for the contact if they have none.
+backoff. Before the first push the friend's display name is fetched for the contact if they still have none.
 """
 
 from __future__ import annotations
 
+from musubi.capture.line import name_from_profile
 from musubi.capture.models import LineMessage
-from musubi.contacts import services as contacts
 from musubi.integrations import line as line_api
 from musubi.kernel.worker import BatchOutcome, WorkQueue, register_queue
 
 
 def handle(messages: list[LineMessage], outcome: BatchOutcome) -> None:
-    rows = {m.pk: m for m in LineMessage.objects.select_related("channel", "contact", "workspace")
+    rows = {m.pk: m for m in LineMessage.objects.select_related("channel__workspace", "contact", "workspace")
             .filter(pk__in=[m.pk for m in messages])}
     for message in messages:
         row = rows[message.pk]
         token = row.channel.access_token
-        if row.contact is not None and not row.contact.name:
-            contacts.name_if_unnamed(workspace=row.workspace, contact=row.contact,
-                                     name=line_api.profile_name(access_token=token, user_id=row.user_id))
+        if row.contact is not None and not row.contact.name:  # the follow's own fetch failed: once more
+            name_from_profile(row.channel, row.contact, row.user_id)
         try:
             line_api.push_texts(access_token=token, user_id=row.user_id, texts=row.texts,
                                 retry_key=str(row.retry_key))

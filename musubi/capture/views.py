@@ -214,15 +214,20 @@ def coupon_page(request: HttpRequest, code: str) -> HttpResponse:
     coupon = _coupon(code)
     if request.GET.get("staff") == "1" and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if request.user.is_authenticated:
-        role = (Membership.objects.for_workspace(coupon.workspace).filter(user=request.user)
-                .values_list("role", flat=True).first())
-        if role and role_allows(role, Action.OPERATE):
-            return redirect(reverse("web:counter", args=[coupon.workspace.slug]) + f"?code={coupon.code}")
+    if _member_may(request, coupon.workspace, Action.OPERATE):
+        return redirect(reverse("web:counter", args=[coupon.workspace.slug]) + f"?code={coupon.code}")
     verdict = coupons.state(coupon)
     return _render(request, coupon.workspace, "capture/coupon.html", {
         "coupon": coupon, "code": rules.format_coupon_code(coupon.code), "usable": verdict.usable,
         "refusal": "" if verdict.usable else coupons.refusal(coupon, verdict.reason)})
+
+
+def _member_may(request: HttpRequest, workspace: Workspace, action: Action) -> bool:
+    """Whether the signed-in user is a member of ``workspace`` whose role allows ``action``."""
+    if not request.user.is_authenticated:
+        return False
+    role = Membership.objects.for_workspace(workspace).filter(user=request.user).values_list("role", flat=True).first()
+    return role is not None and role_allows(role, action)
 
 
 @require_GET
@@ -253,6 +258,12 @@ def line_join(request: HttpRequest, channel_id: str) -> HttpResponse:
         return HttpResponseRedirect(line.join_url(channel_id=channel_id, visitor_id=_visitor(request)))
     except NotFound as exc:
         raise Http404(exc.message) from exc
+    except line.NoJoinLink as exc:  # connected but not set up yet: say so, and tell the shop's own staff how
+        settings_url = ""
+        if _member_may(request, exc.channel.workspace, Action.MANAGE):
+            settings_url = reverse("web:line_channel_edit", args=[exc.channel.workspace.slug, exc.channel.pk])
+        return render(request, "capture/line_no_join_link.html",
+                      {"channel": exc.channel, "settings_url": settings_url}, status=409)
 
 
 @require_GET

@@ -145,16 +145,27 @@ def message_quota(*, access_token: str) -> Quota:
     return Quota(limit=limit, used=int(used.total_usage or 0))
 
 
+# A profile is fetched while a webhook request waits for its answer: LINE out of reach must not hold it long.
+PROFILE_TIMEOUT_SECONDS = 5
+
+
 def profile_name(*, access_token: str, user_id: str) -> str:
-    """The user's LINE display name, or "" when LINE will not say (the user blocked the account)."""
+    """The user's LINE display name, or "" when LINE has no profile to give (404: the user is not a friend, or
+    blocked the account). Any other failure raises ``LineError`` (status 0: LINE could not be reached)."""
     from linebot.v3.messaging import MessagingApi
     from linebot.v3.messaging.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     with _api(access_token) as client:
         try:
-            return str(MessagingApi(client).get_profile(user_id).display_name or "")
-        except ApiException:
-            return ""
+            profile = MessagingApi(client).get_profile(user_id, _request_timeout=PROFILE_TIMEOUT_SECONDS)
+        except ApiException as exc:
+            if exc.status == 404:
+                return ""
+            raise LineError(status=exc.status or 0, body=str(exc.body)[:500]) from exc
+        except HTTPError as exc:
+            raise LineError(status=0, body=f"LINE could not be reached: {exc}"[:500]) from exc
+    return str(profile.display_name or "")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,11 @@ and can be told to fail the next pushes (or rich menu requests) with a status.
 
 Rich menus are kept as LINE keeps them: ``rich_menus`` (id → the JSON created, its image and the image's
 type), ``default_rich_menu`` and ``user_menus`` (user id → the menu linked to them); ``bulk_requests`` lists
-each bulk link or unlink received. Bad input is answered 400 as LINE answers it."""
+each bulk link or unlink received. Bad input is answered 400 as LINE answers it.
+
+Its page (``/``) lists what was delivered and has a form per known channel to try a friend-add, a block and an
+unblock: the signed webhook goes to Musubi (see ``line_standin_friends``). A user's profile is the name set in
+``names``, else a Japanese demo name fixed by the id; users blocked from the page have none (404, as LINE)."""
 
 from __future__ import annotations
 
@@ -13,11 +17,14 @@ import html
 import json
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from musubi.testing import line_standin_friends as friends
+from musubi.testing.line_standin_friends import FriendEvent, WebhookChannel
 
 
 @dataclass
@@ -42,6 +49,32 @@ class LineStandIn:
     bot_name: str = "居酒屋むすび"  # what GET /v2/bot/info says the account is
     bot_basic_id: str = "@123abcde"
     refused_tokens: set[str] = field(default_factory=set)  # access tokens answered 401, as LINE answers a bad one
+    fail_profiles: list[int] = field(default_factory=list)  # statuses for the next profile requests only
+    channels: dict[str, WebhookChannel] = field(default_factory=dict)  # channel id → where its webhooks go
+    channels_from: Callable[[], list[WebhookChannel]] | None = None  # more channels, asked when needed
+    tried: list[FriendEvent] = field(default_factory=list)  # friend-adds, blocks, unblocks sent from the page
+    friends: dict[str, list[str]] = field(default_factory=dict)  # channel id → users who followed from the page
+    blocked_users: set[str] = field(default_factory=set)
+
+    def known_channels(self) -> list[WebhookChannel]:
+        found = {**self.channels, **{c.channel_id: c for c in (self.channels_from() if self.channels_from else [])}}
+        return sorted(found.values(), key=lambda c: c.channel_id)
+
+    def try_friend(self, channel_id: str, action: str, typed_user: str = "") -> FriendEvent:
+        """What the page's buttons do: send a signed follow, unfollow (block) or unblocking follow to the
+        channel's webhook, as LINE would when a person does it in the app."""
+        channel = next((c for c in self.known_channels() if c.channel_id == channel_id), None)
+        added = self.friends.setdefault(channel_id, [])
+        user_id, problem = friends.chosen_user(action, typed_user, added)
+        if channel is None or action not in friends.ACTIONS or problem:
+            tried = FriendEvent(channel_id, action, user_id, None, problem or "unknown channel or action")
+        else:
+            tried = friends.send(channel, action, user_id)
+            (self.blocked_users.add if action == "block" else self.blocked_users.discard)(user_id)
+            if action == "follow" and user_id not in added:
+                added.append(user_id)
+        self.tried.append(tried)
+        return tried
 
     def menu_of(self, user_id: str) -> str:
         """The rich menu the user sees: their own, else the default ("" when none)."""
@@ -99,11 +132,18 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
                 return self._answer(200, {"richmenus": [{"richMenuId": k, **v["menu"]}
                                                         for k, v in state.rich_menus.items()]})
             if self.path.startswith("/v2/bot/profile/"):
-                user_id = self.path.rsplit("/", 1)[1]
-                if user_id in state.names:
-                    return self._answer(200, {"userId": user_id, "displayName": state.names[user_id]})
-                return self._answer(404, {"message": "Not found"})
+                return self._profile(self.path.rsplit("/", 1)[1])
             return self._answer(404, {"message": "Not found"})
+
+        def _profile(self, user_id: str) -> None:
+            if state.fail_profiles:
+                return self._answer(state.fail_profiles.pop(0), {"message": "failing on purpose"})
+            if self.headers.get("Authorization", "").removeprefix("Bearer ") in state.refused_tokens:
+                return self._answer(401, {"message": "Authentication failed"})
+            if not friends.LINE_USER_ID.fullmatch(user_id) or user_id in state.blocked_users:
+                return self._answer(404, {"message": "Not found"})
+            name = state.names.get(user_id) or friends.demo_name(user_id)
+            return self._answer(200, {"userId": user_id, "displayName": name})
 
         def _page(self) -> None:
             sent = [(p["to"], p["messages"]) for p in state.pushes] + [(", ".join(m["to"]), m["messages"])
@@ -112,7 +152,8 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
                            + "<br>".join(html.escape(_readable(m)) for m in messages) + "</li>"
                            for to, messages in reversed(sent))
             data = (f"<!doctype html><meta charset=utf-8><title>LINE stand-in</title><h1>LINE stand-in</h1>"
-                    f"<p>{len(sent)} requests, {state.used} messages</p><ol>{rows}</ol>").encode()
+                    f"{friends.section(state.known_channels(), state.tried)}"
+                    f"<h2>Delivered</h2><p>{len(sent)} requests, {state.used} messages</p><ol>{rows}</ol>").encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
@@ -121,6 +162,8 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.path == "/friends":  # the page's form: try a friend-add, a block or an unblock
+                return self._try_friend(dict(urllib.parse.parse_qsl(raw.decode())))
             if self.path == "/oauth2/v2.1/token":  # LINE Login: a code "code-for-<userId>" becomes a token
                 form = dict(urllib.parse.parse_qsl(raw.decode()))
                 state.requests.append(("POST", self.path, form.get("client_id", "")))
@@ -160,6 +203,17 @@ def _handler(state: LineStandIn) -> type[BaseHTTPRequestHandler]:
             (state.multicasts if multicast else state.pushes).append(body)
             state.used += len(body["to"]) if multicast else 1
             return self._answer(200, {"sentMessages": [{"id": str(len(state.pushes) + len(state.multicasts))}]})
+
+        def _try_friend(self, form: dict[str, str]) -> None:
+            state.requests.append(("POST", self.path, ""))
+            origin = self.headers.get("Origin")
+            if origin and origin != state.url:  # another site's page may not make friends here
+                return self._answer(403, {"message": "cross-site form"})
+            state.try_friend(form.get("channel", ""), form.get("action", ""), form.get("user", ""))
+            self.send_response(303)
+            self.send_header("Location", "/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def do_DELETE(self) -> None:
             state.requests.append(("DELETE", self.path, ""))

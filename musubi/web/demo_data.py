@@ -18,6 +18,7 @@ from django.conf import settings
 
 from musubi.capture import coupons, points
 from musubi.capture import services as capture
+from musubi.capture.models import CouponDefinition
 from musubi.catalog import services as catalog
 from musubi.commerce import access, payment_setup
 from musubi.planner import services as planner
@@ -131,13 +132,14 @@ def izakaya(workspace: Workspace, actor: Actor) -> None:
                                 "uncertainty": {"draws": 2000, "seed": 7,
                                                 "ranges": {"backs.0.take_rate": ["0.3", "0.6"],
                                                            "backs.0.retention": ["0.4", "0.75"]}}})
-    _izakaya_capture(workspace, actor, free_dish.pk)
-    demo_messaging.izakaya_education(workspace, actor)
+    dish_coupon = _izakaya_capture(workspace, actor, free_dish.pk)
+    demo_messaging.izakaya_education(workspace, actor, greeting_coupon_id=dish_coupon.pk)
 
 
-def _izakaya_capture(workspace: Workspace, actor: Actor, offer_id: int) -> None:
+def _izakaya_capture(workspace: Workspace, actor: Actor, offer_id: int) -> CouponDefinition:
     """The table QR codes: a coupon for the free dish, the opt-in form it comes from, a link per spot, and a
-    few guests who registered through table 12 and the shop window."""
+    few guests who registered through table 12 and the shop window. Returns the free dish's coupon, which the
+    LINE account's greeting gives too."""
     ws: dict[str, Any] = {"workspace": workspace, "actor": actor}
     dish = coupons.create_definition(**ws, terms=coupons.Terms(
         name="友だち登録の一品無料", benefit="本日のおつまみ一品 無料", offer_id=offer_id, cost=60, valid_days=30))
@@ -170,6 +172,7 @@ def _izakaya_capture(workspace: Workspace, actor: Actor, offer_id: int) -> None:
                 email=email, name=email.split("@")[0].capitalize(), consented=True,
                 answers={"visits": "初めて", "likes": ["唐揚げ"]}, visitor_id=visitor, ip_address="192.0.2.10",
                 user_agent="Mozilla/5.0 (iPhone)"))
+    return dish
 
 
 def info_products(workspace: Workspace, actor: Actor) -> None:

@@ -74,12 +74,13 @@ FRIENDS = [(f"U{n:032x}", name, blocked) for n, (name, blocked) in enumerate(
      ("わたなべ", False), ("やまもと", True), ("なかむら", False)], start=0xA11CE)]
 
 
-def izakaya_education(workspace: Workspace, actor: Actor) -> None:
+def izakaya_education(workspace: Workspace, actor: Actor, *, greeting_coupon_id: int) -> None:
     ws: dict[str, Any] = {"workspace": workspace, "actor": actor}
     channel = line.connect_channel(**ws, name="居酒屋むすび 公式LINE", channel_id="1650000001",
                                    channel_secret="0123456789abcdef0123456789abcdef",  # noqa: S106 - made up
                                    access_token="demo-token-for-the-local-line-stand-in-0000000000",  # noqa: S106
-                                   greeting="友だち追加ありがとうございます！居酒屋むすびです🍺")
+                                   greeting="友だち追加ありがとうございます！居酒屋むすびです🍺",
+                                   coupon_id=greeting_coupon_id)
     for user_id, name, blocked in FRIENDS:
         contact, _created = contacts.find_or_create_contact(
             workspace=workspace, addresses=contacts.normalise(line_user_id=user_id), name=name)

@@ -18,13 +18,14 @@ from musubi.contacts.models import ConsentRecord, Contact, Suppression
 from musubi.integrations import line as line_sdk
 from musubi.kernel.errors import Conflict, InvalidInput
 from musubi.kernel.models import Fact
+from musubi.testing.line_standin_friends import demo_name
 
 SECRET = "0123456789abcdef0123456789abcdef"
 USER = "U" + "a" * 32
 
 
 @pytest.fixture
-def channel(workspace):
+def channel(workspace, line_api):  # a follow fetches the profile: never from the real LINE in a test
     return line.connect_channel(workspace=workspace, actor=owner_actor(), name="居酒屋むすび 公式",
                                 channel_id="2000123456", channel_secret=SECRET, access_token="t" * 40,
                                 greeting="友だち追加ありがとうございます！",
@@ -64,6 +65,42 @@ def test_a_follow_makes_a_contact_with_line_consent_and_sends_the_greeting_with_
     assert Contact.objects.get().name == "さくら"  # from the LINE profile
     assert LineMessage.objects.get().status == "done"
     assert Fact.objects.filter(kind="line.followed", contact_id=contact.pk).count() == 1
+
+
+def test_a_new_friend_is_named_from_their_line_profile_at_the_follow(channel, line_api):
+    assert post(channel.channel_id, [event("follow")]).status_code == 200
+    assert Contact.objects.get().name == demo_name(USER)  # what the stand-in's LINE calls them
+    assert ("GET", f"/v2/bot/profile/{USER}", "") in line_api.requests
+
+
+def test_a_contact_who_has_a_name_keeps_it(channel, line_api):
+    contacts.find_or_create_contact(workspace=channel.workspace, addresses=contacts.normalise(line_user_id=USER),
+                                    name="山田花子")
+    post(channel.channel_id, [event("follow")])
+    assert Contact.objects.get().name == "山田花子"
+    assert not [r for r in line_api.requests if r[1].startswith("/v2/bot/profile/")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_profile_fetch_keeps_the_follow_unnamed_and_logged_and_the_push_names_them(
+        channel, line_api, run_worker, caplog):
+    line_api.fail_profiles.append(500)
+    with caplog.at_level("WARNING", logger="musubi.capture.line"):
+        assert post(channel.channel_id, [event("follow")]).status_code == 200
+    contact = Contact.objects.get()
+    assert contact.name == "" and ConsentRecord.objects.get(contact=contact).granted
+    assert LineMessage.objects.filter(contact=contact).exists()  # the greeting is still queued
+    assert f"LINE profile of {USER}" in caplog.text and "LINE 500" in caplog.text
+    run_worker()
+    assert Contact.objects.get().name == demo_name(USER)  # fetched again before the greeting's push
+
+
+def test_line_out_of_reach_does_not_lose_the_follow(channel, settings, caplog):
+    settings.MUSUBI_LINE_API_HOST = "http://127.0.0.1:9"  # nothing listens on the discard port
+    with caplog.at_level("WARNING", logger="musubi.capture.line"):
+        assert post(channel.channel_id, [event("follow")]).status_code == 200
+    assert Contact.objects.get().name == ""
+    assert ConsentRecord.objects.get().granted and "LINE 0" in caplog.text
 
 
 @pytest.mark.django_db(transaction=True)
@@ -249,6 +286,21 @@ def test_without_line_login_the_join_address_opens_the_add_friend_page(channel):
                         name=channel.name, greeting="", coupon_id=None, basic_id="@musubi")
     response = Client().get(f"/line/join/{channel.channel_id}")
     assert response.status_code == 302 and response["Location"] == "https://line.me/R/ti/p/@musubi"
+
+
+def test_a_join_address_without_an_add_friend_link_says_so_and_tells_the_owner_where_to_set_it(
+        channel, owner, outsider_client):
+    guest = Client().get(f"/line/join/{channel.channel_id}")
+    assert guest.status_code == 409
+    page = guest.content.decode()
+    assert "友だち追加のリンクがありません" in page and "アカウントのID" in page
+    settings_page = f"/w/{channel.workspace.slug}/line/{channel.pk}/"
+    assert settings_page not in page  # a guest is not sent to the shop's settings, nor another shop's owner
+    assert settings_page not in outsider_client.get(f"/line/join/{channel.channel_id}").content.decode()
+    owner_client = Client()
+    owner_client.force_login(owner)
+    assert settings_page in owner_client.get(f"/line/join/{channel.channel_id}").content.decode()
+    assert Client().get("/line/join/2000999999").status_code == 404  # no such channel: the usual page
 
 
 def test_a_stopped_channel_refuses_its_webhook(channel):
