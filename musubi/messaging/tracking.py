@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote
 
 from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.html import escape
 
 
 @functools.cache
@@ -112,4 +113,5 @@ def without_tracking(html: str) -> str:
                        + r"""[^"'\s<>]*\1[^>]*>""", re.IGNORECASE)
     click = re.compile(address + re.escape(click_before) + r"""[^"'\s<>?]*""" + re.escape(click_after)
                        + r"""\?u=([^"'\s<>&]*)""", re.IGNORECASE)
-    return click.sub(lambda m: unquote(m.group(1)), pixel.sub("", html))
+    # The target is kept unescaped in the link (it is signed as such); in HTML it is escaped again.
+    return click.sub(lambda m: escape(unquote(m.group(1))), pixel.sub("", html))

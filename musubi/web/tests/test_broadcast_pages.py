@@ -4,6 +4,9 @@ progress, opens and clicks, pause, resume and cancel, LINE's monthly quota, the 
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
+import html
 import re
 from urllib.parse import urlsplit
 
@@ -12,6 +15,7 @@ from django.test import Client
 
 from musubi.capture import line
 from musubi.kernel.claims import WorkStatus
+from musubi.kernel.models import Fact
 from musubi.messaging import broadcasts, tracking
 from musubi.messaging.choices import Outcome, RunState
 from musubi.messaging.models import (
@@ -213,3 +217,28 @@ def test_the_outbox_shows_each_kept_mail_and_the_log_filters_deliveries(owner_cl
     line_only = owner_client.get("/w/kenko/messaging/deliveries/?channel=line").content.decode()
     assert "保管太郎" not in line_only and "停止花子" not in line_only
     assert Delivery.objects.filter(status=WorkStatus.DONE, outcome=Outcome.SENT).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reading_a_mail_in_the_outbox_records_nothing_about_its_recipient(owner_client, workspace, settings,
+                                                                         run_worker):
+    settings.MUSUBI_MARKETING_MAIL = "outbox"
+    f.sender(workspace)
+    person = f.person(workspace, "kept@example.jp", name="保管太郎")
+    broadcasts.start_run(broadcast=_email_broadcast(workspace))
+    run_worker()
+    kept = OutboxMessage.objects.get()
+    sent_html = email.message_from_string(kept.raw, policy=email.policy.default).get_body(("html",)).get_content()
+    assert "/m/o/" in sent_html and "/m/c/" in sent_html  # the mail itself is tracked
+    facts_before = Fact.objects.filter(contact_id=person.pk).count()
+    page = owner_client.get(f"/w/kenko/messaging/outbox/{kept.pk}/").content.decode()
+    preview = html.unescape(re.search(r'srcdoc="([^"]*)"', page).group(1))
+    assert '<a href="https://kenko.example.jp/guide?x=1&amp;y=2">' in preview
+    assert "/m/o/" not in preview and "/m/c/" not in preview
+    # What a browser showing the preview loads (pictures) or follows (links) on this site records nothing.
+    on_site = [urlsplit(u) for u in re.findall(r'(?:src|href)="([^"]+)"', preview)
+               if u.startswith(settings.MUSUBI_BASE_URL)]
+    for url in on_site:
+        Client().get(url.path, {"u": url.query[2:]} if url.query.startswith("u=") else {})
+    assert Fact.objects.filter(contact_id=person.pk).count() == facts_before
+    assert Delivery.objects.get().opened_at is None and Delivery.objects.get().clicked_at is None
