@@ -8,11 +8,13 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from musubi.contacts import services as contacts
-from musubi.contacts.models import Contact
+from musubi.contacts.choices import Channel
+from musubi.contacts.models import Contact, Identity
+from musubi.contacts.segments import CHANNEL_IDENTITY
 from musubi.kernel import bulk, claims, clock
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.errors import Conflict, InvalidInput
@@ -62,11 +64,16 @@ def start_run(*, broadcast: Broadcast, idempotency_key: str = "") -> tuple[Broad
 
 
 def recipients(broadcast: Broadcast) -> QuerySet[Contact]:
-    """Who the broadcast is for: its segment, or everyone on the list. Consent is asked per address when
-    sending; this is the list the run walks."""
+    """Who the broadcast is for: those of its segment (or of everyone on the list) who have an address on its
+    channel — a LINE broadcast walks the LINE friends, a mail the people with an email address. Consent is
+    asked per address when sending; this is the list the run walks."""
     if broadcast.segment is not None:
-        return contacts.members(workspace=broadcast.workspace, segment=broadcast.segment)
-    return Contact.objects.for_workspace(broadcast.workspace).filter(merged_into=None, erased_at=None)
+        members = contacts.members(workspace=broadcast.workspace, segment=broadcast.segment)
+    else:
+        members = Contact.objects.for_workspace(broadcast.workspace).filter(merged_into=None, erased_at=None)
+    reachable = Identity.objects.filter(workspace_id=broadcast.workspace_id, contact=OuterRef("pk"),
+                                        kind=CHANNEL_IDENTITY[Channel(broadcast.channel)])
+    return members.filter(Exists(reachable))
 
 
 def open_recipient_count(broadcast: Broadcast) -> int:
