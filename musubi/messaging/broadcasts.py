@@ -23,6 +23,7 @@ from musubi.kernel.worker import BatchOutcome
 from musubi.messaging import composing, line_messages, rules
 from musubi.messaging.choices import MessageChannel, Outcome, RunState
 from musubi.messaging.models import Broadcast, BroadcastRun, Delivery, LineRequest, SenderProfile
+from musubi.workspaces.services import SYSTEM, Actor, record_audit
 
 PLAN_CHUNK = 1000
 
@@ -37,8 +38,9 @@ def check_ready(broadcast: Broadcast) -> None:
                            fields={"line_channel": _("No active LINE account is chosen.")})
 
 
-def start_run(*, broadcast: Broadcast, idempotency_key: str = "") -> tuple[BroadcastRun, bool]:
-    """Start sending ``broadcast`` now; with a key already used for it, return that run and False."""
+def start_run(*, broadcast: Broadcast, actor: Actor = SYSTEM, idempotency_key: str = "") -> tuple[BroadcastRun, bool]:
+    """Start sending ``broadcast`` now; with a key already used for it, return that run and False. A started
+    run is in the audit log with the broadcast's name and the count it was promised to."""
     key = idempotency_key.strip()[:200]
     if key:
         existing = BroadcastRun.objects.filter(broadcast=broadcast, idempotency_key=key).first()
@@ -60,6 +62,8 @@ def start_run(*, broadcast: Broadcast, idempotency_key: str = "") -> tuple[Broad
         return existing, False
     record_fact(workspace_id=broadcast.workspace_id, kind="broadcast.started",
                 subject=("messaging.broadcastrun", run.pk), data={"broadcast": broadcast.pk, "run": number})
+    record_audit(workspace=broadcast.workspace, actor=actor, action="messaging.broadcast_sent", obj=broadcast,
+                 changes={"name": broadcast.name, "run": number, "recipients": open_recipient_count(broadcast)})
     return run, True
 
 
@@ -131,14 +135,20 @@ def _plan_chunk(run: BroadcastRun, contact_ids: list[int], *, personal: bool) ->
     run.cursor, run.planned = contact_ids[-1], run.planned + len(deliveries)
 
 
-def set_state(*, run: BroadcastRun, action: str) -> BroadcastRun:
-    """Pause, resume or cancel a run. Cancelling stops every message not yet sent; what was sent stays sent."""
+_AUDITED = {"pause": "messaging.broadcast_paused", "resume": "messaging.broadcast_resumed",
+            "cancel": "messaging.broadcast_cancelled"}
+
+
+def set_state(*, run: BroadcastRun, action: str, actor: Actor = SYSTEM) -> BroadcastRun:
+    """Pause, resume or cancel a run (written to the audit log). Cancelling stops every message not yet sent;
+    what was sent stays sent."""
     allowed = {"pause": {RunState.PLANNING, RunState.SENDING}, "resume": {RunState.PAUSED},
                "cancel": {RunState.PLANNING, RunState.SENDING, RunState.PAUSED}}
     if action not in allowed:
         raise InvalidInput(_("Unknown action."), fields={"action": _("Use pause, resume or cancel.")})
     with transaction.atomic():
-        run = BroadcastRun.objects.select_for_update().get(pk=run.pk)
+        run = BroadcastRun.objects.select_for_update(of=("self",)).select_related(
+            "broadcast__workspace").get(pk=run.pk)
         if run.state not in allowed[action]:
             raise Conflict(_("This run is %(state)s and cannot be changed that way.") % {
                 "state": RunState(run.state).label}, code="run_state")
@@ -154,6 +164,9 @@ def set_state(*, run: BroadcastRun, action: str) -> BroadcastRun:
             LineRequest.objects.filter(run=run, status=WorkStatus.PENDING, fixed=False).update(
                 status=WorkStatus.DONE, finished_at=now)
         run.save(update_fields=["state", "ended_at"])
+        broadcast = run.broadcast
+        record_audit(workspace=broadcast.workspace, actor=actor, action=_AUDITED[action], obj=broadcast,
+                     changes={"name": broadcast.name, "run": run.number})
     return run
 
 

@@ -127,7 +127,8 @@ def broadcast_send(request: WorkspaceRequest, slug: str, broadcast_id: int) -> H
     if request.method == "POST":
         key = request.POST.get("key", "")[:100]
         try:
-            run, started = broadcasts.start_run(broadcast=broadcast, idempotency_key=f"web:{key}" if key else "")
+            run, started = broadcasts.start_run(broadcast=broadcast, actor=request.actor,
+                                                idempotency_key=f"web:{key}" if key else "")
         except MusubiError as exc:
             messages.error(request, " ".join([exc.message, *exc.fields.values()]))
             return redirect("web:broadcast", slug=slug, broadcast_id=broadcast.pk)
@@ -157,7 +158,8 @@ def run_state(request: WorkspaceRequest, slug: str, broadcast_id: int, run_id: i
     action = request.POST.get("action", "")
     done = {"pause": _("Paused. Nothing more is sent until you resume."), "resume": _("Resumed."),
             "cancel": _("Cancelled. Messages already sent stay sent; no one else gets it.")}
-    return act(request, lambda: broadcasts.set_state(run=run, action=action), done=str(done.get(action, "")),
+    return act(request, lambda: broadcasts.set_state(run=run, action=action, actor=request.actor),
+               done=str(done.get(action, "")),
                then=redirect("web:broadcast", slug=slug, broadcast_id=broadcast.pk))
 
 

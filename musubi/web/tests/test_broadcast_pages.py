@@ -26,6 +26,7 @@ from musubi.messaging.models import (
 )
 from musubi.messaging.tests import factories as f
 from musubi.web.tests.test_messaging_pages import _errors
+from musubi.workspaces.models import AuditEntry
 from musubi.workspaces.services import SYSTEM
 
 
@@ -95,6 +96,40 @@ def test_sending_twice_from_one_confirmation_starts_one_run(owner_client, worksp
     again = owner_client.post(url, {"key": key}, follow=True)
     assert "すでに第1回として送信済みです。" in again.content.decode()
     assert BroadcastRun.objects.count() == 1
+
+
+def test_sending_pausing_resuming_and_cancelling_are_in_the_audit_log(owner_client, workspace):
+    f.sender(workspace)
+    f.person(workspace, "a@example.jp")
+    f.person(workspace, "b@example.jp", consent=False)
+    broadcast = _email_broadcast(workspace)
+    owner_client.post(f"/w/kenko/messaging/broadcasts/{broadcast.pk}/send/", {"key": "k1"})
+    owner_client.post(f"/w/kenko/messaging/broadcasts/{broadcast.pk}/send/", {"key": "k1"})  # the same run
+    run = BroadcastRun.objects.get()
+    for action in ("pause", "resume", "cancel"):
+        owner_client.post(f"/w/kenko/messaging/broadcasts/{broadcast.pk}/runs/{run.pk}/state/", {"action": action})
+    entries = list(AuditEntry.objects.filter(workspace=workspace, object_type="messaging.broadcast").order_by("pk")
+                   .values_list("action", "changes"))
+    assert entries[1:] == [
+        ("messaging.broadcast_sent", {"name": "秋のお知らせ", "run": 1, "recipients": 1}),
+        ("messaging.broadcast_paused", {"name": "秋のお知らせ", "run": 1}),
+        ("messaging.broadcast_resumed", {"name": "秋のお知らせ", "run": 1}),
+        ("messaging.broadcast_cancelled", {"name": "秋のお知らせ", "run": 1})]
+    assert all(e.actor_user is not None for e in AuditEntry.objects.filter(action__startswith="messaging.broadcast_")
+               .exclude(action="messaging.broadcast_created"))
+    log = owner_client.get("/w/kenko/audit/").content.decode()
+    for label in ("一斉配信を送信", "一斉配信を一時停止", "一斉配信を再開", "一斉配信を中止"):
+        assert label in log
+
+
+def test_a_scheduled_run_is_in_the_audit_log_as_the_system(workspace):
+    f.sender(workspace)
+    f.person(workspace, "a@example.jp")
+    broadcast = _email_broadcast(workspace)
+    Broadcast.objects.filter(pk=broadcast.pk).update(scheduled_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    assert broadcasts.start_scheduled() == 1
+    sent = AuditEntry.objects.get(action="messaging.broadcast_sent")
+    assert (sent.actor_user, sent.actor_api_key, sent.changes["recipients"]) == (None, None, 1)
 
 
 @pytest.mark.django_db(transaction=True)
