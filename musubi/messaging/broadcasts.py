@@ -5,10 +5,11 @@ without resending to anyone already sent."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from musubi.contacts import services as contacts
@@ -198,10 +199,28 @@ def start_scheduled() -> int:
 def progress(run: BroadcastRun) -> dict[str, int]:
     """Counts of the run's deliveries by how they stand (queued, sending and each outcome), and how many of
     them were opened and clicked, in one query."""
-    counts = dict.fromkeys(["queued", "sending", "opened", "clicked", *Outcome.values], 0)
-    rows = (Delivery.objects.filter(run=run).values_list("status", "outcome")
+    return latest_progress([run.broadcast_id], runs=[run.pk]).get(run.broadcast_id) or _counts([], run.planned)
+
+
+def latest_progress(broadcast_ids: list[int], *, runs: list[int] | None = None) -> dict[int, dict[str, int]]:
+    """``progress`` of the latest run of each broadcast (or of the given ``runs``) by broadcast, in one query
+    for them all; a broadcast never sent, or whose run has no deliveries yet, is not in the result."""
+    latest = BroadcastRun.objects.filter(broadcast_id=OuterRef("run__broadcast_id")).order_by("-number")
+    chosen = Q(run_id__in=runs) if runs is not None else Q(run_id=Subquery(latest.values("pk")[:1]))
+    rows = (Delivery.objects.filter(chosen, run__broadcast_id__in=broadcast_ids)
+            .values_list("run__broadcast_id", "run__planned", "status", "outcome")
             .annotate(n=Count("pk"), opened=Count("pk", filter=Q(opened_at__isnull=False)),
                       clicked=Count("pk", filter=Q(clicked_at__isnull=False))).order_by())
+    by_broadcast: dict[int, list[tuple[Any, ...]]] = {}
+    planned: dict[int, int] = {}
+    for broadcast_id, run_planned, *row in rows:
+        by_broadcast.setdefault(broadcast_id, []).append(tuple(row))
+        planned[broadcast_id] = run_planned
+    return {pk: _counts(found, planned[pk]) for pk, found in by_broadcast.items()}
+
+
+def _counts(rows: list[tuple[Any, ...]], planned: int) -> dict[str, int]:
+    counts = dict.fromkeys(["queued", "sending", "opened", "clicked", *Outcome.values], 0)
     for status, result, n, opened, clicked in rows:
         counts["opened"] += opened
         counts["clicked"] += clicked
@@ -211,7 +230,6 @@ def progress(run: BroadcastRun) -> dict[str, int]:
             counts["sending"] += n
         else:
             counts[result or Outcome.FAILED] += n
-    counts["total"] = run.planned
+    counts["total"] = planned
     counts["ended"] = sum(counts[o] for o in Outcome.values)
     return counts
-

@@ -11,7 +11,9 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from musubi.capture import line
 from musubi.kernel.claims import WorkStatus
@@ -157,6 +159,18 @@ def test_a_run_shows_its_progress_until_every_message_is_sent(owner_client, work
     assert reader.get(f"{click.path}?{click.query}", **phone).status_code == 302  # a click counts as an open too
     read = owner_client.get(url).content.decode()
     assert "開封: 2件（67%）" in read and "クリック: 1件（33%）" in read
+    # The list shows each broadcast's latest run the same way, in as many queries however many there are.
+    with CaptureQueriesContext(connection) as one:
+        listing = owner_client.get("/w/kenko/messaging/broadcasts/").content.decode()
+    assert "送信済み: 3" in listing and "開封: 2件（67%） · クリック: 1件（33%）" in listing
+    broadcasts.start_run(broadcast=_email_broadcast(workspace, name="冬のお知らせ"))
+    run_worker()
+    run_worker()
+    _email_broadcast(workspace, name="未送信")
+    with CaptureQueriesContext(connection) as three:
+        listing = owner_client.get("/w/kenko/messaging/broadcasts/").content.decode()
+    assert len(three.captured_queries) == len(one.captured_queries)
+    assert listing.count("送信済み: 3") == 2 and "開封: 0件（0%） · クリック: 0件（0%）" in listing
 
 
 def test_a_run_is_paused_resumed_and_cancelled_from_its_buttons(owner_client, workspace):
