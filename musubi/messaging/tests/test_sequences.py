@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import translation
 
 from musubi.capture import points
 from musubi.capture.tests import factories as capture
@@ -173,7 +174,8 @@ def test_an_unsubscribe_ends_the_enrollment_when_no_remaining_channel_can_reach_
     # The mixed sequence's remaining step goes by LINE, which they did not refuse: it is queued.
     assert Enrollment.objects.get(sequence=mixed).status != EnrollmentStatus.UNSUBSCRIBED
     assert Delivery.objects.filter(contact=leaves, step__sequence=mixed, channel="line").exists()
-    assert str(EnrollmentStatus.UNSUBSCRIBED.label) == "Ended (stopped receiving)"
+    with translation.override("ja"):
+        assert str(EnrollmentStatus.UNSUBSCRIBED.label) == "終了（配信停止）"
 
 
 def test_without_complete_sender_details_nothing_is_sent_and_the_mail_waits(workspace, smtp, run_worker):
