@@ -283,18 +283,32 @@ def open_addresses(*, workspace: Workspace, channel: str, addresses: Iterable[st
     whole batch in two queries, asked at the moment of sending. An address belongs to one person (identities
     are unique per workspace), so its consent records are those written for it, whichever of that person's
     merged records they name."""
-    wanted = set(addresses)
+    latest, suppressed = _standing(workspace, channel, set(addresses))
+    return {a for a in latest if rules.may_send_marketing(has_basis=latest[a] is not None,
+                                                          withdrawn=latest[a] is False, suppressed=a in suppressed)}
+
+
+def refused_addresses(*, workspace: Workspace, channel: str, addresses: Iterable[str]) -> set[str]:
+    """Of ``addresses``, those whose owner said no on ``channel``: suppressed (unsubscribed, blocked,
+    complained) or their latest consent record withdraws it. An address never asked is not refused: consent
+    may still be given."""
+    latest, suppressed = _standing(workspace, channel, set(addresses))
+    return {a for a in latest if a in suppressed or latest[a] is False}
+
+
+def _standing(workspace: Workspace, channel: str, wanted: set[str]) -> tuple[dict[str, bool | None], set[str]]:
+    """Each address's latest consent (granted, withdrawn, or None when never recorded) and the suppressed
+    ones, in two queries."""
     if not wanted:
-        return set()
-    latest: dict[str, bool] = {}
+        return {}, set()
+    latest: dict[str, bool | None] = dict.fromkeys(wanted)
     for address, granted in (ConsentRecord.objects.for_workspace(workspace)
                              .filter(channel=channel, address__in=wanted).order_by("at", "pk")
                              .values_list("address", "granted")):
         latest[address] = granted
     suppressed = set(Suppression.objects.for_workspace(workspace)
                      .filter(channel=channel, value__in=wanted).values_list("value", flat=True))
-    return {a for a in wanted if rules.may_send_marketing(has_basis=a in latest, withdrawn=not latest.get(a, True),
-                                                          suppressed=a in suppressed)}
+    return latest, suppressed
 
 
 def count_open(*, workspace: Workspace, channel: str, contact_ids: Any) -> int:

@@ -5,14 +5,17 @@ without resending to anyone already sent."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from musubi.contacts import services as contacts
-from musubi.contacts.models import Contact
+from musubi.contacts.choices import Channel
+from musubi.contacts.models import Contact, Identity
+from musubi.contacts.segments import CHANNEL_IDENTITY
 from musubi.kernel import bulk, claims, clock
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.errors import Conflict, InvalidInput
@@ -21,6 +24,7 @@ from musubi.kernel.worker import BatchOutcome
 from musubi.messaging import composing, line_messages, rules
 from musubi.messaging.choices import MessageChannel, Outcome, RunState
 from musubi.messaging.models import Broadcast, BroadcastRun, Delivery, LineRequest, SenderProfile
+from musubi.workspaces.services import SYSTEM, Actor, record_audit
 
 PLAN_CHUNK = 1000
 
@@ -35,8 +39,9 @@ def check_ready(broadcast: Broadcast) -> None:
                            fields={"line_channel": _("No active LINE account is chosen.")})
 
 
-def start_run(*, broadcast: Broadcast, idempotency_key: str = "") -> tuple[BroadcastRun, bool]:
-    """Start sending ``broadcast`` now; with a key already used for it, return that run and False."""
+def start_run(*, broadcast: Broadcast, actor: Actor = SYSTEM, idempotency_key: str = "") -> tuple[BroadcastRun, bool]:
+    """Start sending ``broadcast`` now; with a key already used for it, return that run and False. A started
+    run is in the audit log with the broadcast's name and the count it was promised to."""
     key = idempotency_key.strip()[:200]
     if key:
         existing = BroadcastRun.objects.filter(broadcast=broadcast, idempotency_key=key).first()
@@ -58,15 +63,22 @@ def start_run(*, broadcast: Broadcast, idempotency_key: str = "") -> tuple[Broad
         return existing, False
     record_fact(workspace_id=broadcast.workspace_id, kind="broadcast.started",
                 subject=("messaging.broadcastrun", run.pk), data={"broadcast": broadcast.pk, "run": number})
+    record_audit(workspace=broadcast.workspace, actor=actor, action="messaging.broadcast_sent", obj=broadcast,
+                 changes={"name": broadcast.name, "run": number, "recipients": open_recipient_count(broadcast)})
     return run, True
 
 
 def recipients(broadcast: Broadcast) -> QuerySet[Contact]:
-    """Who the broadcast is for: its segment, or everyone on the list. Consent is asked per address when
-    sending; this is the list the run walks."""
+    """Who the broadcast is for: those of its segment (or of everyone on the list) who have an address on its
+    channel — a LINE broadcast walks the LINE friends, a mail the people with an email address. Consent is
+    asked per address when sending; this is the list the run walks."""
     if broadcast.segment is not None:
-        return contacts.members(workspace=broadcast.workspace, segment=broadcast.segment)
-    return Contact.objects.for_workspace(broadcast.workspace).filter(merged_into=None, erased_at=None)
+        members = contacts.members(workspace=broadcast.workspace, segment=broadcast.segment)
+    else:
+        members = Contact.objects.for_workspace(broadcast.workspace).filter(merged_into=None, erased_at=None)
+    reachable = Identity.objects.filter(workspace_id=broadcast.workspace_id, contact=OuterRef("pk"),
+                                        kind=CHANNEL_IDENTITY[Channel(broadcast.channel)])
+    return members.filter(Exists(reachable))
 
 
 def open_recipient_count(broadcast: Broadcast) -> int:
@@ -124,14 +136,20 @@ def _plan_chunk(run: BroadcastRun, contact_ids: list[int], *, personal: bool) ->
     run.cursor, run.planned = contact_ids[-1], run.planned + len(deliveries)
 
 
-def set_state(*, run: BroadcastRun, action: str) -> BroadcastRun:
-    """Pause, resume or cancel a run. Cancelling stops every message not yet sent; what was sent stays sent."""
+_AUDITED = {"pause": "messaging.broadcast_paused", "resume": "messaging.broadcast_resumed",
+            "cancel": "messaging.broadcast_cancelled"}
+
+
+def set_state(*, run: BroadcastRun, action: str, actor: Actor = SYSTEM) -> BroadcastRun:
+    """Pause, resume or cancel a run (written to the audit log). Cancelling stops every message not yet sent;
+    what was sent stays sent."""
     allowed = {"pause": {RunState.PLANNING, RunState.SENDING}, "resume": {RunState.PAUSED},
                "cancel": {RunState.PLANNING, RunState.SENDING, RunState.PAUSED}}
     if action not in allowed:
         raise InvalidInput(_("Unknown action."), fields={"action": _("Use pause, resume or cancel.")})
     with transaction.atomic():
-        run = BroadcastRun.objects.select_for_update().get(pk=run.pk)
+        run = BroadcastRun.objects.select_for_update(of=("self",)).select_related(
+            "broadcast__workspace").get(pk=run.pk)
         if run.state not in allowed[action]:
             raise Conflict(_("This run is %(state)s and cannot be changed that way.") % {
                 "state": RunState(run.state).label}, code="run_state")
@@ -147,6 +165,9 @@ def set_state(*, run: BroadcastRun, action: str) -> BroadcastRun:
             LineRequest.objects.filter(run=run, status=WorkStatus.PENDING, fixed=False).update(
                 status=WorkStatus.DONE, finished_at=now)
         run.save(update_fields=["state", "ended_at"])
+        broadcast = run.broadcast
+        record_audit(workspace=broadcast.workspace, actor=actor, action=_AUDITED[action], obj=broadcast,
+                     changes={"name": broadcast.name, "run": run.number})
     return run
 
 
@@ -178,10 +199,28 @@ def start_scheduled() -> int:
 def progress(run: BroadcastRun) -> dict[str, int]:
     """Counts of the run's deliveries by how they stand (queued, sending and each outcome), and how many of
     them were opened and clicked, in one query."""
-    counts = dict.fromkeys(["queued", "sending", "opened", "clicked", *Outcome.values], 0)
-    rows = (Delivery.objects.filter(run=run).values_list("status", "outcome")
+    return latest_progress([run.broadcast_id], runs=[run.pk]).get(run.broadcast_id) or _counts([], run.planned)
+
+
+def latest_progress(broadcast_ids: list[int], *, runs: list[int] | None = None) -> dict[int, dict[str, int]]:
+    """``progress`` of the latest run of each broadcast (or of the given ``runs``) by broadcast, in one query
+    for them all; a broadcast never sent, or whose run has no deliveries yet, is not in the result."""
+    latest = BroadcastRun.objects.filter(broadcast_id=OuterRef("run__broadcast_id")).order_by("-number")
+    chosen = Q(run_id__in=runs) if runs is not None else Q(run_id=Subquery(latest.values("pk")[:1]))
+    rows = (Delivery.objects.filter(chosen, run__broadcast_id__in=broadcast_ids)
+            .values_list("run__broadcast_id", "run__planned", "status", "outcome")
             .annotate(n=Count("pk"), opened=Count("pk", filter=Q(opened_at__isnull=False)),
                       clicked=Count("pk", filter=Q(clicked_at__isnull=False))).order_by())
+    by_broadcast: dict[int, list[tuple[Any, ...]]] = {}
+    planned: dict[int, int] = {}
+    for broadcast_id, run_planned, *row in rows:
+        by_broadcast.setdefault(broadcast_id, []).append(tuple(row))
+        planned[broadcast_id] = run_planned
+    return {pk: _counts(found, planned[pk]) for pk, found in by_broadcast.items()}
+
+
+def _counts(rows: list[tuple[Any, ...]], planned: int) -> dict[str, int]:
+    counts = dict.fromkeys(["queued", "sending", "opened", "clicked", *Outcome.values], 0)
     for status, result, n, opened, clicked in rows:
         counts["opened"] += opened
         counts["clicked"] += clicked
@@ -191,7 +230,6 @@ def progress(run: BroadcastRun) -> dict[str, int]:
             counts["sending"] += n
         else:
             counts[result or Outcome.FAILED] += n
-    counts["total"] = run.planned
+    counts["total"] = planned
     counts["ended"] = sum(counts[o] for o in Outcome.values)
     return counts
-

@@ -36,6 +36,8 @@ class EnrollmentStatus(models.TextChoices):
     COMPLETED = "completed", _("Got every step")
     GOAL = "goal", _("Reached the goal")
     STOPPED = "stopped", _("Stopped")
+    # Every channel its remaining steps use was refused (unsubscribed, blocked, consent withdrawn).
+    UNSUBSCRIBED = "unsubscribed", _("Ended (stopped receiving)")
 
 
 class Outcome(models.TextChoices):

@@ -16,7 +16,9 @@ from django.db.models import Q
 
 from musubi.capture.models import LineChannel
 from musubi.contacts import services as contacts
-from musubi.contacts.models import Contact, ContactTag
+from musubi.contacts.choices import Channel
+from musubi.contacts.models import Contact, ContactTag, Identity
+from musubi.contacts.segments import CHANNEL_IDENTITY
 from musubi.kernel import bulk, clock
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.facts import record_fact
@@ -108,10 +110,15 @@ def _advance(ids: list[int], now: dt.datetime) -> None:
         sequence = group[0].sequence
         steps = live_steps(sequence)
         reached = _reached_goal(sequence, group)
+        refused = _refused_everything(steps, [e for e in group if e.pk not in reached])
         queued: list[Delivery] = []
         for enrollment in group:
             if enrollment.pk in reached:
                 enrollment.status, enrollment.next_due_at, enrollment.finished_at = EnrollmentStatus.GOAL, None, now
+                continue
+            if enrollment.pk in refused:
+                enrollment.status, enrollment.next_due_at, enrollment.finished_at = (
+                    EnrollmentStatus.UNSUBSCRIBED, None, now)
                 continue
             step = next((s for s in steps if s.position > enrollment.last_position), None)
             if step is None:
@@ -155,6 +162,35 @@ def _reached_goal(sequence: Sequence, group: list[Enrollment]) -> set[int]:
                 goal_facts[contact_id] = max(at, goal_facts.get(contact_id, at))
     return {e.pk for e in group
             if e.contact_id in done or (e.contact_id in goal_facts and goal_facts[e.contact_id] >= e.entered_at)}
+
+
+def _refused_everything(steps: list[Step], group: list[Enrollment]) -> set[int]:
+    """The enrollments whose person said no on every channel the remaining steps use: each of their addresses
+    there (the first of its kind, the one sending would use) is suppressed or its consent withdrawn, so no
+    later step could reach them. Someone merely without an address or a consent record is not refused: they
+    may still give one. A few queries for the whole group, not one per person."""
+    remaining = {e.pk: {s.channel for s in steps if s.position > e.last_position} for e in group}
+    channels = set().union(*remaining.values())
+    if not channels:
+        return set()
+    contact_ids = {e.contact_id for e in group}
+    kinds = {channel: CHANNEL_IDENTITY[Channel(channel)] for channel in channels}
+    first: dict[tuple[int, str], str] = {}
+    for contact_id, kind, value in (Identity.objects.filter(workspace_id=group[0].workspace_id,
+                                                            contact_id__in=contact_ids, kind__in=kinds.values())
+                                    .order_by("created_at", "pk").values_list("contact_id", "kind", "value")):
+        first.setdefault((contact_id, kind), value)
+    refused = {channel: contacts.refused_addresses(
+        workspace=group[0].workspace, channel=channel,
+        addresses=[v for (_c, kind), v in first.items() if kind == kinds[channel]]) for channel in channels}
+
+    def said_no_everywhere(enrollment: Enrollment) -> bool:
+        addresses = [(channel, first.get((enrollment.contact_id, kinds[channel])))
+                     for channel in remaining[enrollment.pk]]
+        return (any(address is not None for _channel, address in addresses)
+                and all(address is None or address in refused[channel] for channel, address in addresses))
+
+    return {e.pk for e in group if remaining[e.pk] and said_no_everywhere(e)}
 
 
 def _apply_conditions(steps: list[Step], deliveries: list[Delivery], now: dt.datetime) -> None:

@@ -60,7 +60,7 @@ def remove_line_account(*, workspace: Workspace, actor: Actor, line_channel_id: 
     """Remove the connection (owners only) and stop everything waiting to go through it."""
     channel = line_checks.retire_channel(workspace=workspace, actor=actor, line_channel_id=line_channel_id)
     for run in BroadcastRun.objects.filter(broadcast__line_channel=channel, state__in=_RUNNING):
-        broadcasts.set_state(run=run, action="cancel")
+        broadcasts.set_state(run=run, action="cancel", actor=actor)
     now = clock.now()
     waiting = LineRequest.objects.filter(line_channel=channel, status=WorkStatus.PENDING)
     Delivery.objects.filter(line_request__in=waiting, status=WorkStatus.PENDING).update(

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from musubi.contacts.models import Contact, Identity
 from musubi.kernel.claims import WorkStatus
 from musubi.kernel.errors import NotFound
+from musubi.messaging import tracking
 from musubi.messaging.choices import EnrollmentStatus, Outcome, RunState
 from musubi.messaging.models import (
     Broadcast,
@@ -210,14 +211,15 @@ def _header_text(name: str, value: Any) -> str:
 
 
 def readable(message: OutboxMessage) -> ReadableMail:
-    """A kept mail taken apart for reading: its main headers (decoded), its text part and its HTML part."""
+    """A kept mail taken apart for reading: its main headers (decoded), its text part and its HTML part —
+    the HTML without its open pixel and tracked links, so that reading it records nothing about the person."""
     parsed: EmailMessage = email.message_from_string(message.raw, policy=email.policy.default)  # type: ignore[assignment]
     headers = [(str(label), _header_text(name, parsed[name])) for name, label in SHOWN_HEADERS.items()
                if parsed[name] is not None]
     text_part = parsed.get_body(preferencelist=("plain",))
     html_part = parsed.get_body(preferencelist=("html",))
     return ReadableMail(headers=headers, text=text_part.get_content() if text_part is not None else "",
-                        html=html_part.get_content() if html_part is not None else "")
+                        html=tracking.without_tracking(html_part.get_content()) if html_part is not None else "")
 
 
 # The states people filter the delivery log by, each a condition on status and outcome.

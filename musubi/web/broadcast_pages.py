@@ -41,8 +41,10 @@ def _form(request: WorkspaceRequest, broadcast: Broadcast | None) -> BroadcastFo
 
 @workspace_page()
 def broadcast_list(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    found = list(queries.broadcasts(request.workspace))
+    latest = broadcasts.latest_progress([b.pk for b in found])
     return render(request, "web/messaging/broadcasts.html", {
-        "broadcasts": queries.broadcasts(request.workspace),
+        "rows": [(b, _rates(latest[b.pk]) if b.pk in latest else None) for b in found],
         "can_manage": role_allows(request.membership.role, Action.MANAGE)})
 
 
@@ -101,11 +103,16 @@ def _before_sending(broadcast: Broadcast) -> dict[str, Any]:
 
 def _run_row(run: BroadcastRun) -> dict[str, Any]:
     progress = broadcasts.progress(run)
-    sent = progress[Outcome.SENT]
     return {"run": run, "progress": progress, "percent": queries.percent_done(run, progress),
             "moving": run.state in MOVING, "outcomes": [(label, progress[value]) for value, label in Outcome.choices
-                                                        if progress[value]],
-            # Rates of what was sent; LINE tells nobody when a message is read, so a LINE run has no opens.
+                                                        if progress[value]], **_rates(progress)}
+
+
+def _rates(progress: dict[str, int]) -> dict[str, Any]:
+    """What was sent, and how many of those were opened and clicked with their rates; LINE tells nobody when a
+    message is read, so a LINE run has no opens."""
+    sent = progress[Outcome.SENT]
+    return {"sent": sent,
             "opened": (progress["opened"], round(100 * progress["opened"] / sent)) if sent else None,
             "clicked": (progress["clicked"], round(100 * progress["clicked"] / sent)) if sent else None}
 
@@ -127,7 +134,8 @@ def broadcast_send(request: WorkspaceRequest, slug: str, broadcast_id: int) -> H
     if request.method == "POST":
         key = request.POST.get("key", "")[:100]
         try:
-            run, started = broadcasts.start_run(broadcast=broadcast, idempotency_key=f"web:{key}" if key else "")
+            run, started = broadcasts.start_run(broadcast=broadcast, actor=request.actor,
+                                                idempotency_key=f"web:{key}" if key else "")
         except MusubiError as exc:
             messages.error(request, " ".join([exc.message, *exc.fields.values()]))
             return redirect("web:broadcast", slug=slug, broadcast_id=broadcast.pk)
@@ -157,7 +165,8 @@ def run_state(request: WorkspaceRequest, slug: str, broadcast_id: int, run_id: i
     action = request.POST.get("action", "")
     done = {"pause": _("Paused. Nothing more is sent until you resume."), "resume": _("Resumed."),
             "cancel": _("Cancelled. Messages already sent stay sent; no one else gets it.")}
-    return act(request, lambda: broadcasts.set_state(run=run, action=action), done=str(done.get(action, "")),
+    return act(request, lambda: broadcasts.set_state(run=run, action=action, actor=request.actor),
+               done=str(done.get(action, "")),
                then=redirect("web:broadcast", slug=slug, broadcast_id=broadcast.pk))
 
 

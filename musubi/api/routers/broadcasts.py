@@ -105,7 +105,7 @@ def send_broadcast(request: ApiRequest, broadcast_id: ObjectId, payload: SendIn 
     request.actor.require(Action.MANAGE)
     broadcast = authoring.get_broadcast(request.workspace, broadcast_id)
     key = idempotency_key or (payload.idempotency_key if payload else "")
-    run, started = broadcasts.start_run(broadcast=broadcast, idempotency_key=key)
+    run, started = broadcasts.start_run(broadcast=broadcast, actor=request.actor, idempotency_key=key)
     return Status(202 if started else 200, run)
 
 
@@ -128,7 +128,7 @@ def _current_run(request: ApiRequest, broadcast_id: int) -> BroadcastRun:
 
 def _change(request: ApiRequest, broadcast_id: int, action: Literal["pause", "resume", "cancel"]) -> Any:
     request.actor.require(Action.MANAGE)
-    return broadcasts.set_state(run=_current_run(request, broadcast_id), action=action)
+    return broadcasts.set_state(run=_current_run(request, broadcast_id), action=action, actor=request.actor)
 
 
 @router.post("/broadcasts/{broadcast_id}/pause", response=with_errors({200: RunOut}),

@@ -10,6 +10,7 @@ from django.test import Client
 
 from musubi.messaging.models import BroadcastRun
 from musubi.messaging.tests import factories as f
+from musubi.workspaces.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,11 @@ def test_a_broadcast_sent_twice_with_the_same_key_starts_one_run(workspace, owne
     assert call(owner_key, "post", f"{path}/resume").json()["state"] == "planning"
     assert call(owner_key, "post", f"{path}/cancel").json()["state"] == "cancelled"
     assert call(owner_key, "post", f"{path}/cancel").status_code == 404  # nothing in progress now
+    logged = AuditEntry.objects.filter(action__startswith="messaging.broadcast_").exclude(
+        action="messaging.broadcast_created").order_by("pk")
+    assert [(e.action, e.changes.get("recipients"), e.actor_api_key is not None) for e in logged] == [
+        ("messaging.broadcast_sent", 1, True), ("messaging.broadcast_paused", None, True),
+        ("messaging.broadcast_resumed", None, True), ("messaging.broadcast_cancelled", None, True)]
 
 
 def test_a_sequence_with_steps_and_an_enrollment_through_the_api(workspace, owner_key):

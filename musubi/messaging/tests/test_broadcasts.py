@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.test import Client
 
 from musubi.capture import line as capture_line
 from musubi.contacts import services as contacts
@@ -191,3 +192,32 @@ def test_a_scheduled_broadcast_starts_once_at_its_time(workspace, smtp, run_work
         run_worker()
     assert len(smtp.messages) == 1
     assert BroadcastRun.objects.count() == 1
+
+
+def test_a_run_plans_only_the_members_who_have_its_channel_so_its_counts_read_as_promised(workspace, line_api,
+                                                                                          run_worker, owner_key):
+    channel = _line_channel(workspace)
+    friends = [_friend(workspace, n) for n in range(5)]
+    _friend(workspace, 5, consent=False)
+    blocked = _friend(workspace, 6)
+    contacts.suppress(workspace=workspace, channel="line", value=blocked.identities.get().value, reason="blocked")
+    mail_only = [f.person(workspace, f"m{i}@example.jp", name=f"客{i}") for i in range(3)]
+    broadcast = _broadcast(workspace, f.line_template(workspace), line_channel_id=channel.pk)
+    assert broadcasts.open_recipient_count(broadcast) == 5
+    run, _started = broadcasts.start_run(broadcast=broadcast)
+    run_worker()
+    run.refresh_from_db()
+    assert run.state == RunState.FINISHED and run.planned == 7
+    assert not Delivery.objects.filter(contact__in=mail_only).exists()
+    progress = broadcasts.progress(run)
+    assert (progress["total"], progress["sent"], progress["suppressed"], progress["skipped"]) == (7, 5, 2, 0)
+    runs = Client().get(f"/api/v1/broadcasts/{broadcast.pk}/runs", HTTP_AUTHORIZATION=f"Bearer {owner_key}")
+    [listed] = runs.json()["results"]
+    assert (listed["planned"], listed["progress"]["sent"], listed["progress"]["suppressed"],
+            listed["progress"]["skipped"]) == (7, 5, 2, 0)
+    # A mail to everyone walks only those with an email address: the LINE friends are not in it.
+    f.sender(workspace)
+    mail_run, _started = broadcasts.start_run(broadcast=_broadcast(workspace, f.email_template(workspace)))
+    run_worker()
+    mail_run.refresh_from_db()
+    assert mail_run.planned == 3 and not Delivery.objects.filter(run=mail_run, contact__in=friends).exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import translation
 
 from musubi.capture import points
 from musubi.capture.tests import factories as capture
@@ -136,8 +137,45 @@ def test_unsubscribed_or_unconsented_contacts_get_nothing_checked_at_sending(wor
     with clock.frozen(START + dt.timedelta(hours=1)):
         run_worker()
     assert [m["To"] for m in smtp.messages] == ["keeps@example.jp"]
+    # Who unsubscribed is out of the sequence; who never consented is refused at sending and may still consent.
     assert {d.contact_id: d.outcome for d in Delivery.objects.all()} == {
-        keeps.pk: Outcome.SENT, leaves.pk: Outcome.SUPPRESSED, never.pk: Outcome.SUPPRESSED}
+        keeps.pk: Outcome.SENT, never.pk: Outcome.SUPPRESSED}
+    assert Enrollment.objects.get(contact=leaves).status == EnrollmentStatus.UNSUBSCRIBED
+
+
+def test_an_unsubscribe_ends_the_enrollment_when_no_remaining_channel_can_reach_them(workspace, smtp, run_worker):
+    f.sender(workspace)
+    mail = f.email_template(workspace)
+    line = f.line_template(workspace)
+    emails = f.sequence(workspace, steps=[{"template_id": mail.pk}, {"template_id": mail.pk, "delay_minutes": 60}])
+    mixed = f.sequence(workspace, name="mixed", steps=[{"template_id": mail.pk},
+                                                       {"template_id": line.pk, "delay_minutes": 60}])
+    leaves = f.person(workspace, "leaves@example.jp", line="U" + "a" * 32)
+    withdraws = f.person(workspace, "withdraws@example.jp", name="b")
+    stays = f.person(workspace, "stays@example.jp", name="c")
+    with clock.frozen(START):
+        for person in (leaves, withdraws, stays):
+            enrollments.enroll(sequence=emails, contact=person)
+        enrollments.enroll(sequence=mixed, contact=leaves)
+        run_worker()
+    assert len(smtp.messages) == 4
+    contacts.suppress(workspace=workspace, channel="email", value="leaves@example.jp", reason="unsubscribed")
+    contacts.record_consent(workspace=workspace, contact=withdraws, channel="email", address="withdraws@example.jp",
+                            wording="test", granted=False)
+    later = START + dt.timedelta(hours=2)
+    with clock.frozen(later):
+        run_worker()
+    assert [m["To"] for m in smtp.messages[4:]] == ["stays@example.jp"]
+    for person in (leaves, withdraws):
+        ended = Enrollment.objects.get(sequence=emails, contact=person)
+        assert (ended.status, ended.next_due_at, ended.finished_at) == (EnrollmentStatus.UNSUBSCRIBED, None, later)
+        assert Delivery.objects.filter(contact=person, step__sequence=emails).count() == 1  # only the first step
+    assert Enrollment.objects.get(sequence=emails, contact=stays).status != EnrollmentStatus.UNSUBSCRIBED
+    # The mixed sequence's remaining step goes by LINE, which they did not refuse: it is queued.
+    assert Enrollment.objects.get(sequence=mixed).status != EnrollmentStatus.UNSUBSCRIBED
+    assert Delivery.objects.filter(contact=leaves, step__sequence=mixed, channel="line").exists()
+    with translation.override("ja"):
+        assert str(EnrollmentStatus.UNSUBSCRIBED.label) == "終了（配信停止）"
 
 
 def test_without_complete_sender_details_nothing_is_sent_and_the_mail_waits(workspace, smtp, run_worker):

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import template
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from musubi.contacts.choices import LegalBasis
 from musubi.imports.choices import Encoding
@@ -61,7 +62,9 @@ ACTION_LABELS = {
     "messaging.sequence_created": _("Sequence created"), "messaging.sequence_changed": _("Sequence changed"),
     "messaging.step_added": _("Sequence step added"), "messaging.step_changed": _("Sequence step changed"),
     "messaging.step_removed": _("Sequence step removed"), "messaging.broadcast_created": _("Broadcast created"),
-    "messaging.broadcast_changed": _("Broadcast changed"), "messaging.auto_reply_saved": _("Keyword reply saved"),
+    "messaging.broadcast_changed": _("Broadcast changed"), "messaging.broadcast_sent": _("Broadcast sent"),
+    "messaging.broadcast_paused": _("Broadcast paused"), "messaging.broadcast_resumed": _("Broadcast resumed"),
+    "messaging.broadcast_cancelled": _("Broadcast cancelled"), "messaging.auto_reply_saved": _("Keyword reply saved"),
     "messaging.auto_reply_deleted": _("Keyword reply deleted"), "messaging.answered": _("Answered in the inbox"),
     "richmenu.created": _("Rich menu created"), "richmenu.updated": _("Rich menu changed"),
     "richmenu.deleted": _("Rich menu deleted"), "richmenu.published": _("Rich menu published"),
@@ -95,6 +98,7 @@ FIELD_LABELS = {
     "selector": _("Selector"), "time_zone": _("Time zone"), "tracking_number": _("Tracking number"),
     "url": _("URL"), "value": _("Value"), "at": _("When"), "next": _("Next delivery"),
     "before_minimum": _("Before the minimum number of deliveries"), "deliveries": _("Deliveries so far"),
+    "run": pgettext_lazy("broadcast run", "Run"), "recipients": _("Recipients"),
 }
 
 # A change to an object edited through a form is named as that form names the field, so the log and the form

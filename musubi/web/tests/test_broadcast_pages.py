@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.policy
 import email.utils
+import html
 import re
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import formats, timezone, translation
 
 from musubi.capture import line
 from musubi.kernel.claims import WorkStatus
+from musubi.kernel.models import Fact
 from musubi.messaging import broadcasts, tracking
 from musubi.messaging.choices import Outcome, RunState
 from musubi.messaging.models import (
@@ -25,6 +30,7 @@ from musubi.messaging.models import (
 )
 from musubi.messaging.tests import factories as f
 from musubi.web.tests.test_messaging_pages import _errors
+from musubi.workspaces.models import AuditEntry
 from musubi.workspaces.services import SYSTEM
 
 
@@ -96,6 +102,40 @@ def test_sending_twice_from_one_confirmation_starts_one_run(owner_client, worksp
     assert BroadcastRun.objects.count() == 1
 
 
+def test_sending_pausing_resuming_and_cancelling_are_in_the_audit_log(owner_client, workspace):
+    f.sender(workspace)
+    f.person(workspace, "a@example.jp")
+    f.person(workspace, "b@example.jp", consent=False)
+    broadcast = _email_broadcast(workspace)
+    owner_client.post(f"/w/kenko/messaging/broadcasts/{broadcast.pk}/send/", {"key": "k1"})
+    owner_client.post(f"/w/kenko/messaging/broadcasts/{broadcast.pk}/send/", {"key": "k1"})  # the same run
+    run = BroadcastRun.objects.get()
+    for action in ("pause", "resume", "cancel"):
+        owner_client.post(f"/w/kenko/messaging/broadcasts/{broadcast.pk}/runs/{run.pk}/state/", {"action": action})
+    entries = list(AuditEntry.objects.filter(workspace=workspace, object_type="messaging.broadcast").order_by("pk")
+                   .values_list("action", "changes"))
+    assert entries[1:] == [
+        ("messaging.broadcast_sent", {"name": "秋のお知らせ", "run": 1, "recipients": 1}),
+        ("messaging.broadcast_paused", {"name": "秋のお知らせ", "run": 1}),
+        ("messaging.broadcast_resumed", {"name": "秋のお知らせ", "run": 1}),
+        ("messaging.broadcast_cancelled", {"name": "秋のお知らせ", "run": 1})]
+    assert all(e.actor_user is not None for e in AuditEntry.objects.filter(action__startswith="messaging.broadcast_")
+               .exclude(action="messaging.broadcast_created"))
+    log = owner_client.get("/w/kenko/audit/").content.decode()
+    for label in ("一斉配信を送信", "一斉配信を一時停止", "一斉配信を再開", "一斉配信を中止"):
+        assert label in log
+
+
+def test_a_scheduled_run_is_in_the_audit_log_as_the_system(workspace):
+    f.sender(workspace)
+    f.person(workspace, "a@example.jp")
+    broadcast = _email_broadcast(workspace)
+    Broadcast.objects.filter(pk=broadcast.pk).update(scheduled_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    assert broadcasts.start_scheduled() == 1
+    sent = AuditEntry.objects.get(action="messaging.broadcast_sent")
+    assert (sent.actor_user, sent.actor_api_key, sent.changes["recipients"]) == (None, None, 1)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_run_shows_its_progress_until_every_message_is_sent(owner_client, workspace, smtp, run_worker):
     f.sender(workspace)
@@ -121,6 +161,18 @@ def test_a_run_shows_its_progress_until_every_message_is_sent(owner_client, work
     assert reader.get(f"{click.path}?{click.query}", **phone).status_code == 302  # a click counts as an open too
     read = owner_client.get(url).content.decode()
     assert "開封: 2件（67%）" in read and "クリック: 1件（33%）" in read
+    # The list shows each broadcast's latest run the same way, in as many queries however many there are.
+    with CaptureQueriesContext(connection) as one:
+        listing = owner_client.get("/w/kenko/messaging/broadcasts/").content.decode()
+    assert "送信済み: 3" in listing and "開封: 2件（67%） · クリック: 1件（33%）" in listing
+    broadcasts.start_run(broadcast=_email_broadcast(workspace, name="冬のお知らせ"))
+    run_worker()
+    run_worker()
+    _email_broadcast(workspace, name="未送信")
+    with CaptureQueriesContext(connection) as three:
+        listing = owner_client.get("/w/kenko/messaging/broadcasts/").content.decode()
+    assert len(three.captured_queries) == len(one.captured_queries)
+    assert listing.count("送信済み: 3") == 2 and "開封: 0件（0%） · クリック: 0件（0%）" in listing
 
 
 def test_a_run_is_paused_resumed_and_cancelled_from_its_buttons(owner_client, workspace):
@@ -221,3 +273,28 @@ def test_the_outbox_shows_each_kept_mail_and_the_log_filters_deliveries(owner_cl
     line_only = owner_client.get("/w/kenko/messaging/deliveries/?channel=line").content.decode()
     assert "保管太郎" not in line_only and "停止花子" not in line_only
     assert Delivery.objects.filter(status=WorkStatus.DONE, outcome=Outcome.SENT).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reading_a_mail_in_the_outbox_records_nothing_about_its_recipient(owner_client, workspace, settings,
+                                                                         run_worker):
+    settings.MUSUBI_MARKETING_MAIL = "outbox"
+    f.sender(workspace)
+    person = f.person(workspace, "kept@example.jp", name="保管太郎")
+    broadcasts.start_run(broadcast=_email_broadcast(workspace))
+    run_worker()
+    kept = OutboxMessage.objects.get()
+    sent_html = email.message_from_string(kept.raw, policy=email.policy.default).get_body(("html",)).get_content()
+    assert "/m/o/" in sent_html and "/m/c/" in sent_html  # the mail itself is tracked
+    facts_before = Fact.objects.filter(contact_id=person.pk).count()
+    page = owner_client.get(f"/w/kenko/messaging/outbox/{kept.pk}/").content.decode()
+    preview = html.unescape(re.search(r'srcdoc="([^"]*)"', page).group(1))
+    assert '<a href="https://kenko.example.jp/guide?x=1&amp;y=2">' in preview
+    assert "/m/o/" not in preview and "/m/c/" not in preview
+    # What a browser showing the preview loads (pictures) or follows (links) on this site records nothing.
+    on_site = [urlsplit(u) for u in re.findall(r'(?:src|href)="([^"]+)"', preview)
+               if u.startswith(settings.MUSUBI_BASE_URL)]
+    for url in on_site:
+        Client().get(url.path, {"u": url.query[2:]} if url.query.startswith("u=") else {})
+    assert Fact.objects.filter(contact_id=person.pk).count() == facts_before
+    assert Delivery.objects.get().opened_at is None and Delivery.objects.get().clicked_at is None
