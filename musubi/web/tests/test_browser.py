@@ -342,10 +342,10 @@ def test_an_owner_connects_line_and_a_friend_add_gets_the_coupon(live_server, pa
             b'"source":{"type":"user","userId":"' + user.encode() + b'"},"webhookEventId":"01J0000000000000000000000A",'
             b'"deliveryContext":{"isRedelivery":false},"replyToken":"r","follow":{"isUnblocked":false}}]}')
     signature = base64.b64encode(hmac.new(b"0123456789abcdef0123456789abcdef", body, hashlib.sha256).digest())
+    line_api.names[user] = "LINEの山田"  # the profile LINE gives for this friend, asked for at the follow
     response = Client().post("/line/webhook/2000123456", data=body, content_type="application/json",
                              HTTP_X_LINE_SIGNATURE=signature.decode())
     assert response.status_code == 200
-    line_api.names[user] = "LINEの山田"
     run_worker()
     coupon = Coupon.objects.get(contact__identities__value=user)
     assert any(coupon.code[:5] in text for text in line_api.delivered_to(user))
