@@ -41,7 +41,7 @@ def check_ready(broadcast: Broadcast) -> None:
 
 def start_run(*, broadcast: Broadcast, actor: Actor = SYSTEM, idempotency_key: str = "") -> tuple[BroadcastRun, bool]:
     """Start sending ``broadcast`` now; with a key already used for it, return that run and False. A started
-    run is in the audit log with the broadcast's name and the count it was promised to."""
+    run is in the audit log with the broadcast's name and the run's number."""
     key = idempotency_key.strip()[:200]
     if key:
         existing = BroadcastRun.objects.filter(broadcast=broadcast, idempotency_key=key).first()
@@ -63,8 +63,10 @@ def start_run(*, broadcast: Broadcast, actor: Actor = SYSTEM, idempotency_key: s
         return existing, False
     record_fact(workspace_id=broadcast.workspace_id, kind="broadcast.started",
                 subject=("messaging.broadcastrun", run.pk), data={"broadcast": broadcast.pk, "run": number})
+    # No recipient count here: counting who may receive it reads every member's consent, minutes for a list of
+    # 100,000, and a start must return at once; the run's own page counts what it planned and sent.
     record_audit(workspace=broadcast.workspace, actor=actor, action="messaging.broadcast_sent", obj=broadcast,
-                 changes={"name": broadcast.name, "run": number, "recipients": open_recipient_count(broadcast)})
+                 changes={"name": broadcast.name, "run": number})
     return run, True
 
 

@@ -98,7 +98,7 @@ FIELD_LABELS = {
     "selector": _("Selector"), "time_zone": _("Time zone"), "tracking_number": _("Tracking number"),
     "url": _("URL"), "value": _("Value"), "at": _("When"), "next": _("Next delivery"),
     "before_minimum": _("Before the minimum number of deliveries"), "deliveries": _("Deliveries so far"),
-    "run": pgettext_lazy("broadcast run", "Run"), "recipients": _("Recipients"),
+    "run": pgettext_lazy("broadcast run", "Run"),
 }
 
 # A change to an object edited through a form is named as that form names the field, so the log and the form
