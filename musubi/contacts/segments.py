@@ -93,10 +93,13 @@ def addresses_open_to_marketing(workspace: Any, channel: str) -> QuerySet[Identi
     ``services.marketing_allowed`` answers for each address: the latest consent record for the address on the
     channel (by time, then id), among the contact's and those of records merged into it, grants it, and the
     address is not suppressed."""
-    contact = OuterRef(OuterRef("pk"))
+    # The contact and the records merged into it, each found by an index (the primary key, merged_into); an OR
+    # across the join to contacts instead made the database read every consent record of the workspace for each
+    # person (minutes for a list of 100,000).
+    history = Contact.objects.filter(Q(pk=OuterRef(OuterRef("contact_id"))) |
+                                     Q(merged_into_id=OuterRef(OuterRef("contact_id")))).values("pk")
     latest = (ConsentRecord.objects.for_workspace(workspace)
-              .filter(Q(contact_id=contact) | Q(contact__merged_into_id=contact), channel=channel,
-                      address=OuterRef("value"))
+              .filter(contact_id__in=history, channel=channel, address=OuterRef("value"))
               .order_by("-at", "-pk").values("granted")[:1])
     suppressed = Suppression.objects.for_workspace(workspace).filter(channel=channel, value=OuterRef("value"))
     return (Identity.objects.for_workspace(workspace)
