@@ -11,8 +11,8 @@ from django.test import Client
 from musubi.contacts import services as contacts
 from musubi.kernel.models import Fact
 from musubi.messaging import authoring, broadcasts, enrollments, tracking
-from musubi.messaging.choices import Outcome
-from musubi.messaging.models import Delivery
+from musubi.messaging.choices import EnrollmentStatus
+from musubi.messaging.models import Delivery, Enrollment
 from musubi.messaging.tests import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,13 +39,15 @@ def test_the_one_click_post_needs_no_cookie_answers_200_and_stops_every_sequence
     assert response.status_code == 200 and not response.has_header("Location")
     assert not contacts.marketing_allowed(workspace=workspace, contact=delivery.contact, channel="email",
                                           address="hanako@example.jp")
-    # A sequence step already queued for this person is suppressed when its time comes.
+    # A sequence this person is in ends when its next step falls due: its only channel was refused.
     template = f.email_template(workspace, name="step")
     seq = f.sequence(workspace, steps=[{"template_id": template.pk}])
-    enrollments.enroll(sequence=seq, contact=delivery.contact)
+    enrollment = enrollments.enroll(sequence=seq, contact=delivery.contact)
+    assert enrollment is not None
     run_worker()
     assert len(smtp.messages) == 1
-    assert Delivery.objects.get(step__isnull=False).outcome == Outcome.SUPPRESSED
+    assert not Delivery.objects.filter(step__isnull=False).exists()
+    assert Enrollment.objects.get(pk=enrollment.pk).status == EnrollmentStatus.UNSUBSCRIBED
     assert Fact.objects.filter(kind="consent.withdrawn").count() == 1
 
 
