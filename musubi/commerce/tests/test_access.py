@@ -102,4 +102,6 @@ def test_the_buyers_order_page_links_the_members_page_once_paid(client, shop, wo
     order_lifecycle.record_payment(workspace=workspace, actor=SYSTEM, order_id=order.pk)
     link = re.search(r'id="member-link" href="http://[^/"]+(/members/[^"]+)"',
                      client.get(order_page).content.decode()).group(1)
-    assert link == member_path(order) and client.get(link).status_code == 200
+    # The token is signed with the time it was made, so two made a second apart differ only there: compare what
+    # it names (the order and the workspace) and that it opens the page.
+    assert link.split(":")[0] == member_path(order).split(":")[0] and client.get(link).status_code == 200
